@@ -1,0 +1,59 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// meshd: a gossip-based, peer-to-peer, self-healing mesh agent.
+/// The module list follows ../shared/DESIGN.md; a module imports only what is below it.
+let package = Package(
+    name: "meshd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "meshd", targets: ["meshd"]),
+        .executable(name: "meshctl", targets: ["meshctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libsodium-dev, libsqlite3-dev), found with pkg-config.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+
+        // Identifiers, limits and errors shared by every layer.
+        .target(name: "MeshCore"),
+        // Frames, codec, sealing (cluster key) and signing (node key).
+        .target(name: "MeshWire", dependencies: ["MeshCore", "CSodium"]),
+        // The runtime: configuration, identity, sockets, timers.
+        .target(name: "MeshAgent", dependencies: [
+            "MeshCore", "MeshWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        .executableTarget(name: "meshd", dependencies: [
+            "MeshAgent",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "meshctl", dependencies: [
+            "MeshWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "meshbench", dependencies: ["MeshWire", "CSodium"],
+                          path: "benchmarks/meshbench"),
+
+        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
+        .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
+        // Starts real meshd processes; scripts/test.sh builds them first.
+        .testTarget(name: "EndToEndTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

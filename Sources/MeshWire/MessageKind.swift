@@ -1,0 +1,16 @@
+/// Every message kind on the wire, numbered in one place. Ranges are reserved per layer so
+/// that a layer can add kinds without renumbering another's.
+///
+/// - 1...31: membership (SWIM + Lifeguard, keyring changes)
+/// - 32...63: event log replication
+/// - 64...95: consensus
+/// - 96...127: forwarded client commands and log streaming
+public enum MessageKind: UInt8, CaseIterable, Sendable {
+    case ping = 1
+    case pingRequest = 2
+    case ack = 3
+    case nack = 4
+    case pushPull = 5
+    case keyringCommand = 6
+    case keyringReply = 7
+}

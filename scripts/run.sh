@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs a one-node meshd with embedded defaults (installs the system libraries when missing).
+# Extra arguments go to meshd, e.g. scripts/run.sh --name pi-1 --join 10.0.0.2:7600
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release --product meshd
+exec .build/release/meshd "$@"
