@@ -27,9 +27,11 @@ let package = Package(
         .target(name: "MeshCore"),
         // Frames, codec, sealing (cluster key) and signing (node key).
         .target(name: "MeshWire", dependencies: ["MeshCore", "CSodium"]),
+        // SWIM + Lifeguard membership: a pure state machine (no socket, clock or random source).
+        .target(name: "Membership", dependencies: ["MeshCore", "MeshWire"]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire",
+            "MeshCore", "MeshWire", "Membership",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -51,6 +53,7 @@ let package = Package(
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
+        .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests"),
