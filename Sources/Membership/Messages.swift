@@ -124,6 +124,12 @@ public struct Nack: Sendable, Equatable {
     public var updates: [Update]
 }
 
+/// Updates only, sent to a few random members every gossip interval (SWIM §4.1 with
+/// memberlist's dedicated gossip round).
+public struct Gossip: Sendable, Equatable {
+    public var updates: [Update]
+}
+
 /// One member's full state, as exchanged in push-pull.
 public struct MemberState: Sendable, Equatable {
     public var alive: AliveUpdate
@@ -146,6 +152,7 @@ public enum MembershipMessage: Sendable, Equatable {
     case ack(Ack)
     case nack(Nack)
     case pushPull(PushPull)
+    case gossip(Gossip)
 
     public var kind: MessageKind {
         switch self {
@@ -154,6 +161,7 @@ public enum MembershipMessage: Sendable, Equatable {
         case .ack: .ack
         case .nack: .nack
         case .pushPull: .pushPull
+        case .gossip: .gossip
         }
     }
 
@@ -169,6 +177,8 @@ public enum MembershipMessage: Sendable, Equatable {
             w.write(a.seq); Self.encode(a.coordinate, &w); Self.encode(a.updates, &w)
         case let .nack(n):
             w.write(n.seq); Self.encode(n.updates, &w)
+        case let .gossip(g):
+            Self.encode(g.updates, &w)
         case let .pushPull(p):
             w.write(p.isJoin); w.write(p.isReply)
             w.writeList(p.states) { w, s in
@@ -197,6 +207,8 @@ public enum MembershipMessage: Sendable, Equatable {
             m = .ack(Ack(seq: try r.readUInt32(), coordinate: try decodeCoordinate(&r), updates: try decodeUpdates(&r)))
         case .nack:
             m = .nack(Nack(seq: try r.readUInt32(), updates: try decodeUpdates(&r)))
+        case .gossip:
+            m = .gossip(Gossip(updates: try decodeUpdates(&r)))
         case .pushPull:
             let isJoin = try r.readBool(), isReply = try r.readBool()
             let states = try r.readList(limit: MembershipLimits.maxPushPullStates, minElementBytes: 60) { (r: inout ByteReader) throws(WireError) -> MemberState in
@@ -234,4 +246,6 @@ public enum MembershipMessage: Sendable, Equatable {
     /// The fixed part of each message's encoding, before its piggybacked updates.
     static let pingFixedBytes = 4 + 32 + 1 + Coordinate.encodedSize + 4
     static let ackFixedBytes = 4 + 1 + Coordinate.encodedSize + 4
+    static let pingRequestFixedBytes = 4 + 32 + 4 + MembershipLimits.maxAddresses * 19 + 1 + 4
+    static let gossipFixedBytes = 4
 }

@@ -13,4 +13,5 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     case pushPull = 5
     case keyringCommand = 6
     case keyringReply = 7
+    case gossip = 8
 }

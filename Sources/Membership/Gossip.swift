@@ -1,0 +1,79 @@
+import MeshCore
+
+/// Dissemination rounds, push-pull full-state sync, and joining (SWIM §4.1; memberlist's
+/// gossip and push-pull).
+extension Membership {
+    /// Sends queued updates to `gossipFanout` random members, including recently dead ones
+    /// (so a member wrongly declared dead hears it and refutes).
+    mutating func gossipRound(now: MeshTime) {
+        guard !queue.isEmpty else { return }
+        let toDead = settings.gossipToDeadInterval
+        let targets = randomMembers(settings.gossipFanout, excluding: nil) { r in
+            r.status == .alive || r.status == .suspect || (r.status == .dead && now - r.statusSince < toDead)
+        }
+        for id in targets {
+            guard let address = records[id]?.preferredAddress else { continue }
+            let updates = piggyback(budget: settings.maxMessageBytes - MembershipMessage.gossipFixedBytes)
+            if updates.isEmpty { break }
+            send(.gossip(Gossip(updates: updates)), to: address)
+        }
+    }
+
+    /// Every member's state, this node first, then by id.
+    func fullState() -> [MemberState] {
+        var states = [MemberState(alive: localAlive, status: .alive, coordinate: vivaldi.coordinate)]
+        for id in records.keys.sorted() {
+            let r = records[id]!
+            states.append(MemberState(alive: r.alive, status: r.status, coordinate: r.coordinate))
+        }
+        return Array(states.prefix(MembershipLimits.maxPushPullStates))
+    }
+
+    /// A full-state exchange with one random live member, which repairs whatever gossip
+    /// missed (and merges the two sides of a healed partition).
+    mutating func pushPullRound(now: MeshTime) {
+        guard let id = randomMembers(1, excluding: nil, { $0.status == .alive }).first,
+              let address = records[id]?.preferredAddress else { return }
+        metrics.pushPulls += 1
+        out.append(.exchange(PushPull(isJoin: false, isReply: false, states: fullState()), to: address))
+    }
+
+    mutating func sendJoin(to seeds: [PeerAddress]) {
+        let states = fullState()
+        for seed in seeds {
+            metrics.pushPulls += 1
+            out.append(.exchange(PushPull(isJoin: true, isReply: false, states: states), to: seed))
+        }
+    }
+
+    /// Retries the join with exponential backoff while no member is known.
+    mutating func retryJoin(now: MeshTime) {
+        guard var j = joining else { return }
+        if records.values.contains(where: { $0.status == .alive }) { joining = nil; return }
+        j.attempt += 1
+        let backoff = settings.joinRetryBase.scaled(by: Double(1 << min(j.attempt, 16)))
+        j.nextAt = now + min(backoff, settings.joinRetryMax)
+        joining = j
+        sendJoin(to: j.seeds)
+    }
+
+    /// Merges a peer's full state (memberlist `mergeState`): alive is taken as alive, left
+    /// as left, and dead or suspect only as a suspicion of ours, so a push-pull alone never
+    /// kills a member.
+    mutating func mergeState(_ push: PushPull, from sender: NodeID, address: PeerAddress, now: MeshTime) {
+        for state in push.states {
+            let a = state.alive
+            switch state.status {
+            case .alive: apply(.alive(a), now: now)
+            case .left: apply(.dead(id: a.id, incarnation: a.incarnation, from: a.id), now: now)
+            case .dead, .suspect:
+                if records[a.id] == nil && a.id != local.id { continue }
+                apply(.suspect(id: a.id, incarnation: a.incarnation, from: sender), now: now)
+            }
+            if let c = state.coordinate, a.id != local.id, records[a.id] != nil { records[a.id]!.coordinate = c }
+        }
+        if !push.isReply {
+            out.append(.reply(PushPull(isJoin: push.isJoin, isReply: true, states: fullState()), to: address))
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import MeshCore
+
+/// This node as a member: its identity, addresses and metadata.
+public struct LocalMember: Sendable, Equatable {
+    public var id: NodeID
+    public var name: String
+    public var addresses: [PeerAddress]
+    public var metadata: MemberMetadata
+
+    public init(id: NodeID, name: String, addresses: [PeerAddress], metadata: MemberMetadata = .init()) {
+        self.id = id; self.name = name; self.addresses = addresses; self.metadata = metadata
+    }
+}
+
+/// What this node knows about one member, for the operator and the layers above.
+public struct MemberSnapshot: Sendable, Equatable {
+    public var id: NodeID
+    public var name: String
+    public var status: MemberStatus
+    public var incarnation: Incarnation
+    public var addresses: [PeerAddress]
+    /// The address the member last answered a direct probe on.
+    public var answeredAddress: PeerAddress?
+    public var metadata: MemberMetadata
+    /// Smoothed round trip of direct probes.
+    public var rtt: Duration?
+    public var coordinate: Coordinate?
+    /// When this node last saw the status change.
+    public var statusSince: MeshTime
+    public var isLocal: Bool
+}
+
+/// Counters of the protocol's work, for /metrics and the simulator.
+public struct MembershipMetrics: Sendable, Equatable {
+    public var probesSent: UInt64 = 0
+    public var probeFailures: UInt64 = 0
+    public var indirectProbesSent: UInt64 = 0
+    public var nacksSent: UInt64 = 0
+    public var suspicionsRaised: UInt64 = 0
+    public var refutations: UInt64 = 0
+    public var deathsDeclared: UInt64 = 0
+    public var messagesSent: UInt64 = 0
+    public var updatesSent: UInt64 = 0
+    public var pushPulls: UInt64 = 0
+    public var pingsForAnotherNode: UInt64 = 0
+    public var metadataRejected: UInt64 = 0
+    public init() {}
+}
+
+/// The member table's entry for one peer.
+struct MemberRecord: Sendable {
+    var alive: AliveUpdate
+    var status: MemberStatus
+    var statusSince: MeshTime
+    var answeredAddress: PeerAddress?
+    var rtt: Duration?
+    var coordinate: Coordinate?
+    var suspicion: Suspicion?
+
+    /// Where to send a direct probe: the address that answered last, else the first.
+    var preferredAddress: PeerAddress? { answeredAddress ?? alive.addresses.first }
+
+    func snapshot() -> MemberSnapshot {
+        MemberSnapshot(id: alive.id, name: alive.name, status: status, incarnation: alive.incarnation,
+                       addresses: alive.addresses, answeredAddress: answeredAddress, metadata: alive.metadata,
+                       rtt: rtt, coordinate: coordinate, statusSince: statusSince, isLocal: false)
+    }
+}

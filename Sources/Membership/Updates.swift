@@ -1,0 +1,138 @@
+import MeshCore
+
+/// Applying membership updates: alive, suspect, dead and left, with incarnation rules
+/// (SWIM §4.2) and refutation; suspicion expiry and reaping.
+extension Membership {
+    /// Applies one update learned from a peer (piggybacked, gossiped or pushed).
+    mutating func apply(_ update: Update, now: MeshTime) {
+        switch update {
+        case let .alive(a): applyAlive(a, now: now)
+        case let .suspect(id, inc, from): applySuspect(id: id, incarnation: inc, from: from, now: now)
+        case let .dead(id, inc, from): applyDead(id: id, incarnation: inc, from: from, now: now)
+        }
+    }
+
+    mutating func applyAlive(_ a: AliveUpdate, now: MeshTime) {
+        if a.id == local.id {
+            // Someone holds a newer or different picture of us (a previous life of this
+            // node, or a forged one): take an incarnation above it and say we are alive.
+            if leaveDeadline == nil, !hasLeft,
+               a.incarnation > incarnation || (a.incarnation == incarnation && a != localAlive) {
+                refute(above: a.incarnation, now: now)
+            }
+            return
+        }
+        guard !a.addresses.isEmpty, a.metadata.encodedSize <= settings.maxMetadataBytes else {
+            metrics.metadataRejected += 1
+            return
+        }
+        guard var record = records[a.id] else {
+            records[a.id] = MemberRecord(alive: a, status: .alive, statusSince: now)
+            probeOrder.insert(a.id, at: Int(random.next() % UInt64(probeOrder.count + 1)))
+            if probeCursor > 0 { probeCursor += 1 }
+            out.append(.changed(MemberChange(kind: .joined, id: a.id, name: a.name, incarnation: a.incarnation, by: nil)))
+            queue.enqueue(.alive(a))
+            joining = nil
+            return
+        }
+        guard a.incarnation > record.alive.incarnation else { return }
+        let previous = record.status
+        let infoChanged = record.alive.addresses != a.addresses || record.alive.metadata != a.metadata || record.alive.name != a.name
+        if let answered = record.answeredAddress, !a.addresses.contains(answered) { record.answeredAddress = nil }
+        record.alive = a
+        record.suspicion = nil
+        if previous != .alive { record.status = .alive; record.statusSince = now }
+        records[a.id] = record
+        suspects.remove(a.id)
+        down.remove(a.id)
+        queue.enqueue(.alive(a))
+        let kind: MemberChange.Kind? = switch previous {
+        case .suspect: .refuted
+        case .dead, .left: .joined
+        case .alive: infoChanged ? .updated : nil
+        }
+        if let kind { out.append(.changed(MemberChange(kind: kind, id: a.id, name: a.name, incarnation: a.incarnation, by: nil))) }
+    }
+
+    mutating func applySuspect(id: NodeID, incarnation inc: Incarnation, from: NodeID, now: MeshTime) {
+        if id == local.id {
+            guard leaveDeadline == nil, !hasLeft, inc >= incarnation else { return }
+            health.apply(1)   // Lifeguard: being suspected hints that we are the slow one
+            refute(above: inc, now: now)
+            return
+        }
+        guard var record = records[id], record.status == .alive || record.status == .suspect,
+              inc >= record.alive.incarnation else { return }
+        if record.status == .suspect, var suspicion = record.suspicion {
+            if inc > record.alive.incarnation { record.alive.incarnation = inc }
+            if suspicion.confirm(from: from) {
+                record.suspicion = suspicion
+                queue.enqueue(.suspect(id: id, incarnation: inc, from: from))
+            }
+            records[id] = record
+            return
+        }
+        let n = liveCount
+        let k = n - 2 < settings.suspicionConfirmations ? 0 : settings.suspicionConfirmations
+        record.alive.incarnation = inc
+        record.status = .suspect
+        record.statusSince = now
+        record.suspicion = Suspicion(start: now, from: from, minTimeout: settings.minSuspicionTimeout(members: n),
+                                     maxTimeout: settings.maxSuspicionTimeout(members: n), expectedConfirmations: k)
+        records[id] = record
+        suspects.insert(id)
+        metrics.suspicionsRaised += 1
+        queue.enqueue(.suspect(id: id, incarnation: inc, from: from))
+        out.append(.changed(MemberChange(kind: .suspected, id: id, name: record.alive.name, incarnation: inc, by: from)))
+    }
+
+    mutating func applyDead(id: NodeID, incarnation inc: Incarnation, from: NodeID, now: MeshTime) {
+        if id == local.id {
+            guard leaveDeadline == nil, !hasLeft, inc >= incarnation else { return }
+            refute(above: inc, now: now)
+            return
+        }
+        guard var record = records[id], record.status == .alive || record.status == .suspect,
+              inc >= record.alive.incarnation else { return }
+        let left = from == id
+        record.alive.incarnation = inc
+        record.status = left ? .left : .dead
+        record.statusSince = now
+        record.suspicion = nil
+        records[id] = record
+        suspects.remove(id)
+        down.insert(id)
+        if pending?.target == id { pending = nil }
+        if from == local.id { metrics.deathsDeclared += 1 }
+        queue.enqueue(.dead(id: id, incarnation: inc, from: from))
+        out.append(.changed(MemberChange(kind: left ? .left : .dead, id: id, name: record.alive.name, incarnation: inc, by: from)))
+    }
+
+    /// Raises this node's incarnation above `accused` and disseminates that it is alive.
+    mutating func refute(above accused: Incarnation, now: MeshTime) {
+        incarnation = Incarnation(max(incarnation.value, accused.value) + 1)
+        metrics.refutations += 1
+        queue.enqueue(.alive(localAlive))
+    }
+
+    /// Suspects whose timeout ran out are declared dead by this node.
+    mutating func expireSuspicions(now: MeshTime) {
+        guard !suspects.isEmpty else { return }
+        for id in suspects.sorted() {
+            guard let record = records[id], let deadline = record.suspicion?.deadline, now >= deadline else { continue }
+            applyDead(id: id, incarnation: record.alive.incarnation, from: local.id, now: now)
+        }
+    }
+
+    /// Forgets dead and left members after `reapInterval`.
+    mutating func reap(now: MeshTime) {
+        guard !down.isEmpty else { return }
+        for id in down.sorted() {
+            guard let record = records[id], now >= record.statusSince + settings.reapInterval else { continue }
+            records.removeValue(forKey: id)
+            down.remove(id)
+            out.append(.changed(MemberChange(kind: .reaped, id: id, name: record.alive.name,
+                                             incarnation: record.alive.incarnation, by: nil)))
+        }
+    }
+}
