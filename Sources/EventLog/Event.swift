@@ -106,6 +106,7 @@ public enum EventError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooLarge(String)
     case badSignature(origin: NodeID, seq: EventSeq)
     case storage(String)
+    case notReady(String)
 
     public var description: String {
         switch self {
@@ -113,6 +114,7 @@ public enum EventError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .tooLarge(why): "event too large: \(why)"
         case let .badSignature(origin, seq): "event \(origin)/\(seq) has a bad signature (altered or forged): dropped"
         case let .storage(why): "event store: \(why)"
+        case let .notReady(why): "event log not ready: \(why)"
         }
     }
 }

@@ -40,6 +40,9 @@ public protocol EventStore {
     func query(_ query: EventQuery) throws(EventError) -> [Event]
     /// Drops the oldest events of each origin beyond the retention bounds; returns how many.
     mutating func prune(olderThanMilliseconds: UInt64?, maxBytesPerOrigin: Int?) throws(EventError) -> Int
+    /// Forgets every event of `origin`: used when this node fell behind the low-water mark
+    /// of every peer (what it lacks was pruned everywhere) and resumes from their low.
+    mutating func forget(origin: NodeID) throws(EventError)
 }
 
 /// An in-memory store with the same contract as the SQLite one (for the simulator and
@@ -91,6 +94,8 @@ public struct MemoryEventStore: EventStore, Sendable {
             (q.sinceMilliseconds.map { e.time.milliseconds >= $0 } ?? true) && (q.kindPrefix.map { e.kind.hasPrefix($0) } ?? true)
         }.sorted { ($0.time, $0.origin, $0.seq) < ($1.time, $1.origin, $1.seq) }.prefix(q.limit))
     }
+
+    public mutating func forget(origin: NodeID) { logs.removeValue(forKey: origin) }
 
     public mutating func prune(olderThanMilliseconds: UInt64?, maxBytesPerOrigin: Int?) -> Int {
         var removed = 0

@@ -151,6 +151,13 @@ public final class SQLiteEventStore: EventStore {
         return removed
     }
 
+    public func forget(origin: NodeID) throws(EventError) {
+        try db.transaction { () throws(EventError) in
+            try db.prepare("DELETE FROM events WHERE origin = ?").run([.blob(origin.bytes)])
+            try db.prepare("DELETE FROM origins WHERE origin = ?").run([.blob(origin.bytes)])
+        }
+    }
+
     static func event(_ row: SQLiteStatement) -> Event {
         Event(origin: NodeID(publicKey: row.blob(0)) ?? NodeID(w0: 0, w1: 0, w2: 0, w3: 0),
               seq: EventSeq(UInt64(row.int(1))), time: HybridTimestamp(raw: UInt64(bitPattern: row.int(2))),
