@@ -32,7 +32,7 @@ let package = Package(
         // Signed events, the SQLite store, and scuttlebutt anti-entropy (a pure state machine).
         .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "CSQLite"]),
         // Raft with pre-vote and check-quorum (a pure state machine).
-        .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire"]),
+        .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog"]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership",
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests"),
