@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog"]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire", "Membership",
+            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -17,6 +17,12 @@ public struct RaftReady: Sendable, Equatable {
         public var message: RaftMessage
     }
 
+    public init(hardState: HardState? = nil, truncateFrom: LogIndex? = nil, entries: [LogEntry] = [],
+                messages: [Outgoing] = [], committed: [LogEntry] = []) {
+        self.hardState = hardState; self.truncateFrom = truncateFrom; self.entries = entries
+        self.messages = messages; self.committed = committed
+    }
+
     public var isEmpty: Bool {
         hardState == nil && truncateFrom == nil && entries.isEmpty && messages.isEmpty && committed.isEmpty
     }
@@ -68,7 +74,8 @@ public struct RaftNode: Sendable {
     var lastHeardFromLeader: MeshTime?
     var votes: Set<NodeID> = []
     var nextIndex: [NodeID: LogIndex] = [:]
-    var matchIndex: [NodeID: LogIndex] = [:]
+    /// The leader's knowledge of each follower's log (empty on other roles).
+    public internal(set) var matchIndex: [NodeID: LogIndex] = [:]
     var inflight: [NodeID: Int] = [:]
     var recentlyActive: Set<NodeID> = []
     var quorumCheckAt = MeshTime.zero

@@ -22,4 +22,6 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     case raftAppendEntries = 66
     case raftAppendResponse = 67
     case raftTimeoutNow = 68
+    case commandForward = 96
+    case commandReply = 97
 }
