@@ -34,6 +34,8 @@ let package = Package(
         // The HTTP API's JSON types and their Prometheus rendering, shared by meshd and meshctl
         // (Foundation only, so meshctl links no server code).
         .target(name: "MeshAPI"),
+        // A client of the HTTP API (Foundation's URLSession) and meshctl's table views.
+        .target(name: "MeshClient", dependencies: ["MeshAPI"]),
         // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership", "MeshAPI",
@@ -51,7 +53,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "meshctl", dependencies: [
-            "MeshWire", "MeshAPI",
+            "MeshWire", "MeshAPI", "MeshClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "meshbench", dependencies: ["MeshWire", "CSodium"],
@@ -61,9 +63,9 @@ let package = Package(
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI"]),
-        .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI"]),
+        .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
-        .testTarget(name: "EndToEndTests", dependencies: ["MeshAPI", "MeshWire"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MeshAPI", "MeshClient", "MeshWire"]),
     ],
     swiftLanguageModes: [.v6]
 )
