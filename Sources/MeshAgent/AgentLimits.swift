@@ -3,7 +3,7 @@
 public enum AgentLimits {
     /// Batches of received datagrams waiting for the runtime; beyond it new batches are
     /// dropped and counted (`meshd_datagrams_dropped_total`), so a flood cannot grow memory.
-    public static let inboundQueueBatches = 1024
+    public static let inboundQueueBatches = 128
     /// Datagrams NIO reads per socket wake-up, which is also the largest inbound batch.
     public static let datagramsPerRead = 16
     /// How long a push-pull exchange over TCP may take (connect, send, reply) before it is
