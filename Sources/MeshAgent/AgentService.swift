@@ -80,7 +80,7 @@ public struct AgentService: Service {
             throw error
         }
         await runtime.attach(udp: udp)
-        let (services, glue) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
+        let (services, serviceTasks) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
         let consumer = Task {
             for await batch in inbound { await runtime.deliver(batch) }
         }
@@ -127,7 +127,8 @@ public struct AgentService: Service {
             await apiGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        glue.cancel()
+        services.finish()
+        for task in serviceTasks { task.cancel() }
         await services.consensus.stop()
         await services.eventLog.stop()
         await runtime.stop()

@@ -5,7 +5,8 @@ import Testing
 
 /// Three real agents: leader election, writes through any member, failover after SIGKILL,
 /// and the event log catching up after a restart.
-@Suite(.serialized) struct ConsensusE2ETests {
+extension ClusterE2ETests {
+@Suite struct Consensus {
     func status(_ c: MeshCluster, _ i: Int) async -> StatusInfo? {
         try? APIClient.decode(StatusInfo.self, try await c.client(i).get("/v1/status"))
     }
@@ -95,4 +96,5 @@ import Testing
         #expect(out.status == 0)
         #expect(out.stdout.contains("\"member\":\"e2\""))
     }
+}
 }
