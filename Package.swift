@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         // System libraries (Debian: libsodium-dev, libsqlite3-dev), found with pkg-config.
@@ -31,6 +32,11 @@ let package = Package(
         .target(name: "Membership", dependencies: ["MeshCore", "MeshWire"]),
         // Signed events, the SQLite store, and scuttlebutt anti-entropy (a pure state machine).
         .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "CSQLite"]),
+        // Starts, stops, restarts and adopts processes; captures and rotates their output.
+        .target(name: "Supervisor", dependencies: [
+            "MeshCore",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership",
@@ -57,6 +63,7 @@ let package = Package(
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests"),
