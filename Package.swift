@@ -37,6 +37,8 @@ let package = Package(
             "MeshCore",
             .product(name: "Subprocess", package: "swift-subprocess"),
         ]),
+        // Node and process statistics from /proc and /sys; local SQLite history; Prometheus text.
+        .target(name: "Stats", dependencies: ["MeshCore", "EventLog", "CSQLite"]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership",
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests"),
