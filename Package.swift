@@ -60,6 +60,8 @@ let package = Package(
         ]),
         .executableTarget(name: "meshbench", dependencies: ["MeshWire", "CSodium"],
                           path: "benchmarks/meshbench"),
+        .executableTarget(name: "supbench", dependencies: ["Supervisor"], path: "benchmarks/supbench"),
+        .executableTarget(name: "statsbench", dependencies: ["Stats"], path: "benchmarks/statsbench"),
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),

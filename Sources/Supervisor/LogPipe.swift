@@ -11,12 +11,20 @@ final class LogIO: @unchecked Sendable {
     let queue = DispatchQueue(label: "meshd.supervisor.logs")
     /// Touched only on `queue`.
     let buffer: UnsafeMutableRawBufferPointer
+    /// Open pipes, so the owner can close them all when it goes away. Touched only on `queue`.
+    var open: [ObjectIdentifier: LogPipe] = [:]
 
     init(chunkBytes: Int) {
         buffer = .allocate(byteCount: max(4096, chunkBytes), alignment: 16)
     }
 
     deinit { buffer.deallocate() }
+
+    /// Closes every pipe still open (the supervisor is going away).
+    func closeAll() {
+        let pipes = queue.sync { Array(open.values) }
+        for pipe in pipes { pipe.close() }
+    }
 }
 
 /// Captures one output stream of one instance: a FIFO that the process writes to, drained
@@ -73,6 +81,7 @@ final class LogPipe: @unchecked Sendable {
         source.setCancelHandler { Glibc.close(fd) }
         self.source = source
         source.resume()
+        io.queue.sync { io.open[ObjectIdentifier(self)] = self }
     }
 
     /// A new descriptor for the process's side (read-write, blocking, close-on-exec: the
@@ -113,6 +122,7 @@ final class LogPipe: @unchecked Sendable {
     /// Stops draining (the FIFO stays for a later agent) and ends every `follow` stream.
     func close() {
         io.queue.sync {
+            io.open[ObjectIdentifier(self)] = nil
             source?.cancel()
             source = nil
             file.close()

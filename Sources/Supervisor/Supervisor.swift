@@ -47,13 +47,9 @@ public actor Supervisor {
         }
     }
 
-    /// Closes the log pipes (the FIFOs stay for a later agent); processes are untouched.
-    isolated deinit {
-        for instance in instances.values {
-            instance.stdout.close()
-            instance.stderr.close()
-        }
-    }
+    /// Closes the log pipes still open (their FIFOs stay for a later agent); processes are
+    /// untouched.
+    deinit { io.closeAll() }
 
     // MARK: - Requests
 
