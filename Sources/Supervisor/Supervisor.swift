@@ -16,7 +16,7 @@ import Glibc
 /// ```swift
 /// let supervisor = try Supervisor(settings: .default(dataDirectory: dir))
 /// Task { for await event in supervisor.events { /* append to the event log */ } }
-/// await supervisor.recover()                        // adopt what the last agent left
+/// try await supervisor.recover()                    // adopt what the last agent left
 /// try await supervisor.start("web.0", ProcessSpec(command: "python3", arguments: ["app.py"]))
 /// let status = try await supervisor.stop("web.0")   // SIGTERM, grace, SIGKILL
 /// ```
@@ -74,8 +74,7 @@ public actor Supervisor {
         do {
             return try await launch(instance)
         } catch {
-            instance.state = .failed(reason: error.description)
-            emit(id, .startFailed(error))
+            startFailed(instance, error, reason: error.description)
             throw error
         }
     }
@@ -148,6 +147,19 @@ public actor Supervisor {
 
     public func list() -> [InstanceInfo] { instances.values.map(\.info).sorted { $0.id < $1.id } }
 
+    /// The pid (= process group id) of every instance with a live process, for per-instance
+    /// statistics (`StatsSampler.processes`).
+    public func runningProcesses() -> [InstanceID: Int32] {
+        var out: [InstanceID: Int32] = [:]
+        for (id, instance) in instances {
+            switch instance.state {
+            case let .running(pid), let .stopping(pid): out[id] = pid
+            default: break
+            }
+        }
+        return out
+    }
+
     /// The last `lines` lines of an instance's stream, across rotated files. Works for any
     /// instance whose folder exists, including ones a previous agent ran.
     public nonisolated func tail(_ id: InstanceID, stream: OutputStream, lines: Int) -> [String] {
@@ -174,14 +186,11 @@ public actor Supervisor {
     /// (keeps watching it) or stops it, per `settings.onRecovery`; one that died meanwhile
     /// is reported `exited(.unknown)`, its leftover group members are killed, and its
     /// restart policy applies. Call once, before the first `start`. Returns the instances
-    /// found alive.
+    /// found alive. Throws when the state file is unreadable (it is left in place for a
+    /// person to read); the supervisor is usable anyway, with nothing adopted.
     @discardableResult
-    public func recover() async -> [InstanceID] {
-        let entries: [StateFile.Entry]
-        do { entries = try stateFile.load() } catch {
-            // Nothing to adopt is better than no agent; the file is kept for a person to read.
-            return []
-        }
+    public func recover() async throws(SupervisorError) -> [InstanceID] {
+        let entries = try stateFile.load()
         var alive: [InstanceID] = []
         for entry in entries where instances[entry.id] == nil {
             let instance: Instance
@@ -350,12 +359,18 @@ public actor Supervisor {
         do {
             _ = try await launch(instance)
         } catch {
-            let reason = "restart failed: \(error)"
-            instance.state = .failed(reason: reason)
-            emit(id, .startFailed(error))
-            emit(id, .failed(reason: reason))
-            persist(after: id)
+            startFailed(instance, error, reason: "restart failed: \(error)")
+            emit(id, .failed(reason: "restart failed: \(error)"))
         }
+    }
+
+    /// The spawn failed: nothing runs. A stop that came in meanwhile is answered.
+    private func startFailed(_ instance: Instance, _ error: SupervisorError, reason: String) {
+        instance.state = .failed(reason: reason)
+        emit(instance.id, .startFailed(error))
+        for waiter in instance.stopWaiters { waiter.resume(returning: nil) }
+        instance.stopWaiters = []
+        persist(after: instance.id)
     }
 
     /// The group leader is gone; whatever it forked and left in its group goes too, so no

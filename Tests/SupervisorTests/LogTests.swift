@@ -67,4 +67,19 @@ import Testing
         // gggg did not fit: the oldest file ([aaaa bbbb]) is gone.
         #expect(LogTail.lines(base: dir.path + "/out.log", maxFiles: 3, count: 10) == ["cccc", "dddd", "eeee", "ffff", "gggg"])
     }
+
+    @Test func followEndsWhenTheInstanceIsRemoved() async throws {
+        try await withSupervisor { sup, events, _ in
+            let id: InstanceID = "brief.0"
+            try await sup.start(id, .shell("echo a; echo b"))
+            try await events.wait(for: id, "exit", isExit)
+            let stream = try await sup.follow(id, stream: .stdout, tailLines: 5)
+            try await sup.remove(id)
+            var received = [UInt8]()
+            for await chunk in stream { received += chunk }     // ends: the instance is gone
+            #expect(String(decoding: received, as: UTF8.self) == "a\nb\n")
+            await #expect(throws: SupervisorError.unknownInstance(id)) { try await sup.follow(id, stream: .stdout) }
+            #expect(sup.tail(id, stream: .stdout, lines: 1) == ["b"])   // files stay on disk
+        }
+    }
 }

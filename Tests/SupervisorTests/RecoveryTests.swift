@@ -19,7 +19,7 @@ import Glibc
             let second = try Supervisor(settings: first.settings)
             let events = EventRecorder(second)
             defer { events.cancel() }
-            let adopted = await second.recover()
+            let adopted = try await second.recover()
             #expect(adopted == [id])
             try await events.wait(for: id, .adopted(pid: pid))
             #expect(events.kinds(id) == [.adopted(pid: pid)])
@@ -47,7 +47,7 @@ import Glibc
             let second = try Supervisor(settings: settings)
             let events = EventRecorder(second)
             defer { events.cancel() }
-            await second.recover()
+            try await second.recover()
             try await events.wait(for: id, "stopped", isStopped)
             _ = try await eventually("gone") { ProcFS.groupMembers(pid).isEmpty ? true : nil }
         }
@@ -61,7 +61,7 @@ import Glibc
             let entry = StateFile.Entry(id: "gone.0", spec: .shell("true"), pid: me,
                                         startTime: (ProcFS.facts(pid: me)?.startTime ?? 0) + 1)
             try StateFile(path: dir.path + "/state/supervisor.json").save([entry])
-            let adopted = await sup.recover()
+            let adopted = try await sup.recover()
             #expect(adopted.isEmpty)
             try await events.wait(for: "gone.0", .exited(.unknown))
             #expect(events.kinds("gone.0") == [.exited(.unknown)])
@@ -77,11 +77,27 @@ import Glibc
             let second = try Supervisor(settings: first.settings)
             let events = EventRecorder(second)
             defer { events.cancel() }
-            await second.recover()
+            try await second.recover()
             kill(pid, SIGKILL)
             try await events.wait(for: id, "restart", isStarted)
             #expect(events.kinds(id).prefix(3) == [.adopted(pid: pid), .exited(.unknown), .restarting(attempt: 1, delay: .milliseconds(20))])
             await second.stopAll()
+        }
+    }
+
+    @Test func anUnreadableStateFileIsAnErrorAndTheSupervisorStillWorks() async throws {
+        try await withSupervisor { sup, events, dir in
+            try "{not json".write(toFile: dir.path + "/state/supervisor.json", atomically: true, encoding: .utf8)
+            do {
+                try await sup.recover()
+                Issue.record("recovered from garbage")
+            } catch let error as SupervisorError {
+                guard case .stateFile = error else { Issue.record("wrong error \(error)"); return }
+                #expect(error.description.contains("move it aside"))
+            }
+            try await sup.start("fine.0", .shell("exit 0"))
+            try await events.wait(for: "fine.0", "exit", isExit)
+            #expect(await sup.runningProcesses().isEmpty)
         }
     }
 }
