@@ -73,8 +73,24 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Flat string attributes for the event log.
+    /// Longest attribute value, in UTF-8 bytes: the event log caps an event's attributes at
+    /// 900 bytes in total, and a long path in an error message must not push it over.
+    public static let maxAttributeValueBytes = 300
+
+    /// Flat string attributes for the event log (values cut to `maxAttributeValueBytes`).
     public var attributes: [String: String] {
+        rawAttributes.mapValues { value in
+            guard value.utf8.count > Self.maxAttributeValueBytes else { return value }
+            var cut = ""
+            for ch in value {
+                if cut.utf8.count + String(ch).utf8.count > Self.maxAttributeValueBytes - 3 { break }
+                cut.append(ch)
+            }
+            return cut + "..."
+        }
+    }
+
+    private var rawAttributes: [String: String] {
         var a = ["instance": instance.rawValue]
         switch kind {
         case let .started(pid), let .adopted(pid): a["pid"] = String(pid)

@@ -21,22 +21,24 @@ import Testing
         let file = NSTemporaryDirectory() + "meshd-metrics-\(UUID().uuidString.prefix(8)).txt"
         defer { try? FileManager.default.removeItem(atPath: file) }
         try text.write(toFile: file, atomically: true, encoding: .utf8)
+        // Output through files, not pipes: nothing to read while the parser runs.
         let script = """
             import sys
             from prometheus_client.parser import text_string_to_metric_families
-            for f in text_string_to_metric_families(open(sys.argv[1]).read()):
-                print(f.name, f.type, len(f.samples))
+            with open(sys.argv[2], "w") as out:
+                for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+                    print(f.name, f.type, len(f.samples), file=out)
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, file]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        process.arguments = ["python3", "-c", script, file, file + ".out"]
+        _ = FileManager.default.createFile(atPath: file + ".err", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: file + ".err")
+        defer { for s in [".out", ".err"] { try? FileManager.default.removeItem(atPath: file + s) } }
         try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        let output = (try? String(contentsOfFile: file + ".out", encoding: .utf8)) ?? ""
+        let errors = (try? String(contentsOfFile: file + ".err", encoding: .utf8)) ?? ""
         try #require(process.terminationStatus == 0, "prometheus_client rejected the text (run scripts/setup.sh to install it): \(errors)\n\(text)")
         let families = Dictionary(uniqueKeysWithValues: output.split(separator: "\n").map { line in
             let parts = line.split(separator: " ")
