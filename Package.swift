@@ -38,7 +38,7 @@ let package = Package(
             .product(name: "Subprocess", package: "swift-subprocess"),
         ]),
         // Node and process statistics from /proc and /sys; local SQLite history; Prometheus text.
-        .target(name: "Stats", dependencies: ["MeshCore", "EventLog", "CSQLite"]),
+        .target(name: "Stats", dependencies: ["MeshCore", "EventLog"]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership",

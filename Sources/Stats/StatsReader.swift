@@ -12,6 +12,10 @@ import Darwin
 public final class StatsReader {
     public let settings: StatsSettings
     /// Clock ticks per second (USER_HZ), the unit of /proc CPU times.
+    public static let clockTicksPerSecond: Double = {
+        let hz = sysconf(Int32(_SC_CLK_TCK))
+        return hz > 0 ? Double(hz) : 100
+    }()
     public let ticksPerSecond: Double
     public let pageBytes: UInt64
     private var buffer = [UInt8](repeating: 0, count: 64 << 10)

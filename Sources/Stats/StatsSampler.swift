@@ -1,3 +1,10 @@
+import MeshCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Takes node samples on the agent's schedule, keeps them in a ``StatsStore`` with
 /// retention and downsampling, and answers the latest values, history, per-process
 /// statistics and the membership summary.
@@ -81,18 +88,4 @@ public actor StatsSampler {
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-extension StatsReader {
-    /// Clock ticks per second (USER_HZ), the unit of /proc CPU times.
-    public static let clockTicksPerSecond: Double = {
-        let hz = sysconf(Int32(_SC_CLK_TCK))
-        return hz > 0 ? Double(hz) : 100
-    }()
 }

@@ -1,4 +1,5 @@
 import EventLog
+import MeshCore
 
 /// One stored point of node history: a raw sample, or the average of a bucket of them.
 public struct StoredSample: Sendable, Equatable, Codable {
