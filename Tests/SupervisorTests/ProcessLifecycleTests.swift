@@ -106,4 +106,18 @@ import Glibc
             await #expect(throws: SupervisorError.alreadyRunning(id)) { try await sup.start(id, .shell("true")) }
         }
     }
+
+    @Test func runsAsTheGivenUser() async throws {
+        guard getuid() == 0, let nobody = getpwnam("nobody") else { print("skipped: needs root and a 'nobody' user"); return }
+        let uid = nobody.pointee.pw_uid
+        try await withSupervisor { sup, events, _ in
+            let id: InstanceID = "user.0"
+            var spec = ProcessSpec(command: "/usr/bin/id", arguments: ["-u"], restartPolicy: .never)
+            spec.user = "nobody"
+            spec.workingDirectory = "/"
+            try await sup.start(id, spec)
+            try await events.wait(for: id, "exit", isExit)
+            #expect(sup.tail(id, stream: .stdout, lines: 1) == ["\(uid)"])
+        }
+    }
 }
