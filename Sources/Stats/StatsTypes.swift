@@ -1,6 +1,6 @@
 /// Cumulative CPU time of one CPU (or all of them) in clock ticks, from a `cpu` line of
 /// /proc/stat (see proc(5)).
-public struct CPUTimes: Sendable, Equatable {
+public struct CPUTimes: Sendable, Equatable, Codable {
     public var user: UInt64 = 0, nice: UInt64 = 0, system: UInt64 = 0, idle: UInt64 = 0
     public var iowait: UInt64 = 0, irq: UInt64 = 0, softirq: UInt64 = 0, steal: UInt64 = 0
 
@@ -30,18 +30,18 @@ public struct CPUTimes: Sendable, Equatable {
 }
 
 /// /proc/stat: all CPUs together and each one.
-public struct CPUStat: Sendable, Equatable {
+public struct CPUStat: Sendable, Equatable, Codable {
     public var total: CPUTimes
     public var perCore: [CPUTimes]
 }
 
 /// /proc/loadavg.
-public struct LoadAverage: Sendable, Equatable {
+public struct LoadAverage: Sendable, Equatable, Codable {
     public var one: Double, five: Double, fifteen: Double
 }
 
 /// /proc/meminfo, in bytes.
-public struct MemoryInfo: Sendable, Equatable {
+public struct MemoryInfo: Sendable, Equatable, Codable {
     public var totalBytes: UInt64
     /// MemAvailable: what can be allocated without swapping (kernel ≥ 3.14; else nil).
     public var availableBytes: UInt64?
@@ -50,7 +50,7 @@ public struct MemoryInfo: Sendable, Equatable {
 }
 
 /// statvfs of a path, in bytes.
-public struct DiskUsage: Sendable, Equatable {
+public struct DiskUsage: Sendable, Equatable, Codable {
     public var path: String
     public var totalBytes: UInt64
     /// Available to unprivileged users (f_bavail), as `df` shows.
@@ -58,14 +58,14 @@ public struct DiskUsage: Sendable, Equatable {
 }
 
 /// Cumulative counters of one interface, from /proc/net/dev.
-public struct NetworkCounters: Sendable, Equatable {
+public struct NetworkCounters: Sendable, Equatable, Codable {
     public var interface: String
     public var receiveBytes: UInt64, receivePackets: UInt64, receiveErrors: UInt64, receiveDrops: UInt64
     public var transmitBytes: UInt64, transmitPackets: UInt64, transmitErrors: UInt64, transmitDrops: UInt64
 }
 
 /// One thermal zone of /sys/class/thermal.
-public struct Temperature: Sendable, Equatable {
+public struct Temperature: Sendable, Equatable, Codable {
     /// `thermal_zone0` …
     public var zone: String
     /// The zone's `type` file (e.g. `cpu-thermal`), when present.
@@ -75,7 +75,7 @@ public struct Temperature: Sendable, Equatable {
 
 /// Everything read from /proc and /sys at one moment: counters as they are, not rates.
 /// Any part the system does not offer (a container, another kernel) is nil or empty.
-public struct NodeSnapshot: Sendable, Equatable {
+public struct NodeSnapshot: Sendable, Equatable, Codable {
     /// Monotonic time of the reading, for rates.
     public var monotonicNanoseconds: Int64
     public var cpu: CPUStat?
@@ -89,7 +89,7 @@ public struct NodeSnapshot: Sendable, Equatable {
 
 /// Node statistics: the latest snapshot plus what needs two of them (CPU utilisation,
 /// network rates).
-public struct NodeStats: Sendable, Equatable {
+public struct NodeStats: Sendable, Equatable, Codable {
     public var snapshot: NodeSnapshot
     /// Busy fraction of all CPUs (0…1); nil for the first sample.
     public var cpuUtilisation: Double?
@@ -156,7 +156,7 @@ public struct NodeSummary: Sendable, Equatable, Codable {
 }
 
 /// One process's counters at one moment, from /proc/PID.
-public struct ProcessSnapshot: Sendable, Equatable {
+public struct ProcessSnapshot: Sendable, Equatable, Codable {
     public var pid: Int32
     public var monotonicNanoseconds: Int64
     /// utime + stime, clock ticks.
@@ -168,7 +168,7 @@ public struct ProcessSnapshot: Sendable, Equatable {
 }
 
 /// A process's statistics: its snapshot and its CPU use since the previous one.
-public struct ProcessStats: Sendable, Equatable {
+public struct ProcessStats: Sendable, Equatable, Codable {
     public var snapshot: ProcessSnapshot
     /// Percent of one CPU (200 = two full cores); nil for the first sample.
     public var cpuPercent: Double?

@@ -123,7 +123,7 @@ extension ExitStatus {
 }
 
 /// Where an instance is in its life.
-public enum InstanceState: Sendable, Equatable {
+public enum InstanceState: Sendable, Equatable, Codable {
     /// Being spawned.
     case starting
     case running(pid: Int32)
@@ -146,7 +146,7 @@ public enum InstanceState: Sendable, Equatable {
 }
 
 /// A snapshot of one instance for listing.
-public struct InstanceInfo: Sendable, Equatable {
+public struct InstanceInfo: Sendable, Equatable, Codable {
     public let id: InstanceID
     public let spec: ProcessSpec
     public let state: InstanceState

@@ -61,4 +61,11 @@ import Testing
         #expect(second.cpuUtilisation != nil)
         #expect(await sampler.summary?.cores == second.cores)
     }
+
+    @Test func nodeStatsRoundTripThroughJSON() throws {
+        let reader = StatsReader()
+        let stats = NodeStats(snapshot: reader.node(monotonicNanoseconds: 1), previous: reader.node(monotonicNanoseconds: 0))
+        let decoded = try JSONDecoder().decode(NodeStats.self, from: JSONEncoder().encode(stats))
+        #expect(decoded == stats)
+    }
 }
