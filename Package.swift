@@ -36,9 +36,9 @@ let package = Package(
         .target(name: "Supervisor", dependencies: [
             "MeshCore",
             .product(name: "Subprocess", package: "swift-subprocess"),
-        ]),
+        ], exclude: ["README.md"]),
         // Node and process statistics from /proc and /sys; local SQLite history; Prometheus text.
-        .target(name: "Stats", dependencies: ["MeshCore", "EventLog"]),
+        .target(name: "Stats", dependencies: ["MeshCore", "EventLog"], exclude: ["README.md"]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership",

@@ -92,4 +92,37 @@ func run() async throws {
     drain.cancel()
 }
 
-try await run()
+/// `supbench hold DIR`: an agent that starts one chatty instance, prints its pid, and waits
+/// to be killed. `supbench adopt DIR`: the next agent; adopts it, checks its output still
+/// flows, stops it and checks its group is gone. Used by supervisor-agent-kill.sh.
+func agentKillCheck(mode: String, dir: String) async throws {
+    let settings = SupervisorSettings(stateDirectory: dir + "/state", logDirectory: dir + "/logs")
+    let sup = try Supervisor(settings: settings)
+    let id: InstanceID = "chatty.0"
+    if mode == "hold" {
+        let pid = try await sup.start(id, .shell("i=0; while :; do i=$((i+1)); echo line $i; done", restartPolicy: .never))
+        print(pid)
+        fflush(nil)
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+    let adopted = try await sup.recover()
+    guard adopted == [id], case let .running(pid)? = await sup.info(id)?.state else {
+        print("FAIL: nothing adopted (\(adopted))"); exit(1)
+    }
+    func lastLine() -> Int { Int(sup.tail(id, stream: .stdout, lines: 1).first?.split(separator: " ").last ?? "") ?? 0 }
+    let first = lastLine()
+    await waitUntil("output to flow again") { lastLine() > first + 100_000 }
+    let status = try await sup.stop(id, gracePeriod: .seconds(5))
+    // Gone or a zombie: after the first agent died the instance's parent is init (or a
+    // subreaper), whose job it is to reap it.
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    let gone = stat.isEmpty || stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    print("adopted pid \(pid); output resumed from line \(first) to \(lastLine()); stopped: \(status.map { "\($0)" } ?? "-"); group gone: \(gone)")
+    exit(gone ? 0 : 1)
+}
+
+if CommandLine.arguments.count == 3, ["hold", "adopt"].contains(CommandLine.arguments[1]) {
+    try await agentKillCheck(mode: CommandLine.arguments[1], dir: CommandLine.arguments[2])
+} else {
+    try await run()
+}
