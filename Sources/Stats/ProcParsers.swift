@@ -73,18 +73,23 @@ public enum ProcParsers {
         return (negative ? -Double(v) : Double(v)) / 1000
     }
 
-    /// /proc/PID/stat → (utime + stime ticks, threads, rss pages). Fields are counted after
-    /// the last ')' since the command name may hold spaces and parentheses.
+    /// /proc/PID/stat → (utime + stime + cutime + cstime ticks, threads, rss pages): the CPU
+    /// time of the process and of the children it has reaped, so that a tree's sum does not
+    /// drop when a child ends. Fields are counted after the last ')' since the command name
+    /// may hold spaces and parentheses.
     public static func processStat(_ text: [UInt8]) -> (cpuTicks: UInt64, threads: Int, residentPages: UInt64)? {
         guard let close = text.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         var f = Fields(text[(close + 1)...])
-        // After ')': index 0 = field 3. utime = 14, stime = 15, num_threads = 20, rss = 24.
-        var utime: UInt64?, stime: UInt64?, threads: UInt64?, rss: UInt64?
+        // After ')': index 0 = field 3. utime = 14, stime = 15, cutime = 16, cstime = 17,
+        // num_threads = 20, rss = 24. cutime/cstime are signed in the kernel's text.
+        var utime: UInt64?, stime: UInt64?, cutime: UInt64 = 0, cstime: UInt64 = 0, threads: UInt64?, rss: UInt64?
         var index = 3
         while let field = f.next(), index <= 24 {
             switch index {
             case 14: utime = uint(field)
             case 15: stime = uint(field)
+            case 16: cutime = uint(field) ?? 0
+            case 17: cstime = uint(field) ?? 0
             case 20: threads = uint(field)
             case 24: rss = uint(field)
             default: break
@@ -92,7 +97,7 @@ public enum ProcParsers {
             index += 1
         }
         guard let utime, let stime, let threads, let rss else { return nil }
-        return (utime &+ stime, Int(threads), rss)
+        return (utime &+ stime &+ cutime &+ cstime, Int(threads), rss)
     }
 
     // MARK: - Scanning

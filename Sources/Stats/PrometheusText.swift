@@ -66,16 +66,18 @@ public enum PrometheusText {
         }
         if !instances.isEmpty {
             let sorted = instances.sorted { $0.key < $1.key }
-            w.family("meshd_instance_cpu_seconds_total", .counter, "CPU seconds used by the instance's main process.")
+            w.family("meshd_instance_cpu_seconds_total", .counter, "CPU seconds used by the instance's live processes.")
             for (name, p) in sorted { w.sample("meshd_instance_cpu_seconds_total", [("instance", name)], p.cpuSeconds(ticksPerSecond: ticksPerSecond)) }
             w.family("meshd_instance_cpu_utilisation_ratio", .gauge, "CPU used since the previous sample, in cores (1 = one full core).")
             for (name, p) in sorted { if let c = p.cpuPercent { w.sample("meshd_instance_cpu_utilisation_ratio", [("instance", name)], c / 100) } }
-            w.family("meshd_instance_resident_memory_bytes", .gauge, "Resident set size.")
+            w.family("meshd_instance_resident_memory_bytes", .gauge, "Resident set size, summed over its processes.")
             for (name, p) in sorted { w.sample("meshd_instance_resident_memory_bytes", [("instance", name)], Double(p.snapshot.residentBytes)) }
             w.family("meshd_instance_open_fds", .gauge, "Open file descriptors.")
             for (name, p) in sorted { if let f = p.snapshot.openFiles { w.sample("meshd_instance_open_fds", [("instance", name)], Double(f)) } }
             w.family("meshd_instance_threads", .gauge, "Threads.")
             for (name, p) in sorted { w.sample("meshd_instance_threads", [("instance", name)], Double(p.snapshot.threads)) }
+            w.family("meshd_instance_processes", .gauge, "Processes: the main one and its descendants.")
+            for (name, p) in sorted { w.sample("meshd_instance_processes", [("instance", name)], Double(p.snapshot.processes)) }
         }
         return w.text
     }

@@ -50,6 +50,39 @@ public final class StatsReader {
                                openFiles: countEntries("\(settings.procRoot)/\(pid)/fd"))
     }
 
+    /// A process and all its descendants (found through /proc/PID/task/TID/children), summed:
+    /// CPU ticks, resident bytes (shared pages count once per process), threads, open files.
+    /// This is what an instance costs when its main process is a wrapper (`sh -c …`).
+    /// The walk stops at `maxProcessesPerTree`. Nil when `root` does not exist.
+    public func processTree(_ root: Int32, monotonicNanoseconds: Int64) -> ProcessSnapshot? {
+        guard var total = process(root, monotonicNanoseconds: monotonicNanoseconds) else { return nil }
+        var queue = children(of: root)
+        var seen: Set<Int32> = [root]
+        while let pid = queue.first, total.processes < settings.maxProcessesPerTree {
+            queue.removeFirst()
+            guard seen.insert(pid).inserted, let p = process(pid, monotonicNanoseconds: monotonicNanoseconds) else { continue }
+            total.cpuTicks &+= p.cpuTicks
+            total.residentBytes &+= p.residentBytes
+            total.threads += p.threads
+            if let f = p.openFiles { total.openFiles = (total.openFiles ?? 0) + f }
+            total.processes += 1
+            queue += children(of: pid)
+        }
+        return total
+    }
+
+    /// Children of every thread of `pid` (a child belongs to the thread that forked it).
+    private func children(of pid: Int32) -> [Int32] {
+        let taskDir = "\(settings.procRoot)/\(pid)/task"
+        var out: [Int32] = []
+        for tid in entries(taskDir) {
+            guard let text = read("\(taskDir)/\(tid)/children") else { continue }
+            var fields = ProcParsers.Fields(text[...])
+            while let f = fields.next() { if let c = ProcParsers.uint(f) { out.append(Int32(truncatingIfNeeded: c)) } }
+        }
+        return out
+    }
+
     /// statvfs of `path`; nil if it does not exist.
     public func disk(_ path: String) -> DiskUsage? {
         var s = statvfs()

@@ -64,15 +64,16 @@ public actor StatsSampler {
         try store.query(fromMilliseconds: from, toMilliseconds: to)
     }
 
-    /// CPU%, RSS, open files and threads of each pid (e.g. each instance's process group
-    /// leader); CPU% is measured since the previous call that included the pid. Pids that
-    /// do not exist are left out. Pids not asked for are forgotten.
+    /// CPU%, RSS, open files and threads of each pid (e.g. each instance's main process)
+    /// together with its descendants (`StatsReader.processTree`); CPU% is measured since the
+    /// previous call that included the pid. Pids that do not exist are left out; pids not
+    /// asked for are forgotten.
     public func processes(_ pids: [Int32]) -> [Int32: ProcessStats] {
         let now = monotonicNow
         var out: [Int32: ProcessStats] = [:]
         var seen: [Int32: ProcessSnapshot] = [:]
         for pid in pids {
-            guard let snap = reader.process(pid, monotonicNanoseconds: now) else { continue }
+            guard let snap = reader.processTree(pid, monotonicNanoseconds: now) else { continue }
             out[pid] = ProcessStats(snapshot: snap, previous: previousProcesses[pid], ticksPerSecond: reader.ticksPerSecond)
             seen[pid] = snap
         }

@@ -18,6 +18,9 @@ public struct StatsSettings: Sendable {
     public var maxThermalZones: Int = 32
     /// Upper bound on network interfaces reported (containers can have hundreds of veths).
     public var maxNetworkInterfaces: Int = 64
+    /// Processes summed into one instance's statistics at most (its main process and
+    /// descendants): a fork bomb must not make a sample unbounded.
+    public var maxProcessesPerTree: Int = 256
     /// Rows returned by one history query at most.
     public var maxQueryRows: Int = 10_000
 

@@ -159,12 +159,14 @@ public struct NodeSummary: Sendable, Equatable, Codable {
 public struct ProcessSnapshot: Sendable, Equatable, Codable {
     public var pid: Int32
     public var monotonicNanoseconds: Int64
-    /// utime + stime, clock ticks.
+    /// utime + stime, plus cutime + cstime (children it has reaped), clock ticks.
     public var cpuTicks: UInt64
     public var residentBytes: UInt64
     public var threads: Int
     /// Entries of /proc/PID/fd; nil when not readable (another user's process).
     public var openFiles: Int?
+    /// Processes summed into this snapshot (1 for a single process; more for a tree).
+    public var processes: Int = 1
 }
 
 /// A process's statistics: its snapshot and its CPU use since the previous one.

@@ -65,9 +65,9 @@ import Testing
     }
 
     @Test func processStat() throws {
-        let text = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 50 0 0 20 0 7 0 123456 987654321 2048 18446744073709551615 1 1 0 0"
+        let text = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 50 7 3 20 0 7 0 123456 987654321 2048 18446744073709551615 1 1 0 0"
         let p = try #require(ProcParsers.processStat(b(text)))
-        #expect(p.cpuTicks == 300 && p.threads == 7 && p.residentPages == 2048)
+        #expect(p.cpuTicks == 310 && p.threads == 7 && p.residentPages == 2048)
         #expect(ProcParsers.processStat(b("4242 (x) S 1 2 3")) == nil)
     }
 

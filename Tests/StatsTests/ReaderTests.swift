@@ -47,13 +47,23 @@ import Testing
         let path = NSTemporaryDirectory() + "meshd-stats-\(UUID().uuidString.prefix(8)).db"
         defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
         let sampler = try StatsSampler(settings: StatsSettings(), databasePath: path)
-        let me = getpid()
-        _ = await sampler.processes([me])
+        // A child that burns CPU: its CPU% shows within a deadline.
+        let burner = Process()
+        burner.executableURL = URL(fileURLWithPath: "/bin/sh")
+        burner.arguments = ["-c", "while :; do :; done"]
+        try burner.run()
+        let pid = burner.processIdentifier
+        defer { kill(pid, SIGKILL); burner.waitUntilExit() }
+        _ = await sampler.processes([pid])
+        let deadline = ContinuousClock.now + .seconds(10)
+        var percent = 0.0
+        while percent < 10, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            percent = await sampler.processes([pid, Int32.max])[pid]?.cpuPercent ?? 0
+        }
+        #expect(percent >= 10)
+        #expect(await sampler.processes([Int32.max]).isEmpty)
         var x = 0.0
-        for i in 0 ..< 3_000_000 { x += Double(i).squareRoot() }     // burn some CPU
-        #expect(x > 0)
-        let stats = try #require(await sampler.processes([me, Int32.max])[me])
-        #expect((stats.cpuPercent ?? -1) >= 0)
         let first = try await sampler.sample()
         #expect(first.cpuUtilisation == nil)
         for i in 0 ..< 3_000_000 { x += Double(i).squareRoot() }     // let /proc/stat tick
@@ -67,5 +77,35 @@ import Testing
         let stats = NodeStats(snapshot: reader.node(monotonicNanoseconds: 1), previous: reader.node(monotonicNanoseconds: 0))
         let decoded = try JSONDecoder().decode(NodeStats.self, from: JSONEncoder().encode(stats))
         #expect(decoded == stats)
+    }
+
+    @Test func aProcessTreeSumsTheWrapperAndItsChildren() async throws {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "sleep 100 & sleep 100 & wait"]
+        try shell.run()
+        let root = shell.processIdentifier
+        let reader = StatsReader()
+        defer {
+            // SIGKILL (the test runner's signal mask may be inherited): the children first,
+            // found through the tree, then the shell.
+            if let text = try? String(contentsOfFile: "/proc/\(root)/task/\(root)/children", encoding: .utf8) {
+                for pid in text.split(separator: " ").compactMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+                    kill(pid, SIGKILL)
+                }
+            }
+            kill(root, SIGKILL)
+            shell.waitUntilExit()
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        var tree = reader.processTree(root, monotonicNanoseconds: 0)
+        while (tree?.processes ?? 0) < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            tree = reader.processTree(root, monotonicNanoseconds: 0)
+        }
+        let t = try #require(tree)
+        let alone = try #require(reader.process(root, monotonicNanoseconds: 0))
+        #expect(t.processes == 3)
+        #expect(t.threads >= 3 && t.residentBytes > alone.residentBytes)
     }
 }
