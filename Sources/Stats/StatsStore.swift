@@ -3,6 +3,7 @@ import MeshCore
 
 /// One stored point of node history: a raw sample, or the average of a bucket of them.
 public struct StoredSample: Sendable, Equatable, Codable {
+    /// A sample as taken, or the average of a `downsampleBucket`.
     public enum Resolution: String, Sendable, Codable { case raw, downsampled }
     /// Wall-clock time (ms since 1970); for a downsampled point, the bucket's start.
     public var wallMilliseconds: Int64

@@ -27,6 +27,7 @@ public enum OutputStream: String, Sendable, Codable, CaseIterable {
 /// One state change of one instance, delivered in order on ``Supervisor/events``, for the
 /// agent to append to the event log.
 public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
+    /// What happened.
     public enum Kind: Sendable, Equatable {
         /// The process runs (its pid is also its process group id).
         case started(pid: Int32)
