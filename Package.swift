@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "MeshClient", dependencies: ["MeshAPI"]),
         // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire", "Membership", "MeshAPI",
+            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
