@@ -80,6 +80,7 @@ public struct AgentService: Service {
             throw error
         }
         await runtime.attach(udp: udp)
+        let (services, glue) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
         let consumer = Task {
             for await batch in inbound { await runtime.deliver(batch) }
         }
@@ -91,6 +92,9 @@ public struct AgentService: Service {
             "addresses": "\(addresses.map(\.description).joined(separator: ","))",
         ])
 
+        let startAttributes = ["name": config.name, "profile": settingsProfile.rawValue, "identity": created ? "new" : "kept"]
+        Task { _ = try? await services.eventLog.append(kind: "agent.started", attributes: startAttributes) }
+
         if !config.join.isEmpty {
             let (seeds, failures) = await AddressResolver.resolveAll(config.join)
             for failure in failures { logger.warning("join address skipped", metadata: ["error": "\(failure)"]) }
@@ -100,7 +104,7 @@ public struct AgentService: Service {
         // A leave asked through the API ends the agent like SIGTERM does.
         let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Void.self)
         let leaveTimeout = settingsProfile.membershipSettings.leavePropagation + AgentLimits.leaveGrace
-        let api = makeAPI(runtime: runtime, leaveTimeout: leaveTimeout, afterLeave: { stopRequest.yield() })
+        let api = makeAPI(runtime: runtime, services: services, leaveTimeout: leaveTimeout, afterLeave: { stopRequest.yield() })
         let apiGroup = ServiceGroup(configuration: .init(services: [api], logger: logger))
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -116,11 +120,16 @@ public struct AgentService: Service {
             }
 
             logger.info("agent stopping")
+            _ = try? await services.eventLog.append(kind: "agent.stopping", attributes: ["name": config.name])
+            await services.consensus.transferLeadershipForLeave()
             let left = await runtime.leave(timeout: leaveTimeout)
             if !left { logger.warning("the leave was not confirmed within \(leaveTimeout); stopping anyway") }
             await apiGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
+        glue.cancel()
+        await services.consensus.stop()
+        await services.eventLog.stop()
         await runtime.stop()
         inboundQueue.finish()
         consumer.cancel()
@@ -130,9 +139,10 @@ public struct AgentService: Service {
     }
 
     /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).
-    private func makeAPI(runtime: MeshRuntime, leaveTimeout: Duration,
+    private func makeAPI(runtime: MeshRuntime, services: AgentServices, leaveTimeout: Duration,
                          afterLeave: @escaping @Sendable () -> Void) -> some Service {
         let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave))
+        APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
         let host = config.api.host
         let onAPIReady = self.onAPIReady
         var apiLogger = logger

@@ -63,6 +63,8 @@ actor EventLogService {
         return min(max(replicator.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep)
     }
 
+    func assumeOwnHistoryComplete() { replicator.assumeOwnHistoryComplete() }
+
     /// The live members to replicate with.
     func setPeers(_ peers: [NodeID]) { replicator.setPeers(peers) }
 

@@ -17,7 +17,7 @@ extension MeshRuntime {
             address: (m.answeredAddress ?? m.addresses.first).map(\.description) ?? "",
             addresses: m.addresses.map(\.description),
             status: m.status.description, incarnation: m.incarnation.value,
-            role: "member",   // leader/voter come with consensus (a later issue)
+            role: m.metadata.resources[RaftMetadata.role] ?? "member",
             tags: m.metadata.tags,
             apiAddress: m.metadata.apiAddress.isEmpty ? nil : m.metadata.apiAddress,
             rttMs: m.rtt.map { $0.seconds * 1000 },
@@ -25,16 +25,32 @@ extension MeshRuntime {
             isSelf: isSelf)
     }
 
-    /// This agent and the member counts by status.
-    func statusInfo() -> StatusInfo {
+    /// This agent and the mesh: member counts by status, and the consensus layer's view
+    /// (leader, term, voters and whether a quorum of them is reachable).
+    func statusInfo() async -> StatusInfo {
         var counts = Dictionary(uniqueKeysWithValues: MemberStatus.allCases.map { ($0.description, 0) })
         for m in membership.members { counts[m.status.description, default: 0] += 1 }
+        var leader: String?, term: UInt64?, voters: [String]?, quorum: Bool?
+        var summary = "consensus is not running"
+        if let consensus = services?.consensus {
+            let s = await consensus.status
+            let view = consensusView()
+            let voterIDs = s.voters.isEmpty ? view.voters : s.voters
+            let leaderID = s.leader ?? view.leader
+            let name = { (id: NodeID) in self.membership.member(id)?.name ?? id.description }
+            leader = leaderID.map(name)
+            term = s.voters.isEmpty ? nil : s.term.value
+            voters = voterIDs.map(name)
+            let reachable = voterIDs.filter { $0 == identity.nodeID || view.members[$0]?.alive == true }.count
+            quorum = voterIDs.isEmpty ? nil : reachable >= voterIDs.count / 2 + 1
+            summary = "\(s.role.rawValue), commit \(s.commitIndex), applied \(s.appliedIndex); \(reachable) of \(voterIDs.count) voters reachable"
+        }
         return StatusInfo(
             id: identity.nodeID.hex, name: localName,
             address: localAddresses.first?.description ?? "", addresses: localAddresses.map(\.description),
             apiAddress: apiAddress, profile: profile.rawValue, members: counts,
-            leader: nil, term: nil, voters: nil, quorumReachable: nil,
-            consensus: "no consensus yet: leader election arrives in a later release",
+            leader: leader, term: term, voters: voters, quorumReachable: quorum,
+            consensus: summary,
             uptimeSeconds: (MeshClock.now() - startedAt).seconds,
             leaving: leaveState != .member)
     }

@@ -31,7 +31,7 @@ actor MeshRuntime {
     var metadata: MemberMetadata
     var apiAddress: String = ""
 
-    private let group: any EventLoopGroup
+    let group: any EventLoopGroup
     private let timerLoop: any EventLoop
     private var udp: (any Channel)?
     private var timer: Scheduled<Void>?
@@ -42,6 +42,13 @@ actor MeshRuntime {
     private(set) var leaveState = LeaveState.member
     private var leaveWaiters: [Int: CheckedContinuation<Bool, Never>] = [:]
     private var nextWaiterID = 0
+
+    /// The layers above membership (event log, consensus) that share these sockets.
+    var services: AgentServices?
+    /// Told of every membership change (the agent records them as events).
+    var changeObserver: (@Sendable (MemberChange) async -> Void)?
+    /// One-way stream frames being sent now (bounded by `AgentLimits.maxConcurrentExchanges`).
+    var activeStreamSends = 0
 
     var keyOperations: [UInt64: PendingKeyOperation] = [:]
     var answeredKeyRequests: [KeyRequestID: KeyringReply] = [:]
@@ -80,7 +87,7 @@ actor MeshRuntime {
     // MARK: Inbound
 
     /// Opens, decodes and feeds the core every datagram of one socket read.
-    func deliver(_ batch: InboundBatch) {
+    func deliver(_ batch: InboundBatch) async {
         counters.datagramsDropped &+= batch.droppedDatagramsBefore
         for datagram in batch.datagrams {
             counters.datagramsIn &+= 1
@@ -91,6 +98,8 @@ actor MeshRuntime {
             case .keyringCommand: handleKeyringCommand(frame, from: datagram.source)
             case .keyringReply: handleKeyringReply(frame)
             case .pushPull: counters.misroutedFrames &+= 1   // push-pull travels on TCP only
+            case _ where frame.kind.rawValue >= AgentServices.firstKind:
+                await routeToServices(frame)
             default:
                 let message: MembershipMessage
                 do { message = try MembershipMessage.decode(kind: frame.kind, body: frame.body) } catch {
@@ -105,9 +114,13 @@ actor MeshRuntime {
     }
 
     /// Answers the push-pull that arrived on an inbound TCP connection; nil closes it unanswered.
-    func answerStream(_ bytes: [UInt8], from source: PeerAddress) -> [UInt8]? {
+    func answerStream(_ bytes: [UInt8], from source: PeerAddress) async -> [UInt8]? {
         counters.bytesInStream &+= UInt64(bytes.count)
         guard let frame = try? streamOpener.open(bytes, keyring: keyring, channel: .stream) else { return nil }
+        if frame.kind.rawValue >= AgentServices.firstKind {
+            await routeToServices(frame)   // one-way: no answer on the stream
+            return nil
+        }
         guard frame.kind == .pushPull else { counters.misroutedFrames &+= 1; return nil }
         let message: MembershipMessage
         do { message = try MembershipMessage.decode(kind: frame.kind, body: frame.body) } catch {
@@ -182,6 +195,7 @@ actor MeshRuntime {
                 logger.debug("push-pull reply with no stream to carry it")
             case let .changed(change):
                 counters.changes[change.kind, default: 0] &+= 1
+                if let observer = changeObserver { Task { await observer(change) } }
                 logger.info("member \(change.kind.rawValue)", metadata: [
                     "member": "\(change.name)", "id": "\(change.id)", "incarnation": "\(change.incarnation)",
                     "by": "\(change.by.map { "\($0)" } ?? "-")",
@@ -208,9 +222,13 @@ actor MeshRuntime {
         udp.writeAndFlush(AddressedEnvelope(remoteAddress: address.socketAddress, data: ByteBuffer(bytes: bytes)), promise: nil)
     }
 
-    private func sealStream(_ message: MembershipMessage) -> [UInt8]? {
+    func sealStream(_ message: MembershipMessage) -> [UInt8]? {
+        sealStream(kind: message.kind, body: message.encoded)
+    }
+
+    func sealStream(kind: MessageKind, body: [UInt8]) -> [UInt8]? {
         do {
-            let bytes = try sealer.seal(kind: message.kind, body: message.encoded, keyring: keyring, channel: .stream)
+            let bytes = try sealer.seal(kind: kind, body: body, keyring: keyring, channel: .stream)
             counters.bytesOutStream &+= UInt64(bytes.count)
             return bytes
         } catch {

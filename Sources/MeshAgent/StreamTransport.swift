@@ -94,3 +94,31 @@ final class StreamServerHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+extension StreamTransport {
+    /// Sends one frame to `address` and closes, expecting no answer (event batches and
+    /// digests, large Raft appends), bounded by `timeout`.
+    static func deliver(_ frame: [UInt8], to address: SocketAddress, group: any EventLoopGroup,
+                        timeout: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                let channel = try await ClientBootstrap(group: group)
+                    .connectTimeout(.nanoseconds(timeout.nanoseconds))
+                    .connect(to: address) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                try await channel.executeThenClose { _, outbound in
+                    try await outbound.write(LengthPrefixedFrameDecoder.frame(frame, allocator: channel.channel.allocator))
+                }
+            }
+            tasks.addTask {
+                try await Task.sleep(for: timeout)
+                throw StreamFrameError.timedOut(timeout)
+            }
+            defer { tasks.cancelAll() }
+            try await tasks.next()!
+        }
+    }
+}

@@ -38,6 +38,18 @@ public struct APIClient: Sendable {
         return try await send("POST", path, query: [], body: data)
     }
 
+    /// `PUT path` with a JSON body, the body of a 2xx answer.
+    public func put(_ path: String, body: some Encodable) async throws(ClientError) -> Data {
+        let data: Data
+        do { data = try JSONEncoder().encode(body) } catch { throw .badResponse("cannot encode the request: \(error)") }
+        return try await send("PUT", path, query: [], body: data)
+    }
+
+    /// `DELETE path`, the body of a 2xx answer.
+    public func delete(_ path: String) async throws(ClientError) -> Data {
+        try await send("DELETE", path, query: [], body: nil)
+    }
+
     /// Decodes a body returned by `get`/`post`.
     public static func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws(ClientError) -> T {
         do { return try JSONDecoder().decode(T.self, from: data) } catch {

@@ -37,7 +37,7 @@ let clockNow: @Sendable () -> MeshTime = { MeshTime(nanoseconds: (testClock.now 
 let wallNow: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 
 /// Polls `condition` until it holds or `timeout` passes (real time: these run real actors).
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
+func eventually(_ what: String, timeout: Duration = .seconds(45), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return true }
