@@ -31,7 +31,7 @@ extension ClusterE2ETests {
             }
 
             for (operation, key) in [("install", newKey), ("use", newKey), ("remove", oldKey)] {
-                let out = try meshctl(["--addr", addr, "--json", "keys", operation, key])
+                let out = try await meshctl(["--addr", addr, "--json", "keys", operation, key])
                 #expect(out.status == 0, "keys \(operation): \(out.stdout) \(out.stderr)")
                 let result = try JSONDecoder().decode(KeyOperationResult.self, from: Data(out.stdout.utf8))
                 #expect(result.members.count == 5 && result.allOK, "keys \(operation): \(result.members)")
@@ -40,7 +40,7 @@ extension ClusterE2ETests {
             #expect(list.keys.count == 1 && list.keys[0].installed == 5 && list.keys[0].primary == 5, "\(list)")
 
             // The primary cannot be removed.
-            let refused = try meshctl(["--addr", addr, "keys", "remove", newKey])
+            let refused = try await meshctl(["--addr", addr, "keys", "remove", newKey])
             #expect(refused.status == 1 && refused.stderr.contains("primary"), "\(refused.stderr)")
 
             let settle = ContinuousClock.now + Self.settleWindow
