@@ -109,7 +109,7 @@ extension ClusterE2ETests.BadInput {
     static let heldConnections = 150
 
     @Test func aConnectionFloodIsBoundedAndTheMeshStaysWhole() async throws {
-        let cluster = try await MeshCluster(count: 2)
+        let cluster = try await MeshCluster(count: 2, profile: "lan")
         defer { cluster.shutdown() }
         try await cluster.waitAllAlive()
         let port = cluster.agents[0].meshPort!

@@ -82,10 +82,18 @@ final class MeshCluster: @unchecked Sendable {
             return "\(names[i]): \(v)"
         }
         let wanted = expected.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        var counters: [String] = []
+        for i in agents.indices where agents[i].process.isRunning {
+            if let m = try? await metrics(i) {
+                let dropped = Self.sample(m, "meshd_datagrams_dropped_total")
+                let replayed = Self.sample(m, #"meshd_frames_rejected_total{reason="replayed"}"#)
+                counters.append("\(names[i]): dropped \(dropped), replayed \(replayed)")
+            }
+        }
         let logs = agents.indices.map { i in
             "--- \(names[i]) stderr (last lines):\n" + agents[i].stderr.split(separator: "\n").suffix(Self.logLinesOnFailure).joined(separator: "\n")
         }.joined(separator: "\n")
-        Issue.record("after \(timeout) the agents did not see \(wanted); last seen: \(seen.joined(separator: "; "))\n\(logs)")
+        Issue.record("after \(timeout) the agents did not see \(wanted); last seen: \(seen.joined(separator: "; "))\ncounters: \(counters.joined(separator: "; "))\n\(logs)")
         throw CancellationError()
     }
 
