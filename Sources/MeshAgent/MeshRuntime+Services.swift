@@ -133,7 +133,6 @@ extension MeshRuntime {
         resources[RaftMetadata.voters] = role == .leader ? voters.map(\.description).joined(separator: ",") : nil
         guard resources != metadata.resources else { return }
         metadata.resources = resources
-        execute(membership.updateMetadata(metadata, now: MeshClock.now()))
-        rearm()
+        publishMetadata()
     }
 }

@@ -179,6 +179,15 @@ actor MeshRuntime {
     func setAPIAddress(_ address: String) {
         apiAddress = address
         metadata.apiAddress = address
+        publishMetadata()
+    }
+
+    /// Disseminates this member's metadata, unless a leave has begun: a metadata change
+    /// raises the incarnation, and an alive update above the leave brings the leaving
+    /// member back to life in every peer's table (then, once it stops, it is declared
+    /// dead instead of left). The core accepts such a change during `leavePropagation`.
+    func publishMetadata() {
+        guard leaveState == .member else { return }
         execute(membership.updateMetadata(metadata, now: MeshClock.now()))
         rearm()
     }

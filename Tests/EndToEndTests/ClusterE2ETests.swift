@@ -15,13 +15,13 @@ extension ClusterE2ETests {
             try await cluster.waitAllAlive()
 
             // meshctl sees the same five, as JSON and as a table.
-            let json = try meshctl(["--addr", cluster.agents[0].apiAddress!, "members", "--json"])
+            let json = try await meshctl(["--addr", cluster.agents[0].apiAddress!, "members", "--json"])
             #expect(json.status == 0, "\(json.stderr)")
             let listed = try JSONDecoder().decode([MemberInfo].self, from: Data(json.stdout.utf8))
             #expect(Set(listed.map(\.name)) == Set(cluster.names))
             #expect(listed.allSatisfy { $0.id.count == 64 && ["leader", "voter", "member"].contains($0.role) && $0.status == "alive" })
             #expect(listed.filter { $0.role == "leader" }.count <= 1)
-            let table = try meshctl(["members", "--addr", cluster.agents[1].apiAddress!])
+            let table = try await meshctl(["members", "--addr", cluster.agents[1].apiAddress!])
             #expect(table.status == 0 && table.stdout.hasPrefix("NAME") && table.stdout.contains("n1 *"))
 
             // SIGKILL: no leave is sent, so the others must detect the failure.
@@ -42,7 +42,7 @@ extension ClusterE2ETests {
             let cluster = try await MeshCluster(count: 3)
             defer { cluster.shutdown() }
             try await cluster.waitAllAlive()
-            let out = try meshctl(["--addr", cluster.agents[2].apiAddress!, "leave"])
+            let out = try await meshctl(["--addr", cluster.agents[2].apiAddress!, "leave"])
             #expect(out.status == 0 && out.stdout.contains("left the mesh"), "\(out.stdout) \(out.stderr)")
             try await cluster.waitForViews([0, 1], ["n2": "left"])
             let deadline = ContinuousClock.now + .seconds(15)
