@@ -40,8 +40,10 @@ public struct VoterPolicy: Sendable, Equatable {
     public func nextChange(leader: NodeID, configuration c: RaftConfiguration, members: [NodeID: Member],
                            matchIndex: [NodeID: LogIndex], lastIndex: LogIndex, now: MeshTime) -> RaftConfiguration? {
         func isDeadLongEnough(_ id: NodeID) -> Bool {
-            guard let m = members[id] else { return true }   // reaped: long gone
-            return !m.alive && (m.downSince.map { now - $0 >= deadGrace } ?? true)
+            // Unknown to membership is not dead: a leader that just started may not have
+            // heard of every member yet. Reaped members stay voters until re-learned dead.
+            guard let m = members[id], !m.alive, let since = m.downSince else { return false }
+            return now - since >= deadGrace
         }
         func eligible(_ id: NodeID) -> Bool { members[id].map { $0.alive && !$0.neverVoter } ?? false }
 
@@ -66,7 +68,8 @@ public struct VoterPolicy: Sendable, Equatable {
             }
             return nil
         }
-        if c.voters.count > wanted, let extra = c.voters.sorted().last(where: { $0 != leader }) {
+        if c.voters.count > wanted, eligibleCount >= c.voters.count - 1,
+           let extra = c.voters.sorted().last(where: { $0 != leader && !eligible($0) }) ?? c.voters.sorted().last(where: { $0 != leader }) {
             return RaftConfiguration(voters: c.voters.filter { $0 != extra }, learners: c.learners)
         }
         return nil

@@ -66,10 +66,11 @@ public struct MembershipSettings: Sendable, Equatable {
         joinRetryBase: .seconds(2), joinRetryMax: .seconds(60),
         maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes)
 
-    /// One machine (loopback tests and demos): fast everything.
+    /// One machine (loopback tests and demos): fast, yet patient enough for several agents
+    /// sharing two cores (memberlist's local profile: 1 s probes, 200 ms timeout, ×3 suspicion).
     public static let local = MembershipSettings(
-        probeInterval: .milliseconds(500), probeTimeout: .milliseconds(200), indirectProbes: 3,
-        suspicionMultiplier: 2, suspicionMaxMultiplier: 3, suspicionConfirmations: 3,
+        probeInterval: .milliseconds(1000), probeTimeout: .milliseconds(300), indirectProbes: 3,
+        suspicionMultiplier: 3, suspicionMaxMultiplier: 3, suspicionConfirmations: 3,
         gossipInterval: .milliseconds(100), gossipFanout: 3, retransmitMultiplier: 3,
         pushPullInterval: .seconds(10), maxHealthScore: 4,
         reapInterval: .seconds(600), gossipToDeadInterval: .seconds(10), leavePropagation: .milliseconds(500),

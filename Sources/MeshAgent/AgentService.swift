@@ -88,7 +88,7 @@ public struct AgentService: Service {
         }
         let (udp, tcp, runtime, port, addresses) = (boundUDP, boundTCP, boundRuntime, boundPort, boundAddresses)
         await runtime.attach(udp: udp)
-        let (services, glue) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
+        let (services, serviceTasks) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
         let consumer = Task {
             for await batch in inbound { await runtime.deliver(batch) }
         }
@@ -135,7 +135,8 @@ public struct AgentService: Service {
             await apiGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        glue.cancel()
+        services.finish()
+        for task in serviceTasks { task.cancel() }
         await services.consensus.stop()
         await services.eventLog.stop()
         await runtime.stop()

@@ -23,6 +23,7 @@ public enum Views {
         kv.add("term", s.term.map { "\($0)" } ?? "-")
         kv.add("voters", s.voters.map { $0.joined(separator: ", ") } ?? "-")
         kv.add("quorum", s.quorumReachable.map { $0 ? "reachable" : "not reachable" } ?? "-")
+        kv.add("consensus", s.consensus)
         kv.add("uptime", seconds(s.uptimeSeconds))
         if s.leaving { kv.add("state", "leaving the mesh") }
         return kv.rendered

@@ -20,6 +20,7 @@ extension ClusterE2ETests {
             let listed = try JSONDecoder().decode([MemberInfo].self, from: Data(json.stdout.utf8))
             #expect(Set(listed.map(\.name)) == Set(cluster.names))
             #expect(listed.allSatisfy { $0.id.count == 64 && ["leader", "voter", "member"].contains($0.role) && $0.status == "alive" })
+            #expect(listed.filter { $0.role == "leader" }.count <= 1)
             let table = try await meshctl(["members", "--addr", cluster.agents[1].apiAddress!])
             #expect(table.status == 0 && table.stdout.hasPrefix("NAME") && table.stdout.contains("n1 *"))
 
@@ -34,6 +35,7 @@ extension ClusterE2ETests {
             try await cluster.waitForViews([0, 1, 2], ["n3": "left", "n4": "dead", "n0": "alive"])
             let status = try APIClient.decode(StatusInfo.self, try await cluster.client(0).get("/v1/status"))
             #expect(status.members == ["alive": 3, "suspect": 0, "dead": 1, "left": 1])
+            #expect(status.consensus.contains("voters reachable"))
         }
 
         @Test func meshctlLeaveStopsTheAgentAndOthersSeeItLeft() async throws {

@@ -33,10 +33,11 @@ final class MeshCluster: @unchecked Sendable {
 
     /// Starts one more agent joining the first.
     @discardableResult
-    func startAgent(name: String, dataDir: String? = nil) async throws -> AgentProcess {
+    func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil) async throws -> AgentProcess {
         var args = ["--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--profile", profile,
                     "--cluster-key-file", keyFile]
-        if let first = agents.first, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
+        let seedAgent = seed.map { agents[$0] } ?? agents.first
+        if let first = seedAgent, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
         let agent = try AgentProcess(arguments: args, dataDir: dataDir ?? "\(root)/\(name)")
         try await agent.waitUntilServing()
         if let i = names.firstIndex(of: name) { agents[i] = agent } else { agents.append(agent); names.append(name) }

@@ -17,7 +17,8 @@ struct MeshCtl: AsyncParsableCommand {
           meshctl members
           meshctl --addr 10.0.0.5:7601 --json status
         """,
-        subcommands: [Members.self, Status.self, Join.self, Leave.self, Keys.self, RTT.self, Keygen.self]
+        subcommands: [Members.self, Status.self, Join.self, Leave.self, Events.self, EventCommand.self, Var.self,
+                      Keys.self, RTT.self, Keygen.self]
     )
 
     @OptionGroup var global: GlobalOptions
