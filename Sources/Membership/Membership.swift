@@ -174,9 +174,11 @@ public struct Membership: Sendable {
         return flush()
     }
 
-    /// Changes this node's metadata; disseminated like a state change.
+    /// Changes this node's metadata; disseminated like a state change. Refused once a
+    /// leave has begun: a new incarnation would make peers see the leaving node alive
+    /// again, then dead instead of left.
     public mutating func updateMetadata(_ metadata: MemberMetadata, now: MeshTime) -> [MembershipEffect] {
-        guard metadata != local.metadata, !hasLeft else { return [] }
+        guard metadata != local.metadata, !hasLeft, leaveDeadline == nil else { return [] }
         local.metadata = metadata
         incarnation = incarnation.next
         queue.enqueue(.alive(localAlive))

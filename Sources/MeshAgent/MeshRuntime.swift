@@ -22,6 +22,10 @@ actor MeshRuntime {
 
     var membership: Membership
     var sealer: FrameSealer
+    /// Stream frames get their own sequence: several go out at once on separate
+    /// connections, and interleaved with the datagrams' numbers they would fall behind the
+    /// receiver's 64-frame replay window and be refused.
+    var streamSealer: FrameSealer
     var keyring: Keyring
     var datagramOpener = FrameOpener()
     /// Stream frames have their own replay window: a push-pull may arrive after many
@@ -74,6 +78,7 @@ actor MeshRuntime {
         var seedSource = SeededRandom(seed: Sodium.randomBytes(8).reduce(0) { $0 << 8 | UInt64($1) })
         self.random = seedSource.fork()
         self.sealer = FrameSealer(identity: identity, epoch: epoch)
+        self.streamSealer = FrameSealer(identity: identity, epoch: epoch)
         self.membership = Membership(local: LocalMember(id: identity.nodeID, name: name, addresses: addresses, metadata: metadata),
                                      settings: profile.membershipSettings, random: seedSource, now: now)
     }
@@ -237,7 +242,7 @@ actor MeshRuntime {
 
     func sealStream(kind: MessageKind, body: [UInt8]) -> [UInt8]? {
         do {
-            let bytes = try sealer.seal(kind: kind, body: body, keyring: keyring, channel: .stream)
+            let bytes = try streamSealer.seal(kind: kind, body: body, keyring: keyring, channel: .stream)
             counters.bytesOutStream &+= UInt64(bytes.count)
             return bytes
         } catch {

@@ -126,3 +126,14 @@ struct StateTests {
         #expect(a.member(nodeID(3))?.status == .suspect)
     }
 }
+
+struct LeaveTests {
+    @Test func metadataChangesAreRefusedOnceALeaveHasBegun() {
+        var a = makeNode(1)
+        a.learn([2])
+        _ = a.leave(now: .zero)
+        let before = a.incarnation
+        #expect(a.updateMetadata(MemberMetadata(tags: ["late": "change"]), now: at(10)).isEmpty)
+        #expect(a.incarnation == before)
+    }
+}
