@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "meshd", targets: ["meshd"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
+        .executable(name: "meshsim", targets: ["meshsim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -48,12 +49,19 @@ let package = Package(
             "MeshWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Deterministic simulator: virtual clock and network, faults, invariants, reports.
+        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership"]),
+        .executableTarget(name: "meshsim", dependencies: [
+            "MeshSimulation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "meshbench", dependencies: ["MeshWire", "CSodium"],
                           path: "benchmarks/meshbench"),
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
+        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests"),
