@@ -67,13 +67,13 @@ public struct SimulationReport: Sendable {
     public var coreMetrics: MembershipMetrics
     public var wakeStalls: Int
 
-    public var metrics: [(metric: Expectation.Metric, value: Double?)]
+    public var metrics: [(metric: ExpectedBound.Metric, value: Double?)]
     /// (name, nil for pass or the first violation).
     public var invariants: [(name: String, violation: String?)]
 
     public var passed: Bool { invariants.allSatisfy { $0.violation == nil } }
 
-    public func value(_ metric: Expectation.Metric) -> Double? {
+    public func value(_ metric: ExpectedBound.Metric) -> Double? {
         metrics.first { $0.metric == metric }?.value ?? nil
     }
 }
@@ -194,7 +194,7 @@ extension Simulation {
         let fp = observations.falsePositiveEpisodes.count
         let fpRate = nodeHours > 0 ? Double(fp) / nodeHours * 1000 : 0
         let perNodeSecond = { (x: Int) in nodeSeconds > 0 ? Double(x) / nodeSeconds : 0 }
-        let metrics: [(Expectation.Metric, Double?)] = [
+        let metrics: [(ExpectedBound.Metric, Double?)] = [
             (.detectionFirstMedianSeconds, Summary(first)?.median),
             (.detectionFirstMaxSeconds, Summary(first)?.max),
             (.detectionMedianSeconds, detectionLast?.median),

@@ -34,12 +34,12 @@ public struct Scenario: Sendable, Equatable {
     /// minimum suspicion timeout for this many nodes.
     public var falsePositivePauseThreshold: Duration?
     public var timeline: [TimedAction]
-    public var expectations: [Expectation]
+    public var expectations: [ExpectedBound]
 
     public init(name: String, description: String = "", nodes: Int, profile: Profile = .lan, seed: UInt64 = 1,
                 warmup: Duration = .seconds(30), bootstrapSpread: Duration = .seconds(10), duration: Duration = .seconds(60),
                 tracerJoinAt: Duration? = .seconds(5), network: NetworkParameters? = nil, addressesPerNode: Int = 1,
-                falsePositivePauseThreshold: Duration? = nil, timeline: [TimedAction] = [], expectations: [Expectation] = []) {
+                falsePositivePauseThreshold: Duration? = nil, timeline: [TimedAction] = [], expectations: [ExpectedBound] = []) {
         self.name = name; self.description = description; self.nodes = nodes; self.profile = profile; self.seed = seed
         self.warmup = warmup; self.bootstrapSpread = bootstrapSpread; self.duration = duration
         self.tracerJoinAt = tracerJoinAt; self.network = network ?? profile.network
@@ -128,7 +128,7 @@ public enum FaultAction: Sendable, Equatable {
 }
 
 /// A bound the run must respect, such as `expect detection_max_seconds <= 14`.
-public struct Expectation: Sendable, Equatable, CustomStringConvertible {
+public struct ExpectedBound: Sendable, Equatable, CustomStringConvertible {
     public var metric: Metric
     public var comparison: Comparison
     public var value: Double
@@ -211,7 +211,7 @@ extension Scenario {
         var addresses = 1
         var fpThreshold: Duration?
         var timeline: [TimedAction] = []
-        var expectations: [Expectation] = []
+        var expectations: [ExpectedBound] = []
         // Network lines may come before or after `profile`: collect them and apply at the end.
         var networkEdits: [(Int, [Substring])] = []
 
@@ -338,16 +338,16 @@ extension Scenario {
         return TimedAction(at: at, action: action)
     }
 
-    private static func parseExpectation(_ p: LineParser) throws(ScenarioError) -> Expectation {
-        let names = Expectation.Metric.allCases.map(\.rawValue).joined(separator: ", ")
-        guard let metric = Expectation.Metric(rawValue: try p.word(0, "a metric (\(names))")) else {
+    private static func parseExpectation(_ p: LineParser) throws(ScenarioError) -> ExpectedBound {
+        let names = ExpectedBound.Metric.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let metric = ExpectedBound.Metric(rawValue: try p.word(0, "a metric (\(names))")) else {
             throw p.error("a metric (\(names))")
         }
-        guard let comparison = Expectation.Comparison(rawValue: try p.word(1, "<=, <, ==, >= or >")) else {
+        guard let comparison = ExpectedBound.Comparison(rawValue: try p.word(1, "<=, <, ==, >= or >")) else {
             throw p.error("<=, <, ==, >= or >")
         }
         guard let value = Double(try p.word(2, "a number")) else { throw p.error("a number") }
-        return Expectation(metric, comparison, value)
+        return ExpectedBound(metric, comparison, value)
     }
 }
 
