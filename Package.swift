@@ -30,6 +30,10 @@ let package = Package(
         .target(name: "MeshWire", dependencies: ["MeshCore", "CSodium"]),
         // SWIM + Lifeguard membership: a pure state machine (no socket, clock or random source).
         .target(name: "Membership", dependencies: ["MeshCore", "MeshWire"]),
+        // Signed events, the SQLite store, and scuttlebutt anti-entropy (a pure state machine).
+        .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "CSQLite"]),
+        // Raft with pre-vote and check-quorum (a pure state machine).
+        .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog"]),
         // The runtime: configuration, identity, sockets, timers.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership",
@@ -61,6 +65,8 @@ let package = Package(
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Starts real meshd processes; scripts/test.sh builds them first.

@@ -24,7 +24,8 @@ extension Membership {
         var states = [MemberState(alive: localAlive, status: .alive, coordinate: vivaldi.coordinate)]
         for id in records.keys.sorted() {
             let r = records[id]!
-            states.append(MemberState(alive: r.alive, status: r.status, coordinate: r.coordinate))
+            let alive = r.incarnation == r.alive.incarnation ? r.alive : r.alive.with(incarnation: r.incarnation)
+            states.append(MemberState(alive: alive, status: r.status, coordinate: r.coordinate))
         }
         return Array(states.prefix(MembershipLimits.maxPushPullStates))
     }

@@ -47,21 +47,38 @@ public struct MembershipMetrics: Sendable, Equatable {
     public init() {}
 }
 
-/// The member table's entry for one peer.
+/// The member table's entry for one peer. Kept small (the simulator holds N × N of
+/// them): the alive update is a shared reference, suspicions live in their own table.
 struct MemberRecord: Sendable {
+    /// The newest alive update heard (identity, addresses, metadata).
     var alive: AliveUpdate
+    /// The member's incarnation as far as we know; a suspect or dead update may raise it
+    /// above `alive.incarnation`.
+    var incarnation: Incarnation
     var status: MemberStatus
     var statusSince: MeshTime
-    var answeredAddress: PeerAddress?
-    var rtt: Duration?
+    /// Index into `alive.addresses` of the address that answered the last direct probe.
+    var answeredIndex: Int8 = -1
+    /// Smoothed direct round trip in nanoseconds; 0 until measured.
+    var rttNanoseconds: Int64 = 0
     var coordinate: Coordinate?
-    var suspicion: Suspicion?
+
+    init(alive: AliveUpdate, status: MemberStatus, statusSince: MeshTime) {
+        self.alive = alive; self.incarnation = alive.incarnation; self.status = status; self.statusSince = statusSince
+    }
+
+    var answeredAddress: PeerAddress? {
+        get { answeredIndex >= 0 && Int(answeredIndex) < alive.addresses.count ? alive.addresses[Int(answeredIndex)] : nil }
+        set { answeredIndex = newValue.flatMap { alive.addresses.firstIndex(of: $0) }.map { Int8($0) } ?? -1 }
+    }
+
+    var rtt: Duration? { rttNanoseconds > 0 ? .nanoseconds(rttNanoseconds) : nil }
 
     /// Where to send a direct probe: the address that answered last, else the first.
     var preferredAddress: PeerAddress? { answeredAddress ?? alive.addresses.first }
 
     func snapshot() -> MemberSnapshot {
-        MemberSnapshot(id: alive.id, name: alive.name, status: status, incarnation: alive.incarnation,
+        MemberSnapshot(id: alive.id, name: alive.name, status: status, incarnation: incarnation,
                        addresses: alive.addresses, answeredAddress: answeredAddress, metadata: alive.metadata,
                        rtt: rtt, coordinate: coordinate, statusSince: statusSince, isLocal: false)
     }

@@ -27,7 +27,8 @@ public struct Membership: Sendable {
     var queue: Dissemination
     var health: LocalHealth
     var vivaldi = Vivaldi()
-    var suspects: Set<NodeID> = []
+    /// Lifeguard suspicion timers of the members now suspect.
+    var suspicions: [NodeID: Suspicion] = [:]
     /// Dead or left members, kept until reaped.
     var down: Set<NodeID> = []
     var nextProbeAt: MeshTime
@@ -129,7 +130,7 @@ public struct Membership: Sendable {
         if leaveDeadline == nil { t = min(t, nextProbeAt) }
         if !queue.isEmpty { t = min(t, nextGossipAt) }
         if let p = pending { t = min(t, p.indirectSent ? p.end : p.directDeadline) }
-        for id in suspects { if let d = records[id]?.suspicion?.deadline { t = min(t, d) } }
+        for s in suspicions.values { t = min(t, s.deadline) }
         for r in relays.values { t = min(t, r.nackSent || !r.wantsNack ? r.expireAt : r.nackAt) }
         for id in down { if let since = records[id]?.statusSince { t = min(t, since + settings.reapInterval) } }
         if let j = joining { t = min(t, j.nextAt) }

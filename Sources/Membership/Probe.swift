@@ -39,7 +39,7 @@ extension Membership {
         var updates: [Update] = []
         var budget = settings.maxMessageBytes - MembershipMessage.pingFixedBytes
         if let b = buddy {
-            let u = Update.suspect(id: target, incarnation: b.alive.incarnation, from: local.id)
+            let u = Update.suspect(id: target, incarnation: b.incarnation, from: local.id)
             updates.append(u); budget -= u.encodedSize
         }
         updates += piggyback(budget: budget)
@@ -84,7 +84,7 @@ extension Membership {
             metrics.probeFailures += 1
             // Lifeguard: missing nacks mean our own network is the problem.
             health.apply(p.expectedNacks > 0 ? max(0, p.expectedNacks - p.nacks) : 1)
-            apply(.suspect(id: p.target, incarnation: record.alive.incarnation, from: local.id), now: now)
+            apply(.suspect(id: p.target, incarnation: record.incarnation, from: local.id), now: now)
         }
     }
 
@@ -102,7 +102,8 @@ extension Membership {
             guard sender == p.target, var record = records[p.target] else { return }
             // A direct answer: measure the round trip and remember which address answered.
             let rtt = now - p.sentAt
-            record.rtt = record.rtt.map { .nanoseconds(($0.nanoseconds * 3 + rtt.nanoseconds) / 4) } ?? rtt
+            let sample = max(1, rtt.nanoseconds)
+            record.rttNanoseconds = record.rttNanoseconds > 0 ? (record.rttNanoseconds * 3 + sample) / 4 : sample
             record.answeredAddress = address
             if let c = ack.coordinate {
                 record.coordinate = c

@@ -35,15 +35,15 @@ extension Membership {
             joining = nil
             return
         }
-        guard a.incarnation > record.alive.incarnation else { return }
+        guard a.incarnation > record.incarnation else { return }
         let previous = record.status
         let infoChanged = record.alive.addresses != a.addresses || record.alive.metadata != a.metadata || record.alive.name != a.name
         if let answered = record.answeredAddress, !a.addresses.contains(answered) { record.answeredAddress = nil }
         record.alive = a
-        record.suspicion = nil
+        record.incarnation = a.incarnation
         if previous != .alive { record.status = .alive; record.statusSince = now }
         records[a.id] = record
-        suspects.remove(a.id)
+        suspicions.removeValue(forKey: a.id)
         down.remove(a.id)
         queue.enqueue(.alive(a))
         let kind: MemberChange.Kind? = switch previous {
@@ -62,25 +62,23 @@ extension Membership {
             return
         }
         guard var record = records[id], record.status == .alive || record.status == .suspect,
-              inc >= record.alive.incarnation else { return }
-        if record.status == .suspect, var suspicion = record.suspicion {
-            if inc > record.alive.incarnation { record.alive.incarnation = inc }
+              inc >= record.incarnation else { return }
+        if record.status == .suspect, var suspicion = suspicions[id] {
+            if inc > record.incarnation { record.incarnation = inc; records[id] = record }
             if suspicion.confirm(from: from) {
-                record.suspicion = suspicion
+                suspicions[id] = suspicion
                 queue.enqueue(.suspect(id: id, incarnation: inc, from: from))
             }
-            records[id] = record
             return
         }
         let n = liveCount
         let k = n - 2 < settings.suspicionConfirmations ? 0 : settings.suspicionConfirmations
-        record.alive.incarnation = inc
+        record.incarnation = inc
         record.status = .suspect
         record.statusSince = now
-        record.suspicion = Suspicion(start: now, from: from, minTimeout: settings.minSuspicionTimeout(members: n),
-                                     maxTimeout: settings.maxSuspicionTimeout(members: n), expectedConfirmations: k)
         records[id] = record
-        suspects.insert(id)
+        suspicions[id] = Suspicion(start: now, from: from, minTimeout: settings.minSuspicionTimeout(members: n),
+                                   maxTimeout: settings.maxSuspicionTimeout(members: n), expectedConfirmations: k)
         metrics.suspicionsRaised += 1
         queue.enqueue(.suspect(id: id, incarnation: inc, from: from))
         out.append(.changed(MemberChange(kind: .suspected, id: id, name: record.alive.name, incarnation: inc, by: from)))
@@ -93,14 +91,13 @@ extension Membership {
             return
         }
         guard var record = records[id], record.status == .alive || record.status == .suspect,
-              inc >= record.alive.incarnation else { return }
+              inc >= record.incarnation else { return }
         let left = from == id
-        record.alive.incarnation = inc
+        record.incarnation = inc
         record.status = left ? .left : .dead
         record.statusSince = now
-        record.suspicion = nil
         records[id] = record
-        suspects.remove(id)
+        suspicions.removeValue(forKey: id)
         down.insert(id)
         if pending?.target == id { pending = nil }
         if from == local.id { metrics.deathsDeclared += 1 }
@@ -117,10 +114,10 @@ extension Membership {
 
     /// Suspects whose timeout ran out are declared dead by this node.
     mutating func expireSuspicions(now: MeshTime) {
-        guard !suspects.isEmpty else { return }
-        for id in suspects.sorted() {
-            guard let record = records[id], let deadline = record.suspicion?.deadline, now >= deadline else { continue }
-            applyDead(id: id, incarnation: record.alive.incarnation, from: local.id, now: now)
+        guard !suspicions.isEmpty else { return }
+        for id in suspicions.keys.sorted() {
+            guard let deadline = suspicions[id]?.deadline, now >= deadline, let record = records[id] else { continue }
+            applyDead(id: id, incarnation: record.incarnation, from: local.id, now: now)
         }
     }
 
@@ -132,7 +129,7 @@ extension Membership {
             records.removeValue(forKey: id)
             down.remove(id)
             out.append(.changed(MemberChange(kind: .reaped, id: id, name: record.alive.name,
-                                             incarnation: record.alive.incarnation, by: nil)))
+                                             incarnation: record.incarnation, by: nil)))
         }
     }
 }

@@ -13,11 +13,16 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Builds an id from a 32-byte public key; nil when the length is wrong.
     public init?<C: Collection>(publicKey: C) where C.Element == UInt8 {
         guard publicKey.count == NodeID.byteCount else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
+        var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
         for (i, byte) in publicKey.enumerated() {
-            words[i / 8] = words[i / 8] << 8 | UInt64(byte)
+            switch i / 8 {
+            case 0: w0 = w0 << 8 | UInt64(byte)
+            case 1: w1 = w1 << 8 | UInt64(byte)
+            case 2: w2 = w2 << 8 | UInt64(byte)
+            default: w3 = w3 << 8 | UInt64(byte)
+            }
         }
-        self.init(w0: words[0], w1: words[1], w2: words[2], w3: words[3])
+        self.init(w0: w0, w1: w1, w2: w2, w3: w3)
     }
 
     /// The 32 public-key bytes, big-endian word order.

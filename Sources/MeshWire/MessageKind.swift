@@ -14,4 +14,7 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     case keyringCommand = 6
     case keyringReply = 7
     case gossip = 8
+    case eventPush = 32
+    case eventDigest = 33
+    case eventBatch = 34
 }

@@ -179,3 +179,14 @@ extension String {
         return String(scalars[first ... last])
     }
 }
+
+/// Keyed-or-not BLAKE2b digests, for checksums of persisted records.
+public enum Checksum {
+    /// A 16-byte BLAKE2b digest of `bytes`.
+    public static func blake2b(_ bytes: [UInt8]) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var out = [UInt8](repeating: 0, count: 16)
+        _ = crypto_generichash(&out, 16, bytes, UInt64(bytes.count), nil, 0)
+        return out
+    }
+}

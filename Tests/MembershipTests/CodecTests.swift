@@ -5,9 +5,8 @@ import Testing
 
 struct CodecTests {
     static let samples: [MembershipMessage] = {
-        var a = alive(2, 7)
-        a.addresses.append(PeerAddress(ip: Array(repeating: 0xfe, count: 16), port: 7600)!)
-        a.metadata = MemberMetadata(tags: ["arch": "arm64"], apiAddress: "10.0.0.2:7601", resources: ["cpu_free": "3.5"])
+        let a = alive(2, 7).with(addresses: [address(2), PeerAddress(ip: Array(repeating: 0xfe, count: 16), port: 7600)!],
+                                 metadata: MemberMetadata(tags: ["arch": "arm64"], apiAddress: "10.0.0.2:7601", resources: ["cpu_free": "3.5"]))
         let updates: [Update] = [.alive(a), .suspect(id: nodeID(3), incarnation: Incarnation(2), from: nodeID(1)),
                                  .dead(id: nodeID(4), incarnation: Incarnation(9), from: nodeID(4))]
         var coord = Coordinate(); coord.vector[3] = 0.0012

@@ -94,7 +94,7 @@ struct ProbeTests {
     @Test func aMemberWithSeveralAddressesIsTriedOnEachBeforeSuspicion() {
         var a = makeNode(1)
         let radio = PeerAddress(192, 168, 1, 2, port: 7600)
-        var two = alive(2); two.addresses = [radio, address(2)]
+        let two = alive(2).with(addresses: [radio, address(2)])
         _ = a.receive(.gossip(Gossip(updates: [.alive(two)])), from: nodeID(2), address: address(2), now: .zero)
         let first = a.tick(now: a.nextProbeAt).pings
         #expect(first.map(\.1) == [radio])

@@ -11,12 +11,12 @@ struct StateTests {
                       from: nodeID(3), address: address(3), now: .zero)
         let n = a.liveCount
         let maxT = a.settings.maxSuspicionTimeout(members: n), minT = a.settings.minSuspicionTimeout(members: n)
-        #expect(a.records[nodeID(2)]!.suspicion!.deadline == MeshTime.zero + maxT)
+        #expect(a.suspicions[nodeID(2)]!.deadline == MeshTime.zero + maxT)
         for c in 4 ... 6 {
             _ = a.receive(.gossip(Gossip(updates: [.suspect(id: nodeID(2), incarnation: .zero, from: nodeID(c))])),
                           from: nodeID(c), address: address(c), now: .zero)
         }
-        #expect(a.records[nodeID(2)]!.suspicion!.deadline == MeshTime.zero + minT)
+        #expect(a.suspicions[nodeID(2)]!.deadline == MeshTime.zero + minT)
         #expect(a.tick(now: MeshTime.zero + minT - .milliseconds(1)).changes.isEmpty)
         let e = a.tick(now: MeshTime.zero + minT)
         #expect(e.changes.map(\.kind) == [.dead])
@@ -30,7 +30,7 @@ struct StateTests {
             _ = a.receive(.gossip(Gossip(updates: [.suspect(id: nodeID(2), incarnation: .zero, from: nodeID(3))])),
                           from: nodeID(3), address: address(3), now: .zero)
         }
-        #expect(a.records[nodeID(2)]!.suspicion!.confirmations == 0)
+        #expect(a.suspicions[nodeID(2)]!.confirmations == 0)
     }
 
     @Test func aSuspectedNodeRefutesWithAHigherIncarnation() {
@@ -93,8 +93,7 @@ struct StateTests {
 
     @Test func oversizedMetadataIsRefused() {
         var a = makeNode(1)
-        var big = alive(2)
-        big.metadata.tags = ["blob": String(repeating: "x", count: 600)]
+        let big = alive(2).with(metadata: MemberMetadata(tags: ["blob": String(repeating: "x", count: 600)]))
         let e = a.receive(.gossip(Gossip(updates: [.alive(big)])), from: nodeID(2), address: address(2), now: .zero)
         #expect(e.changes.isEmpty)
         #expect(a.member(nodeID(2)) == nil)

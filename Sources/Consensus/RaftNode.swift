@@ -1,0 +1,352 @@
+import MeshCore
+
+/// What a Raft node asks its shell to do, in this order: persist `hardState` and the log
+/// changes (and fsync), then send `messages`, then apply `committed` to the state machine.
+/// Nothing may be sent before it is persisted: a vote or an acknowledgement must survive
+/// a crash (Raft figure 2).
+public struct RaftReady: Sendable, Equatable {
+    public var hardState: HardState?
+    /// Remove every entry at or after this index before appending `entries`.
+    public var truncateFrom: LogIndex?
+    public var entries: [LogEntry] = []
+    public var messages: [Outgoing] = []
+    public var committed: [LogEntry] = []
+
+    public struct Outgoing: Sendable, Equatable {
+        public var to: NodeID
+        public var message: RaftMessage
+    }
+
+    public var isEmpty: Bool {
+        hardState == nil && truncateFrom == nil && entries.isEmpty && messages.isEmpty && committed.isEmpty
+    }
+}
+
+/// Why a proposal was refused.
+public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notLeader(leader: NodeID?)
+    case tooManyUncommitted(limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .notLeader(leader): leader.map { "not the leader; the leader is \($0)" } ?? "no leader is known"
+        case let .tooManyUncommitted(limit): "\(limit) proposals are waiting to commit; retry when they do"
+        }
+    }
+}
+
+/// Raft (Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm",
+/// 2014) with pre-vote and check-quorum, as a pure state machine: fed messages, ticks and
+/// proposals with the current time, it returns a `RaftReady` for its shell to execute.
+public struct RaftNode: Sendable {
+    public let id: NodeID
+    public let settings: RaftSettings
+    public private(set) var voters: [NodeID]
+    public private(set) var role: RaftRole = .follower
+    public private(set) var leader: NodeID?
+    public private(set) var hard: HardState
+    /// The whole log in memory (index i at position i - 1).
+    public private(set) var log: [LogEntry]
+    public private(set) var applied: LogIndex
+
+    var random: SeededRandom
+    var electionDeadline: MeshTime
+    var heartbeatAt = MeshTime.zero
+    var lastHeardFromLeader: MeshTime?
+    var votes: Set<NodeID> = []
+    var nextIndex: [NodeID: LogIndex] = [:]
+    var matchIndex: [NodeID: LogIndex] = [:]
+    var inflight: [NodeID: Int] = [:]
+    var recentlyActive: Set<NodeID> = []
+    var quorumCheckAt = MeshTime.zero
+    var ready = RaftReady()
+    var persistedHard: HardState
+
+    /// Restores a node from what its storage holds (empty for a new node).
+    public init(id: NodeID, voters: [NodeID], settings: RaftSettings, random: SeededRandom, now: MeshTime,
+                hardState: HardState = HardState(), log: [LogEntry] = []) {
+        self.id = id; self.voters = voters.sorted(); self.settings = settings; self.random = random
+        hard = hardState; persistedHard = hardState; self.log = log
+        applied = .zero
+        electionDeadline = now
+        electionDeadline = now + randomElectionTimeout()
+    }
+
+    // MARK: Queries
+
+    public var term: Term { hard.term }
+    public var commitIndex: LogIndex { hard.commit }
+    public var lastIndex: LogIndex { LogIndex(UInt64(log.count)) }
+    public var lastTerm: Term { log.last?.term ?? .zero }
+    public var quorum: Int { voters.count / 2 + 1 }
+    public var isVoter: Bool { voters.contains(id) }
+
+    public func term(at index: LogIndex) -> Term? {
+        index == .zero ? .zero : (index.value <= UInt64(log.count) ? log[Int(index.value) - 1].term : nil)
+    }
+
+    /// When `tick` must run next.
+    public var nextWakeup: MeshTime { role == .leader ? min(heartbeatAt, quorumCheckAt) : electionDeadline }
+
+    // MARK: Inputs
+
+    /// Runs timers: elections for followers, heartbeats and quorum checks for a leader.
+    public mutating func tick(now: MeshTime) -> RaftReady {
+        switch role {
+        case .leader:
+            if now >= heartbeatAt {
+                heartbeatAt = now + settings.heartbeatInterval
+                for peer in peers { sendAppend(to: peer, heartbeat: true) }
+            }
+            if settings.checkQuorum, now >= quorumCheckAt {
+                quorumCheckAt = now + settings.electionTimeout
+                if recentlyActive.union([id]).intersection(voters).count < quorum {
+                    becomeFollower(term: term, leader: nil, now: now)
+                }
+                recentlyActive = []
+            }
+        case .follower, .preCandidate, .candidate:
+            if now >= electionDeadline, isVoter {
+                if settings.preVote { startPreVote(now: now) } else { campaign(now: now) }
+            }
+        }
+        return takeReady()
+    }
+
+    /// Appends a command to the log if this node leads; returns its index. The command is
+    /// committed when an entry at that index with this term comes back in `committed`.
+    public mutating func propose(_ command: [UInt8], now: MeshTime) -> Result<(LogIndex, Term, RaftReady), RaftError> {
+        guard role == .leader else { return .failure(.notLeader(leader: leader)) }
+        guard lastIndex.value - hard.commit.value < UInt64(settings.maxUncommittedEntries) else {
+            return .failure(.tooManyUncommitted(limit: settings.maxUncommittedEntries))
+        }
+        let entry = appendLocal(command)
+        for peer in peers { sendAppend(to: peer, heartbeat: false) }
+        maybeCommit()
+        return .success((entry.index, entry.term, takeReady()))
+    }
+
+    /// Handles one message from `from`.
+    public mutating func step(_ message: RaftMessage, from: NodeID, now: MeshTime) -> RaftReady {
+        switch message {
+        case let .requestVote(m): handleRequestVote(m, from: from, now: now)
+        case let .voteResponse(m): handleVoteResponse(m, from: from, now: now)
+        case let .appendEntries(m): handleAppendEntries(m, from: from, now: now)
+        case let .appendResponse(m): handleAppendResponse(m, from: from, now: now)
+        }
+        return takeReady()
+    }
+
+    // MARK: Elections (§5.2, §5.4.1, thesis §9.6)
+
+    var peers: [NodeID] { voters.filter { $0 != id } }
+
+    mutating func randomElectionTimeout() -> Duration {
+        settings.electionTimeout.scaled(by: 1 + random.nextUnit())
+    }
+
+    /// A log at (lastTerm, lastIndex) is at least as up to date as ours (§5.4.1).
+    func isUpToDate(lastTerm t: Term, lastIndex i: LogIndex) -> Bool {
+        t > lastTerm || (t == lastTerm && i >= lastIndex)
+    }
+
+    /// True while a leader we follow has been heard within the minimum election timeout:
+    /// then we neither grant votes nor pre-votes (the leader lease of check-quorum).
+    func inLeaderLease(now: MeshTime) -> Bool {
+        guard settings.checkQuorum, leader != nil, let heard = lastHeardFromLeader else { return false }
+        return now - heard < settings.electionTimeout
+    }
+
+    mutating func startPreVote(now: MeshTime) {
+        role = .preCandidate
+        leader = nil
+        votes = [id]
+        electionDeadline = now + randomElectionTimeout()
+        if votes.count >= quorum { campaign(now: now); return }
+        let request = RequestVote(preVote: true, term: term.next, lastLogIndex: lastIndex, lastLogTerm: lastTerm)
+        for peer in peers { send(.requestVote(request), to: peer) }
+    }
+
+    mutating func campaign(now: MeshTime) {
+        role = .candidate
+        leader = nil
+        hard.term = term.next
+        hard.votedFor = id
+        votes = [id]
+        electionDeadline = now + randomElectionTimeout()
+        if votes.count >= quorum { becomeLeader(now: now); return }
+        let request = RequestVote(preVote: false, term: term, lastLogIndex: lastIndex, lastLogTerm: lastTerm)
+        for peer in peers { send(.requestVote(request), to: peer) }
+    }
+
+    mutating func handleRequestVote(_ m: RequestVote, from: NodeID, now: MeshTime) {
+        if m.preVote {
+            let grant = m.term > term && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex) && !inLeaderLease(now: now)
+            send(.voteResponse(VoteResponse(preVote: true, term: grant ? m.term : term, granted: grant)), to: from)
+            return
+        }
+        if inLeaderLease(now: now), m.term > term { return }   // a disruptive candidate: ignore
+        if m.term > term { becomeFollower(term: m.term, leader: nil, now: now) }
+        let grant = m.term == term && (hard.votedFor == nil || hard.votedFor == from)
+            && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex)
+        if grant {
+            hard.votedFor = from
+            electionDeadline = now + randomElectionTimeout()
+        }
+        send(.voteResponse(VoteResponse(preVote: false, term: term, granted: grant)), to: from)
+    }
+
+    mutating func handleVoteResponse(_ m: VoteResponse, from: NodeID, now: MeshTime) {
+        if !m.granted, m.term > term {
+            becomeFollower(term: m.term, leader: nil, now: now)
+            return
+        }
+        guard m.granted, voters.contains(from) else { return }
+        if m.preVote, role == .preCandidate, m.term == term.next {
+            votes.insert(from)
+            if votes.count >= quorum { campaign(now: now) }
+        } else if !m.preVote, role == .candidate, m.term == term {
+            votes.insert(from)
+            if votes.count >= quorum { becomeLeader(now: now) }
+        }
+    }
+
+    mutating func becomeFollower(term newTerm: Term, leader newLeader: NodeID?, now: MeshTime) {
+        if newTerm > term { hard.term = newTerm; hard.votedFor = nil }
+        role = .follower
+        leader = newLeader
+        electionDeadline = now + randomElectionTimeout()
+    }
+
+    mutating func becomeLeader(now: MeshTime) {
+        role = .leader
+        leader = id
+        nextIndex = [:]; matchIndex = [:]; inflight = [:]
+        for peer in peers { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
+        recentlyActive = []
+        quorumCheckAt = now + settings.electionTimeout
+        heartbeatAt = now + settings.heartbeatInterval
+        // A no-op in the new term lets earlier entries commit (§5.4.2, §8).
+        _ = appendLocal([])
+        for peer in peers { sendAppend(to: peer, heartbeat: false) }
+        maybeCommit()
+    }
+
+    // MARK: Replication (§5.3)
+
+    mutating func appendLocal(_ command: [UInt8]) -> LogEntry {
+        let entry = LogEntry(term: term, index: lastIndex.next, command: command)
+        log.append(entry)
+        ready.entries.append(entry)
+        return entry
+    }
+
+    /// Sends `peer` the entries it lacks (up to the batch limits), or a heartbeat.
+    mutating func sendAppend(to peer: NodeID, heartbeat: Bool) {
+        let next = nextIndex[peer] ?? lastIndex.next
+        let inFlight = inflight[peer, default: 0]
+        var entries: [LogEntry] = []
+        if !heartbeat || inFlight == 0 {
+            guard heartbeat || inFlight < settings.maxInflightMessages else { return }
+            var bytes = 0
+            var i = next
+            while i <= lastIndex, entries.count < settings.maxEntriesPerMessage {
+                let e = log[Int(i.value) - 1]
+                if !entries.isEmpty, bytes + e.command.count > settings.maxBytesPerMessage { break }
+                entries.append(e); bytes += e.command.count
+                i = i.next
+            }
+        }
+        if !heartbeat && entries.isEmpty { return }
+        let prev = next.previous
+        let message = AppendEntries(term: term, prevLogIndex: prev, prevLogTerm: self.term(at: prev) ?? .zero,
+                                    entries: entries, leaderCommit: hard.commit)
+        if let last = entries.last {
+            nextIndex[peer] = last.index.next      // optimistic: pipelining
+            inflight[peer] = inFlight + 1
+        }
+        send(.appendEntries(message), to: peer)
+    }
+
+    mutating func handleAppendEntries(_ m: AppendEntries, from: NodeID, now: MeshTime) {
+        guard m.term >= term else {
+            send(.appendResponse(AppendResponse(term: term, success: false, matchIndex: .zero, hintIndex: .zero)), to: from)
+            return
+        }
+        becomeFollower(term: m.term, leader: from, now: now)
+        lastHeardFromLeader = now
+        if m.prevLogIndex > lastIndex {
+            reject(to: from, hint: lastIndex.next)
+            return
+        }
+        if let t = term(at: m.prevLogIndex), t != m.prevLogTerm {
+            // Skip the whole conflicting term in one round trip.
+            var hint = m.prevLogIndex
+            while hint.value > hard.commit.value + 1, term(at: hint.previous) == t { hint = hint.previous }
+            reject(to: from, hint: max(hint, hard.commit.next))
+            return
+        }
+        for e in m.entries {
+            if let existing = term(at: e.index) {
+                if existing == e.term { continue }
+                precondition(e.index > hard.commit, "Raft safety: a committed entry would be overwritten")
+                log.removeSubrange((Int(e.index.value) - 1)...)
+                ready.truncateFrom = min(ready.truncateFrom ?? e.index, e.index)
+                ready.entries.removeAll { $0.index >= e.index }
+            }
+            log.append(e)
+            ready.entries.append(e)
+        }
+        let lastNew = LogIndex(m.prevLogIndex.value + UInt64(m.entries.count))
+        let newCommit = min(m.leaderCommit, lastNew)
+        if newCommit > hard.commit { hard.commit = newCommit }
+        send(.appendResponse(AppendResponse(term: term, success: true, matchIndex: lastNew, hintIndex: .zero)), to: from)
+    }
+
+    mutating func reject(to leader: NodeID, hint: LogIndex) {
+        send(.appendResponse(AppendResponse(term: term, success: false, matchIndex: .zero, hintIndex: hint)), to: leader)
+    }
+
+    mutating func handleAppendResponse(_ m: AppendResponse, from: NodeID, now: MeshTime) {
+        if m.term > term { becomeFollower(term: m.term, leader: nil, now: now); return }
+        guard role == .leader, m.term == term, voters.contains(from) else { return }
+        recentlyActive.insert(from)
+        if m.success {
+            inflight[from] = max(0, inflight[from, default: 0] - 1)
+            if m.matchIndex > matchIndex[from, default: .zero] { matchIndex[from] = m.matchIndex }
+            if nextIndex[from, default: .zero] <= m.matchIndex { nextIndex[from] = m.matchIndex.next }
+            maybeCommit()
+        } else {
+            // Back up to the follower's hint, never below what it is known to hold.
+            let floor = matchIndex[from, default: .zero].next
+            nextIndex[from] = max(floor, min(m.hintIndex, nextIndex[from, default: lastIndex.next]))
+            inflight[from] = 0
+        }
+        if nextIndex[from, default: lastIndex.next] <= lastIndex { sendAppend(to: from, heartbeat: false) }
+    }
+
+    /// Commits the highest index stored on a quorum, if it is of the current term
+    /// (§5.4.2: a leader never commits an earlier term's entry by counting replicas).
+    mutating func maybeCommit() {
+        var matches = voters.map { $0 == id ? lastIndex : matchIndex[$0, default: .zero] }
+        matches.sort(by: >)
+        let candidate = matches[quorum - 1]
+        if candidate > hard.commit, term(at: candidate) == term { hard.commit = candidate }
+    }
+
+    // MARK: Output
+
+    mutating func send(_ message: RaftMessage, to peer: NodeID) {
+        ready.messages.append(.init(to: peer, message: message))
+    }
+
+    mutating func takeReady() -> RaftReady {
+        if hard != persistedHard { ready.hardState = hard; persistedHard = hard }
+        if hard.commit > applied {
+            ready.committed = Array(log[Int(applied.value) ..< Int(hard.commit.value)])
+            applied = hard.commit
+        }
+        defer { ready = RaftReady() }
+        return ready
+    }
+}

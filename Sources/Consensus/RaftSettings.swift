@@ -1,0 +1,31 @@
+/// Timing and limits of Raft, with named defaults.
+public struct RaftSettings: Sendable, Equatable {
+    /// A leader sends a heartbeat (an empty AppendEntries) this often.
+    public var heartbeatInterval: Duration
+    /// A follower that hears no leader for a random time in
+    /// `[electionTimeout, 2 × electionTimeout)` starts a (pre-)election (Raft §5.2).
+    public var electionTimeout: Duration
+    /// Ask "would you vote for me?" before raising the term, so a node that was cut off
+    /// cannot disrupt a healthy leader when it returns (thesis §9.6).
+    public var preVote: Bool
+    /// A leader that has not heard from a quorum within an election timeout steps down,
+    /// so a leader cut off in a minority stops acting as one (thesis §6.2).
+    public var checkQuorum: Bool
+    /// Entries and bytes in one AppendEntries.
+    public var maxEntriesPerMessage: Int
+    public var maxBytesPerMessage: Int
+    /// AppendEntries in flight to one follower before waiting for answers (pipelining).
+    public var maxInflightMessages: Int
+    /// Proposals accepted but not yet committed, beyond which new ones are refused.
+    public var maxUncommittedEntries: Int
+
+    /// A LAN (or loopback): fail over within a few hundred milliseconds.
+    public static let lan = RaftSettings(
+        heartbeatInterval: .milliseconds(50), electionTimeout: .milliseconds(250), preVote: true, checkQuorum: true,
+        maxEntriesPerMessage: 512, maxBytesPerMessage: 1 << 20, maxInflightMessages: 64, maxUncommittedEntries: 10_000)
+
+    /// A WAN or lossy wireless mesh.
+    public static let wan = RaftSettings(
+        heartbeatInterval: .milliseconds(250), electionTimeout: .milliseconds(2500), preVote: true, checkQuorum: true,
+        maxEntriesPerMessage: 512, maxBytesPerMessage: 1 << 20, maxInflightMessages: 16, maxUncommittedEntries: 10_000)
+}

@@ -1,0 +1,117 @@
+import EventLog
+import MeshCore
+import MeshWire
+
+/// Raft's persistent state in SQLite (WAL, `synchronous=FULL`): the hard state and the
+/// log, every record with a BLAKE2b checksum. `save` commits (and fsyncs) before it
+/// returns, so the shell may send what the `RaftReady` carries right after.
+///
+/// A torn or corrupted record is detected by `load` and reported as
+/// `RaftStorageError.corrupt`: the agent then starts this node empty, as a non-voter that
+/// refills from the leader, instead of voting with bad state.
+public final class RaftStorage {
+    let db: SQLiteDatabase
+    private let putState: SQLiteStatement
+    private let putEntry: SQLiteStatement
+    private let truncate: SQLiteStatement
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS raft_state (
+            id           INTEGER PRIMARY KEY CHECK (id = 1),
+            term         INTEGER NOT NULL,
+            voted_for    BLOB,              -- 32-byte node id, or NULL
+            commit_index INTEGER NOT NULL,
+            checksum     BLOB    NOT NULL   -- BLAKE2b-128 of (term, voted_for, commit_index)
+        );
+        CREATE TABLE IF NOT EXISTS raft_log (
+            idx      INTEGER PRIMARY KEY,   -- log index, from 1
+            term     INTEGER NOT NULL,
+            command  BLOB    NOT NULL,      -- the encoded ControlCommand (empty: a leader's no-op)
+            checksum BLOB    NOT NULL       -- BLAKE2b-128 of (idx, term, command)
+        );
+        """
+
+    public init(path: String) throws(RaftStorageError) {
+        do {
+            db = try SQLiteDatabase(path: path)
+            try db.execute(Self.schema)
+            putState = try db.prepare("INSERT INTO raft_state (id, term, voted_for, commit_index, checksum) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET term = excluded.term, voted_for = excluded.voted_for, commit_index = excluded.commit_index, checksum = excluded.checksum")
+            putEntry = try db.prepare("INSERT OR REPLACE INTO raft_log (idx, term, command, checksum) VALUES (?, ?, ?, ?)")
+            truncate = try db.prepare("DELETE FROM raft_log WHERE idx >= ?")
+        } catch { throw .io(error.description) }
+    }
+
+    /// Persists what `ready` asks, in one transaction.
+    public func save(_ ready: RaftReady) throws(RaftStorageError) {
+        guard ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty else { return }
+        do {
+            try db.transaction { () throws(EventError) in
+                if let h = ready.hardState {
+                    try putState.run([.int(Int64(h.term.value)), h.votedFor.map { .blob($0.bytes) } ?? .null,
+                                      .int(Int64(h.commit.value)), .blob(Self.checksum(h))])
+                }
+                if let t = ready.truncateFrom { try truncate.run([.int(Int64(t.value))]) }
+                for e in ready.entries {
+                    try putEntry.run([.int(Int64(e.index.value)), .int(Int64(e.term.value)), .blob(e.command), .blob(Self.checksum(e))])
+                }
+            }
+        } catch { throw .io(error.description) }
+    }
+
+    /// The persisted hard state and log, every checksum verified and the log gap-free.
+    public func load() throws(RaftStorageError) -> (HardState, [LogEntry]) {
+        var hard = HardState()
+        var log: [LogEntry] = []
+        var failure: RaftStorageError?
+        do {
+            try db.prepare("SELECT term, voted_for, commit_index, checksum FROM raft_state WHERE id = 1").run([]) { row in
+                let voted = row.blob(1)
+                let h = HardState(term: Term(UInt64(row.int(0))), votedFor: voted.isEmpty ? nil : NodeID(publicKey: voted),
+                                  commit: LogIndex(UInt64(row.int(2))))
+                if row.blob(3) != Self.checksum(h) { failure = .corrupt("the hard state's checksum does not match") }
+                hard = h
+            }
+            try db.prepare("SELECT idx, term, command, checksum FROM raft_log ORDER BY idx").run([]) { row in
+                let e = LogEntry(term: Term(UInt64(row.int(1))), index: LogIndex(UInt64(row.int(0))), command: row.blob(2))
+                if failure == nil, row.blob(3) != Self.checksum(e) { failure = .corrupt("log entry \(e.index) fails its checksum") }
+                if failure == nil, e.index.value != UInt64(log.count) + 1 { failure = .corrupt("log has a gap before entry \(e.index)") }
+                log.append(e)
+            }
+        } catch { throw .io(error.description) }
+        if let failure { throw failure }
+        guard hard.commit.value <= UInt64(log.count) else {
+            throw .corrupt("commit index \(hard.commit) is past the last entry \(log.count): entries were lost")
+        }
+        return (hard, log)
+    }
+
+    /// Empties the store (after corruption was found, before refilling from the leader).
+    public func reset() throws(RaftStorageError) {
+        do { try db.execute("DELETE FROM raft_log; DELETE FROM raft_state;") } catch { throw .io(error.description) }
+    }
+
+    static func checksum(_ h: HardState) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(h.term.value); w.writeBlob(h.votedFor?.bytes ?? []); w.write(h.commit.value)
+        return Checksum.blake2b(w.bytes)
+    }
+
+    static func checksum(_ e: LogEntry) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(e.index.value); w.write(e.term.value); w.writeBlob(e.command)
+        return Checksum.blake2b(w.bytes)
+    }
+}
+
+/// Why Raft's storage could not be used.
+public enum RaftStorageError: Error, Equatable, Sendable, CustomStringConvertible {
+    case io(String)
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case let .io(why): "raft storage: \(why)"
+        case let .corrupt(why): "raft storage is corrupt (\(why)); this node rejoins as an empty non-voter and refills from the leader"
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import MeshCore
+import MeshWire
+
+/// A position in one origin's gap-free sequence of events (1, 2, 3, ...).
+public struct EventSeq: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var value: UInt64
+    public init(_ value: UInt64) { self.value = value }
+    public static let zero = EventSeq(0)
+    public static func < (a: EventSeq, b: EventSeq) -> Bool { a.value < b.value }
+    public var next: EventSeq { EventSeq(value + 1) }
+    public var description: String { "\(value)" }
+}
+
+/// One immutable, signed fact in the mesh's history: who said it (`origin`), its place in
+/// the origin's sequence, when (a hybrid logical clock), what (`kind`, a dotted name such
+/// as `member.dead`), and details (`attributes`). The origin's Ed25519 signature covers
+/// all of it, so a relay cannot alter an event.
+public struct Event: Sendable, Equatable, Hashable {
+    public let origin: NodeID
+    public let seq: EventSeq
+    public let time: HybridTimestamp
+    public let kind: String
+    public let attributes: [String: String]
+    public let signature: [UInt8]
+
+    /// Makes and signs an event of this node.
+    public init(signing key: SigningKeyPair, seq: EventSeq, time: HybridTimestamp, kind: String,
+                attributes: [String: String]) throws(EventError) {
+        try Event.validate(kind: kind, attributes: attributes)
+        origin = key.nodeID; self.seq = seq; self.time = time; self.kind = kind; self.attributes = attributes
+        signature = key.sign(Event.signedBytes(origin: origin, seq: seq, time: time, kind: kind, attributes: attributes))
+    }
+
+    /// An event as received or loaded; `verify()` before trusting it.
+    public init(origin: NodeID, seq: EventSeq, time: HybridTimestamp, kind: String,
+                attributes: [String: String], signature: [UInt8]) {
+        self.origin = origin; self.seq = seq; self.time = time; self.kind = kind
+        self.attributes = attributes; self.signature = signature
+    }
+
+    /// Checks limits, shape and the origin's signature.
+    public func verify() throws(EventError) {
+        try Event.validate(kind: kind, attributes: attributes)
+        guard seq.value > 0 else { throw .invalid("sequence numbers start at 1") }
+        let message = Event.signedBytes(origin: origin, seq: seq, time: time, kind: kind, attributes: attributes)
+        guard SigningKeyPair.verify(signature: signature, message: message, publicKey: origin.bytes) else {
+            throw .badSignature(origin: origin, seq: seq)
+        }
+    }
+
+    /// The canonical bytes the signature covers (attributes in key order).
+    static func signedBytes(origin: NodeID, seq: EventSeq, time: HybridTimestamp, kind: String,
+                            attributes: [String: String]) -> [UInt8] {
+        var w = ByteWriter(capacity: 128)
+        w.writeRaw(Array("meshd-event-v1".utf8))
+        w.write(origin); w.write(seq.value); w.write(time.raw); w.write(kind); w.write(attributes)
+        return w.bytes
+    }
+
+    /// The encoded size; what retention and batching count.
+    public var encodedSize: Int {
+        var w = ByteWriter(); encode(into: &w); return w.count
+    }
+
+    public func encode(into w: inout ByteWriter) {
+        w.write(origin); w.write(seq.value); w.write(time.raw); w.write(kind); w.write(attributes)
+        w.writeRaw(signature)
+    }
+
+    public init(decoding r: inout ByteReader) throws(WireError) {
+        origin = try r.readNodeID()
+        seq = EventSeq(try r.readUInt64())
+        time = HybridTimestamp(raw: try r.readUInt64())
+        kind = try r.readString(limit: EventLimits.maxKindBytes)
+        attributes = try r.readStringMap(limit: EventLimits.maxAttributes)
+        signature = Array(try r.readRaw(64))
+    }
+
+    static func validate(kind: String, attributes: [String: String]) throws(EventError) {
+        guard !kind.isEmpty, kind.utf8.count <= EventLimits.maxKindBytes,
+              kind.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d }),
+              kind.first != ".", kind.last != "." else {
+            throw .invalid("kind \"\(kind)\": 1-\(EventLimits.maxKindBytes) lowercase letters, digits, '_', '-', dot-separated (e.g. user.deploy)")
+        }
+        guard attributes.count <= EventLimits.maxAttributes else {
+            throw .tooLarge("\(attributes.count) attributes; at most \(EventLimits.maxAttributes)")
+        }
+        let bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        guard bytes <= EventLimits.maxAttributeBytes else {
+            throw .tooLarge("attributes of \(bytes) bytes; at most \(EventLimits.maxAttributeBytes)")
+        }
+    }
+}
+
+/// Limits on one event, named in one place.
+public enum EventLimits {
+    public static let maxKindBytes = 128
+    public static let maxAttributes = 32
+    /// Keys and values together; keeps every event under one datagram.
+    public static let maxAttributeBytes = 900
+}
+
+/// Why an event was refused.
+public enum EventError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalid(String)
+    case tooLarge(String)
+    case badSignature(origin: NodeID, seq: EventSeq)
+    case storage(String)
+    case notReady(String)
+
+    public var description: String {
+        switch self {
+        case let .invalid(why): "invalid event: \(why)"
+        case let .tooLarge(why): "event too large: \(why)"
+        case let .badSignature(origin, seq): "event \(origin)/\(seq) has a bad signature (altered or forged): dropped"
+        case let .storage(why): "event store: \(why)"
+        case let .notReady(why): "event log not ready: \(why)"
+        }
+    }
+}

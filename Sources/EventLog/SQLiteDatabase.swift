@@ -1,0 +1,114 @@
+import CSQLite
+
+/// A small owner of one SQLite connection: prepared statements, transactions and typed
+/// errors over the C API. Not thread-safe; its owner (one actor or one thread) serialises
+/// access.
+public final class SQLiteDatabase {
+    let handle: OpaquePointer
+    public let path: String
+
+    /// Opens (creating if needed) the database file in WAL mode with full fsync: a commit
+    /// that returned is on disk, and survives both SIGKILL of the agent and power loss.
+    public init(path: String) throws(EventError) {
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
+            if let db { sqlite3_close(db) }
+            throw .storage("cannot open \(path): \(message)")
+        }
+        handle = db
+        self.path = path
+        sqlite3_busy_timeout(db, 5000)
+        try execute("PRAGMA journal_mode=WAL")
+        try execute("PRAGMA synchronous=FULL")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws(EventError) {
+        var error: UnsafeMutablePointer<CChar>?
+        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+            let message = error.map { String(cString: $0) } ?? lastError
+            sqlite3_free(error)
+            throw .storage("\(message) (in: \(sql.prefix(80)))")
+        }
+    }
+
+    public func prepare(_ sql: String) throws(EventError) -> SQLiteStatement {
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil) == SQLITE_OK, let stmt else {
+            throw .storage("\(lastError) (preparing: \(sql.prefix(80)))")
+        }
+        return SQLiteStatement(stmt, database: self)
+    }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    public func transaction<T>(_ body: () throws(EventError) -> T) throws(EventError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+}
+
+/// A prepared statement; reset and re-bound for every use.
+public final class SQLiteStatement {
+    let stmt: OpaquePointer
+    unowned let database: SQLiteDatabase
+
+    init(_ stmt: OpaquePointer, database: SQLiteDatabase) { self.stmt = stmt; self.database = database }
+    deinit { sqlite3_finalize(stmt) }
+
+    /// SQLite's SQLITE_TRANSIENT: copy bound bytes now.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    public enum Value {
+        case int(Int64), text(String), blob([UInt8]), null
+    }
+
+    /// Binds values, steps through all rows calling `row` for each, and resets.
+    public func run(_ values: [Value], row: ((SQLiteStatement) throws(EventError) -> Void)? = nil) throws(EventError) {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        for (i, v) in values.enumerated() {
+            let index = Int32(i + 1)
+            switch v {
+            case let .int(x): sqlite3_bind_int64(stmt, index, x)
+            case let .text(s): sqlite3_bind_text(stmt, index, s, -1, Self.transient)
+            case let .blob(b): b.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32(b.count), Self.transient) }
+            case .null: sqlite3_bind_null(stmt, index)
+            }
+        }
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw .storage(database.lastError) }
+            try row?(self)
+        }
+        sqlite3_reset(stmt)
+    }
+
+    public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(stmt, column) }
+    public func text(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(stmt, column) else { return "" }
+        return String(cString: p)
+    }
+    public func blob(_ column: Int32) -> [UInt8] {
+        let n = Int(sqlite3_column_bytes(stmt, column))
+        guard n > 0, let p = sqlite3_column_blob(stmt, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+}
+
+/// Rows changed by the last statement on `db`.
+func sqlite3Changes(_ db: SQLiteDatabase) -> Int64 { Int64(sqlite3_changes(db.handle)) }

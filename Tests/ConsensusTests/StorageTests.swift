@@ -1,0 +1,50 @@
+@testable import Consensus
+import CSQLite
+import Foundation
+import MeshCore
+import Testing
+
+struct StorageTests {
+    func path() -> String { NSTemporaryDirectory() + "meshd-raft-\(UUID().uuidString).db" }
+    let e = { (t: UInt64, i: UInt64) in LogEntry(term: Term(t), index: LogIndex(i), command: [UInt8(i), 42]) }
+
+    @Test func readyIsPersistedAndReloaded() throws {
+        let p = path()
+        do {
+            let s = try RaftStorage(path: p)
+            try s.save(RaftReady(hardState: HardState(term: Term(3), votedFor: rid(2), commit: LogIndex(2)), entries: [e(1, 1), e(2, 2), e(3, 3)]))
+            try s.save(RaftReady(truncateFrom: LogIndex(3), entries: [e(3, 3), e(3, 4)]))
+        }
+        let (hard, log) = try RaftStorage(path: p).load()
+        #expect(hard == HardState(term: Term(3), votedFor: rid(2), commit: LogIndex(2)))
+        #expect(log == [e(1, 1), e(2, 2), e(3, 3), e(3, 4)])
+    }
+
+    @Test func aFlippedBitOrALostEntryIsDetectedAtStart() throws {
+        let p = path()
+        try RaftStorage(path: p).save(RaftReady(hardState: HardState(term: Term(1), commit: LogIndex(3)), entries: [e(1, 1), e(1, 2), e(1, 3)]))
+        var db: OpaquePointer?
+        sqlite3_open(p, &db)
+        sqlite3_exec(db, "UPDATE raft_log SET command = x'0243' WHERE idx = 2", nil, nil, nil)
+        #expect(throws: RaftStorageError.corrupt("log entry 2 fails its checksum")) { try RaftStorage(path: p).load() }
+        sqlite3_exec(db, "DELETE FROM raft_log WHERE idx >= 2", nil, nil, nil)
+        sqlite3_close(db)
+        #expect(throws: RaftStorageError.self) { try RaftStorage(path: p).load() }   // commit 3 but one entry left
+        let s = try RaftStorage(path: p)
+        try s.reset()
+        #expect(try s.load().1.isEmpty)
+    }
+
+    @Test func controlStateAppliesVarsInOrderWithLimits() throws {
+        var state = ControlState()
+        let set = ControlCommand(.setVar(key: "db.host", value: "10.0.0.5"), requester: "ana", via: rid(1))
+        #expect(try ControlCommand.decode(set.encoded) == set)
+        #expect(state.apply(LogEntry(term: Term(1), index: LogIndex(1), command: [])) == .ok)
+        #expect(state.apply(LogEntry(term: Term(1), index: LogIndex(2), command: set.encoded)) == .ok)
+        #expect(state.vars["db.host"] == VarEntry(value: "10.0.0.5", index: LogIndex(2)))
+        let rm = ControlCommand(.removeVar(key: "nope"), requester: "ana", via: rid(1))
+        #expect(state.apply(LogEntry(term: Term(1), index: LogIndex(3), command: rm.encoded)) == .refused("no variable nope"))
+        #expect(ControlState.validate(.setVar(key: "has space", value: "")) != nil)
+        #expect(ControlState.validate(.setVar(key: "k", value: String(repeating: "v", count: ControlLimits.maxVarValueBytes + 1))) != nil)
+    }
+}
