@@ -17,6 +17,8 @@ public enum Invariant: String, Sendable, CaseIterable {
     case noLiveNodeBelievedDead = "no_live_node_believed_dead_at_end"
     /// No datagram body exceeds `WireLimits.maxDatagramBodyBytes`.
     case datagramSize = "datagrams_within_size_limit"
+    /// The byte counts are exact: audited messages encode to the size the model computed.
+    case wireSizeModel = "wire_size_model_exact"
     /// The `.changed` effects a core emits describe its member table exactly (audited on a
     /// sample of observers at the end).
     case viewsMatchCores = "change_events_match_member_tables"
@@ -35,7 +37,7 @@ struct InvariantLog {
     var violations = 0
 
     init() {
-        for i in [Invariant.bootstrapConverged, .noLiveNodeBelievedDead, .datagramSize, .viewsMatchCores] {
+        for i in [Invariant.bootstrapConverged, .noLiveNodeBelievedDead, .datagramSize, .wireSizeModel, .viewsMatchCores] {
             applies[Invariant.allCases.firstIndex(of: i)!] = true
         }
     }

@@ -59,6 +59,10 @@ public struct Simulation {
     var wakeStalls = 0
     var upNodeCount = 0
     var oversizedDatagrams = 0
+    var wireSize: WireSize
+    var sentMessages = 0
+    /// Sees every message sent (tests).
+    var messageObserver: ((MembershipMessage) -> Void)?
 
     /// Prepares a run. `nodes` overrides the scenario's size; `seed` its default seed.
     public init(scenario original: Scenario, seed: UInt64? = nil, nodes nodeOverride: Int? = nil) throws(ScenarioError) {
@@ -87,6 +91,7 @@ public struct Simulation {
         restartRandom = root.fork()
         nodeRandom = (0 ..< slots).map { _ in root.fork() }
         nodes = [SimNode](repeating: SimNode(), count: slots)
+        wireSize = WireSize(ids: ids)
         warmupEnd = scenario.warmup.nanoseconds
         endTime = warmupEnd + scenario.duration.nanoseconds
         nextJoinSlot = scenario.nodes
@@ -212,7 +217,15 @@ public struct Simulation {
     }
 
     private mutating func send(_ message: MembershipMessage, from: Int, to address: PeerAddress, transport: Delivery.Transport) {
-        let body = message.encoded.count
+        let body = wireSize.body(message)
+        messageObserver?(message)
+        sentMessages &+= 1
+        if sentMessages % WireSize.auditInterval == 0 {
+            let exact = message.encoded.count
+            if exact != body {
+                invariants.violate(.wireSizeModel, at: now, "a \(message.kind) encodes to \(exact) bytes but the size model says \(body)")
+            }
+        }
         let bytes = body + WireLimits.frameOverheadBytes
         let counting = now >= warmupEnd
         if counting { load.count(message.kind, bytes: bytes) }

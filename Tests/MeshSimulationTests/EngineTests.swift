@@ -154,3 +154,27 @@ struct EngineTests {
         #expect(abs(Report.memberlistBound(nodes: 1000) - 14.9) < 1e-9)
     }
 }
+
+/// The byte-count model agrees with the real encoding on every message a small mesh sends.
+struct WireSizeTests {
+    @Test func sizeModelMatchesEncodingOnEveryMessageKind() throws {
+        // Every message of a run with crashes, loss and a pause is checked, not a sample.
+        let s = SimulationTests.scenario("sizes", nodes: 16, duration: .seconds(20), timeline: [
+            TimedAction(at: .seconds(1), action: .loss(0.1)),
+            TimedAction(at: .seconds(2), action: .crash(.count(2))),
+            TimedAction(at: .seconds(3), action: .leave(.count(1))),
+        ])
+        var sim = try Simulation(scenario: s)
+        var model = WireSize(ids: (0 ..< sim.nodeCount).map { sim.id(of: $0) })
+        var kinds = Set<UInt8>()
+        var checked = 0
+        sim.messageObserver = { message in
+            #expect(model.body(message) == message.encoded.count, "\(message.kind)")
+            kinds.insert(message.kind.rawValue)
+            checked += 1
+        }
+        _ = sim.run()
+        #expect(checked > 1000)
+        #expect(kinds.isSuperset(of: [1, 2, 3, 4, 5, 8]), "ping, ping-req, ack, nack, push-pull and gossip all seen")
+    }
+}
