@@ -107,12 +107,10 @@ extension Simulation {
                 start = max(start, end)
             }
             network.partition(groups: groups)
-            observations.partitionStarted()
         case let .partitionOneWay(percent):
             let cut = Int((percent / 100 * Double(slotCount)).rounded())
             network.assign(groups: (0 ..< slotCount).map { $0 < cut ? 1 : 0 })
             network.block(fromGroup: 1, toGroup: 0)
-            observations.partitionStarted()
         case .heal:
             network.heal()
             observations.partitionHealed(at: now)

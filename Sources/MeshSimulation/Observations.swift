@@ -222,8 +222,6 @@ struct Observations {
 
     // MARK: partitions, convergence, node-time
 
-    mutating func partitionStarted() {}
-
     mutating func partitionHealed(at now: Int64) {
         partitionExcuseUntil = now + falsePositiveWindow
     }
