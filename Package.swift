@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The HTTP API server (routing, HTTP/1.1 codec, graceful shutdown as a Service).
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // System libraries (Debian: libsodium-dev, libsqlite3-dev), found with pkg-config.
@@ -34,13 +36,19 @@ let package = Package(
         .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "CSQLite"]),
         // Raft with pre-vote and check-quorum (a pure state machine).
         .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog"]),
-        // The runtime: configuration, identity, sockets, timers.
+        // The HTTP API's JSON types and their Prometheus rendering, shared by meshd and meshctl
+        // (Foundation only, so meshctl links no server code).
+        .target(name: "MeshAPI"),
+        // A client of the HTTP API (Foundation's URLSession) and meshctl's table views.
+        .target(name: "MeshClient", dependencies: ["MeshAPI"]),
+        // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire", "Membership",
+            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
         .executableTarget(name: "meshd", dependencies: [
@@ -50,7 +58,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "meshctl", dependencies: [
-            "MeshWire",
+            "MeshWire", "MeshAPI", "MeshClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deterministic simulator: virtual clock and network, faults, invariants, reports.
@@ -68,9 +76,10 @@ let package = Package(
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI"]),
+        .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
-        .testTarget(name: "EndToEndTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["MeshAPI", "MeshClient", "MeshWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

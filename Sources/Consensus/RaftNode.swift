@@ -17,6 +17,12 @@ public struct RaftReady: Sendable, Equatable {
         public var message: RaftMessage
     }
 
+    public init(hardState: HardState? = nil, truncateFrom: LogIndex? = nil, entries: [LogEntry] = [],
+                messages: [Outgoing] = [], committed: [LogEntry] = []) {
+        self.hardState = hardState; self.truncateFrom = truncateFrom; self.entries = entries
+        self.messages = messages; self.committed = committed
+    }
+
     public var isEmpty: Bool {
         hardState == nil && truncateFrom == nil && entries.isEmpty && messages.isEmpty && committed.isEmpty
     }
@@ -26,11 +32,19 @@ public struct RaftReady: Sendable, Equatable {
 public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
     case notLeader(leader: NodeID?)
     case tooManyUncommitted(limit: Int)
+    case transferring(to: NodeID)
+    case configurationPending(index: LogIndex)
+    case notSingleServerChange
+    case unknownMember(NodeID)
 
     public var description: String {
         switch self {
         case let .notLeader(leader): leader.map { "not the leader; the leader is \($0)" } ?? "no leader is known"
         case let .tooManyUncommitted(limit): "\(limit) proposals are waiting to commit; retry when they do"
+        case let .transferring(to): "leadership is moving to \(to); retry shortly"
+        case let .configurationPending(index): "the configuration change at \(index) has not committed yet"
+        case .notSingleServerChange: "a configuration change may add or remove one voter at a time"
+        case let .unknownMember(id): "\(id) is not a voter or learner"
         }
     }
 }
@@ -41,7 +55,12 @@ public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct RaftNode: Sendable {
     public let id: NodeID
     public let settings: RaftSettings
-    public private(set) var voters: [NodeID]
+    /// The configuration in effect: the newest one in the log, committed or not (§4.1).
+    public private(set) var configuration: RaftConfiguration
+    /// Where `configuration` came from (zero: the initial configuration).
+    public private(set) var configurationIndex = LogIndex.zero
+    let initialConfiguration: RaftConfiguration
+    public var voters: [NodeID] { configuration.voters }
     public private(set) var role: RaftRole = .follower
     public private(set) var leader: NodeID?
     public private(set) var hard: HardState
@@ -55,21 +74,40 @@ public struct RaftNode: Sendable {
     var lastHeardFromLeader: MeshTime?
     var votes: Set<NodeID> = []
     var nextIndex: [NodeID: LogIndex] = [:]
-    var matchIndex: [NodeID: LogIndex] = [:]
+    /// The leader's knowledge of each follower's log (empty on other roles).
+    public internal(set) var matchIndex: [NodeID: LogIndex] = [:]
     var inflight: [NodeID: Int] = [:]
     var recentlyActive: Set<NodeID> = []
     var quorumCheckAt = MeshTime.zero
+    var transferTarget: NodeID?
+    var transferDeadline = MeshTime.zero
     var ready = RaftReady()
     var persistedHard: HardState
 
     /// Restores a node from what its storage holds (empty for a new node).
-    public init(id: NodeID, voters: [NodeID], settings: RaftSettings, random: SeededRandom, now: MeshTime,
-                hardState: HardState = HardState(), log: [LogEntry] = []) {
-        self.id = id; self.voters = voters.sorted(); self.settings = settings; self.random = random
+    /// `voters` is the initial configuration, used until the log holds a configuration entry.
+    public init(id: NodeID, voters: [NodeID], learners: [NodeID] = [], settings: RaftSettings, random: SeededRandom,
+                now: MeshTime, hardState: HardState = HardState(), log: [LogEntry] = []) {
+        self.id = id; self.settings = settings; self.random = random
+        initialConfiguration = RaftConfiguration(voters: voters, learners: learners)
+        configuration = initialConfiguration
         hard = hardState; persistedHard = hardState; self.log = log
         applied = .zero
         electionDeadline = now
         electionDeadline = now + randomElectionTimeout()
+        recomputeConfiguration()
+    }
+
+    /// Takes the newest configuration entry of the log, else the initial configuration.
+    mutating func recomputeConfiguration() {
+        if let e = log.last(where: { $0.kind == .configuration }), let c = try? RaftConfiguration.decode(e.command) {
+            configuration = c; configurationIndex = e.index
+        } else {
+            configuration = initialConfiguration; configurationIndex = .zero
+        }
+        if role == .leader {
+            for peer in peers where nextIndex[peer] == nil { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
+        }
     }
 
     // MARK: Queries
@@ -86,7 +124,13 @@ public struct RaftNode: Sendable {
     }
 
     /// When `tick` must run next.
-    public var nextWakeup: MeshTime { role == .leader ? min(heartbeatAt, quorumCheckAt) : electionDeadline }
+    public var nextWakeup: MeshTime {
+        guard role == .leader else { return electionDeadline }
+        return transferTarget == nil ? min(heartbeatAt, quorumCheckAt) : min(heartbeatAt, quorumCheckAt, transferDeadline)
+    }
+
+    /// Whether a configuration change is waiting to commit.
+    public var configurationPending: Bool { configurationIndex > hard.commit }
 
     // MARK: Inputs
 
@@ -94,6 +138,7 @@ public struct RaftNode: Sendable {
     public mutating func tick(now: MeshTime) -> RaftReady {
         switch role {
         case .leader:
+            if transferTarget != nil, now >= transferDeadline { transferTarget = nil }
             if now >= heartbeatAt {
                 heartbeatAt = now + settings.heartbeatInterval
                 for peer in peers { sendAppend(to: peer, heartbeat: true) }
@@ -106,8 +151,10 @@ public struct RaftNode: Sendable {
                 recentlyActive = []
             }
         case .follower, .preCandidate, .candidate:
-            if now >= electionDeadline, isVoter {
-                if settings.preVote { startPreVote(now: now) } else { campaign(now: now) }
+            if now >= electionDeadline {
+                if !isVoter {
+                    electionDeadline = now + randomElectionTimeout()   // a learner never campaigns
+                } else if settings.preVote { startPreVote(now: now) } else { campaign(now: now) }
             }
         }
         return takeReady()
@@ -116,14 +163,44 @@ public struct RaftNode: Sendable {
     /// Appends a command to the log if this node leads; returns its index. The command is
     /// committed when an entry at that index with this term comes back in `committed`.
     public mutating func propose(_ command: [UInt8], now: MeshTime) -> Result<(LogIndex, Term, RaftReady), RaftError> {
+        propose(.command, command)
+    }
+
+    /// Proposes a new configuration: at most one voter added or removed, learners freely,
+    /// one change in flight at a time (thesis §4.1).
+    public mutating func proposeConfiguration(_ new: RaftConfiguration, now: MeshTime) -> Result<(LogIndex, Term, RaftReady), RaftError> {
         guard role == .leader else { return .failure(.notLeader(leader: leader)) }
+        guard !configurationPending else { return .failure(.configurationPending(index: configurationIndex)) }
+        let old = Set(voters), next = Set(new.voters)
+        guard old.symmetricDifference(next).count <= 1, !next.isEmpty else { return .failure(.notSingleServerChange) }
+        return propose(.configuration, new.encoded)
+    }
+
+    mutating func propose(_ kind: LogEntryKind, _ command: [UInt8]) -> Result<(LogIndex, Term, RaftReady), RaftError> {
+        guard role == .leader else { return .failure(.notLeader(leader: leader)) }
+        if let t = transferTarget { return .failure(.transferring(to: t)) }
         guard lastIndex.value - hard.commit.value < UInt64(settings.maxUncommittedEntries) else {
             return .failure(.tooManyUncommitted(limit: settings.maxUncommittedEntries))
         }
-        let entry = appendLocal(command)
+        let entry = appendLocal(command, kind: kind)
         for peer in peers { sendAppend(to: peer, heartbeat: false) }
         maybeCommit()
         return .success((entry.index, entry.term, takeReady()))
+    }
+
+    /// Hands leadership to `target` (thesis §3.10): once its log matches, it is told to
+    /// campaign at once; proposals are refused meanwhile. Used on graceful leave.
+    public mutating func transferLeadership(to target: NodeID, now: MeshTime) -> Result<RaftReady, RaftError> {
+        guard role == .leader else { return .failure(.notLeader(leader: leader)) }
+        guard target != id, voters.contains(target) else { return .failure(.unknownMember(target)) }
+        transferTarget = target
+        transferDeadline = now + settings.electionTimeout
+        if matchIndex[target, default: .zero] == lastIndex {
+            send(.timeoutNow(term), to: target)
+        } else {
+            sendAppend(to: target, heartbeat: false)
+        }
+        return .success(takeReady())
     }
 
     /// Handles one message from `from`.
@@ -133,13 +210,17 @@ public struct RaftNode: Sendable {
         case let .voteResponse(m): handleVoteResponse(m, from: from, now: now)
         case let .appendEntries(m): handleAppendEntries(m, from: from, now: now)
         case let .appendResponse(m): handleAppendResponse(m, from: from, now: now)
+        case let .timeoutNow(t):
+            if t == term, from == leader, isVoter { campaign(now: now, transfer: true) }
         }
         return takeReady()
     }
 
     // MARK: Elections (§5.2, §5.4.1, thesis §9.6)
 
-    var peers: [NodeID] { voters.filter { $0 != id } }
+    /// Everyone this node replicates to when it leads: voters and learners but itself.
+    var peers: [NodeID] { (configuration.voters + configuration.learners).filter { $0 != id } }
+    var voterPeers: [NodeID] { configuration.voters.filter { $0 != id } }
 
     mutating func randomElectionTimeout() -> Duration {
         settings.electionTimeout.scaled(by: 1 + random.nextUnit())
@@ -164,10 +245,10 @@ public struct RaftNode: Sendable {
         electionDeadline = now + randomElectionTimeout()
         if votes.count >= quorum { campaign(now: now); return }
         let request = RequestVote(preVote: true, term: term.next, lastLogIndex: lastIndex, lastLogTerm: lastTerm)
-        for peer in peers { send(.requestVote(request), to: peer) }
+        for peer in voterPeers { send(.requestVote(request), to: peer) }
     }
 
-    mutating func campaign(now: MeshTime) {
+    mutating func campaign(now: MeshTime, transfer: Bool = false) {
         role = .candidate
         leader = nil
         hard.term = term.next
@@ -175,8 +256,8 @@ public struct RaftNode: Sendable {
         votes = [id]
         electionDeadline = now + randomElectionTimeout()
         if votes.count >= quorum { becomeLeader(now: now); return }
-        let request = RequestVote(preVote: false, term: term, lastLogIndex: lastIndex, lastLogTerm: lastTerm)
-        for peer in peers { send(.requestVote(request), to: peer) }
+        let request = RequestVote(preVote: false, term: term, lastLogIndex: lastIndex, lastLogTerm: lastTerm, transfer: transfer)
+        for peer in voterPeers { send(.requestVote(request), to: peer) }
     }
 
     mutating func handleRequestVote(_ m: RequestVote, from: NodeID, now: MeshTime) {
@@ -185,7 +266,7 @@ public struct RaftNode: Sendable {
             send(.voteResponse(VoteResponse(preVote: true, term: grant ? m.term : term, granted: grant)), to: from)
             return
         }
-        if inLeaderLease(now: now), m.term > term { return }   // a disruptive candidate: ignore
+        if inLeaderLease(now: now), m.term > term, !m.transfer { return }   // a disruptive candidate: ignore
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now) }
         let grant = m.term == term && (hard.votedFor == nil || hard.votedFor == from)
             && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex)
@@ -215,6 +296,7 @@ public struct RaftNode: Sendable {
         if newTerm > term { hard.term = newTerm; hard.votedFor = nil }
         role = .follower
         leader = newLeader
+        transferTarget = nil
         electionDeadline = now + randomElectionTimeout()
     }
 
@@ -234,10 +316,11 @@ public struct RaftNode: Sendable {
 
     // MARK: Replication (§5.3)
 
-    mutating func appendLocal(_ command: [UInt8]) -> LogEntry {
-        let entry = LogEntry(term: term, index: lastIndex.next, command: command)
+    mutating func appendLocal(_ command: [UInt8], kind: LogEntryKind = .command) -> LogEntry {
+        let entry = LogEntry(term: term, index: lastIndex.next, kind: kind, command: command)
         log.append(entry)
         ready.entries.append(entry)
+        if kind == .configuration { recomputeConfiguration() }
         return entry
     }
 
@@ -286,17 +369,21 @@ public struct RaftNode: Sendable {
             reject(to: from, hint: max(hint, hard.commit.next))
             return
         }
+        var configurationTouched = false
         for e in m.entries {
             if let existing = term(at: e.index) {
                 if existing == e.term { continue }
                 precondition(e.index > hard.commit, "Raft safety: a committed entry would be overwritten")
+                if e.index <= configurationIndex { configurationTouched = true }
                 log.removeSubrange((Int(e.index.value) - 1)...)
                 ready.truncateFrom = min(ready.truncateFrom ?? e.index, e.index)
                 ready.entries.removeAll { $0.index >= e.index }
             }
             log.append(e)
             ready.entries.append(e)
+            if e.kind == .configuration { configurationTouched = true }
         }
+        if configurationTouched { recomputeConfiguration() }
         let lastNew = LogIndex(m.prevLogIndex.value + UInt64(m.entries.count))
         let newCommit = min(m.leaderCommit, lastNew)
         if newCommit > hard.commit { hard.commit = newCommit }
@@ -309,13 +396,14 @@ public struct RaftNode: Sendable {
 
     mutating func handleAppendResponse(_ m: AppendResponse, from: NodeID, now: MeshTime) {
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now); return }
-        guard role == .leader, m.term == term, voters.contains(from) else { return }
+        guard role == .leader, m.term == term, peers.contains(from) else { return }
         recentlyActive.insert(from)
         if m.success {
             inflight[from] = max(0, inflight[from, default: 0] - 1)
             if m.matchIndex > matchIndex[from, default: .zero] { matchIndex[from] = m.matchIndex }
             if nextIndex[from, default: .zero] <= m.matchIndex { nextIndex[from] = m.matchIndex.next }
             maybeCommit()
+            if role == .leader, from == transferTarget, matchIndex[from] == lastIndex { send(.timeoutNow(term), to: from) }
         } else {
             // Back up to the follower's hint, never below what it is known to hold.
             let floor = matchIndex[from, default: .zero].next
@@ -332,6 +420,11 @@ public struct RaftNode: Sendable {
         matches.sort(by: >)
         let candidate = matches[quorum - 1]
         if candidate > hard.commit, term(at: candidate) == term { hard.commit = candidate }
+        // A leader removed from the voters leads until that change commits, then steps down.
+        if !isVoter, hard.commit >= configurationIndex, configurationIndex > .zero {
+            role = .follower
+            leader = nil
+        }
     }
 
     // MARK: Output

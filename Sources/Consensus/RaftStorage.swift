@@ -26,8 +26,9 @@ public final class RaftStorage {
         CREATE TABLE IF NOT EXISTS raft_log (
             idx      INTEGER PRIMARY KEY,   -- log index, from 1
             term     INTEGER NOT NULL,
-            command  BLOB    NOT NULL,      -- the encoded ControlCommand (empty: a leader's no-op)
-            checksum BLOB    NOT NULL       -- BLAKE2b-128 of (idx, term, command)
+            kind     INTEGER NOT NULL,      -- 0 command, 1 configuration
+            command  BLOB    NOT NULL,      -- the encoded ControlCommand (empty: a leader's no-op) or configuration
+            checksum BLOB    NOT NULL       -- BLAKE2b-128 of (idx, term, kind, command)
         );
         """
 
@@ -36,7 +37,7 @@ public final class RaftStorage {
             db = try SQLiteDatabase(path: path)
             try db.execute(Self.schema)
             putState = try db.prepare("INSERT INTO raft_state (id, term, voted_for, commit_index, checksum) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET term = excluded.term, voted_for = excluded.voted_for, commit_index = excluded.commit_index, checksum = excluded.checksum")
-            putEntry = try db.prepare("INSERT OR REPLACE INTO raft_log (idx, term, command, checksum) VALUES (?, ?, ?, ?)")
+            putEntry = try db.prepare("INSERT OR REPLACE INTO raft_log (idx, term, kind, command, checksum) VALUES (?, ?, ?, ?, ?)")
             truncate = try db.prepare("DELETE FROM raft_log WHERE idx >= ?")
         } catch { throw .io(error.description) }
     }
@@ -52,7 +53,8 @@ public final class RaftStorage {
                 }
                 if let t = ready.truncateFrom { try truncate.run([.int(Int64(t.value))]) }
                 for e in ready.entries {
-                    try putEntry.run([.int(Int64(e.index.value)), .int(Int64(e.term.value)), .blob(e.command), .blob(Self.checksum(e))])
+                    try putEntry.run([.int(Int64(e.index.value)), .int(Int64(e.term.value)), .int(Int64(e.kind.rawValue)),
+                                      .blob(e.command), .blob(Self.checksum(e))])
                 }
             }
         } catch { throw .io(error.description) }
@@ -71,9 +73,10 @@ public final class RaftStorage {
                 if row.blob(3) != Self.checksum(h) { failure = .corrupt("the hard state's checksum does not match") }
                 hard = h
             }
-            try db.prepare("SELECT idx, term, command, checksum FROM raft_log ORDER BY idx").run([]) { row in
-                let e = LogEntry(term: Term(UInt64(row.int(1))), index: LogIndex(UInt64(row.int(0))), command: row.blob(2))
-                if failure == nil, row.blob(3) != Self.checksum(e) { failure = .corrupt("log entry \(e.index) fails its checksum") }
+            try db.prepare("SELECT idx, term, kind, command, checksum FROM raft_log ORDER BY idx").run([]) { row in
+                let kind = LogEntryKind(rawValue: UInt8(truncatingIfNeeded: row.int(2))) ?? .command
+                let e = LogEntry(term: Term(UInt64(row.int(1))), index: LogIndex(UInt64(row.int(0))), kind: kind, command: row.blob(3))
+                if failure == nil, row.blob(4) != Self.checksum(e) || Int64(kind.rawValue) != row.int(2) { failure = .corrupt("log entry \(e.index) fails its checksum") }
                 if failure == nil, e.index.value != UInt64(log.count) + 1 { failure = .corrupt("log has a gap before entry \(e.index)") }
                 log.append(e)
             }
@@ -98,7 +101,7 @@ public final class RaftStorage {
 
     static func checksum(_ e: LogEntry) -> [UInt8] {
         var w = ByteWriter()
-        w.write(e.index.value); w.write(e.term.value); w.writeBlob(e.command)
+        w.write(e.index.value); w.write(e.term.value); w.write(e.kind.rawValue); w.writeBlob(e.command)
         return Checksum.blake2b(w.bytes)
     }
 }

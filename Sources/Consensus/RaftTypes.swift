@@ -1,4 +1,5 @@
 import MeshCore
+import MeshWire
 
 /// A Raft term (Raft §5.1): a logical clock that only grows.
 public struct Term: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -21,13 +22,50 @@ public struct LogIndex: Hashable, Comparable, Sendable, CustomStringConvertible 
     public var description: String { "\(value)" }
 }
 
-/// One log entry: the term it was created in and an opaque command for the state machine.
-/// An empty command is the no-op a new leader appends to commit its term (Raft §8).
+/// What a log entry holds.
+public enum LogEntryKind: UInt8, Sendable {
+    /// A command for the state machine (empty: the no-op a new leader appends, Raft §8).
+    case command = 0
+    /// A new configuration (voters and learners), in effect as soon as it is in a log
+    /// (thesis §4.1, single-server changes).
+    case configuration = 1
+}
+
+/// One log entry: the term it was created in and its payload.
 public struct LogEntry: Sendable, Equatable {
     public var term: Term
     public var index: LogIndex
+    public var kind: LogEntryKind
     public var command: [UInt8]
-    public init(term: Term, index: LogIndex, command: [UInt8]) { self.term = term; self.index = index; self.command = command }
+    public init(term: Term, index: LogIndex, kind: LogEntryKind = .command, command: [UInt8]) {
+        self.term = term; self.index = index; self.kind = kind; self.command = command
+    }
+}
+
+/// Who votes and who only follows.
+public struct RaftConfiguration: Sendable, Equatable {
+    public var voters: [NodeID]
+    /// Non-voting members that receive the log (catching up before promotion).
+    public var learners: [NodeID]
+
+    public init(voters: [NodeID], learners: [NodeID] = []) {
+        self.voters = voters.sorted(); self.learners = learners.filter { !voters.contains($0) }.sorted()
+    }
+
+    public var encoded: [UInt8] {
+        var w = ByteWriter()
+        w.writeList(voters) { w, id in w.write(id) }
+        w.writeList(learners) { w, id in w.write(id) }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(WireError) -> RaftConfiguration {
+        var r = ByteReader(bytes)
+        let voters = try r.readList(limit: 64, minElementBytes: 32) { (r: inout ByteReader) throws(WireError) in try r.readNodeID() }
+        let learners = try r.readList(limit: 1024, minElementBytes: 32) { (r: inout ByteReader) throws(WireError) in try r.readNodeID() }
+        try r.expectEnd()
+        return RaftConfiguration(voters: voters, learners: learners)
+    }
 }
 
 /// What must be on disk before a node answers anything (Raft figure 2, "persistent state").
@@ -51,6 +89,9 @@ public enum RaftMessage: Sendable, Equatable {
     case voteResponse(VoteResponse)
     case appendEntries(AppendEntries)
     case appendResponse(AppendResponse)
+    /// Leadership transfer (thesis §3.10): "campaign now", sent by the leader to the
+    /// chosen successor once its log is up to date.
+    case timeoutNow(Term)
 }
 
 public struct RequestVote: Sendable, Equatable {
@@ -59,6 +100,8 @@ public struct RequestVote: Sendable, Equatable {
     public var term: Term
     public var lastLogIndex: LogIndex
     public var lastLogTerm: Term
+    /// Part of a leadership transfer: voters grant it even inside a leader lease.
+    public var transfer: Bool = false
 }
 
 public struct VoteResponse: Sendable, Equatable {

@@ -31,6 +31,8 @@ public struct Membership: Sendable {
     var suspicions: [NodeID: Suspicion] = [:]
     /// Dead or left members, kept until reaped.
     var down: Set<NodeID> = []
+    /// The earliest time a down member may be reaped (early is harmless: reap re-checks).
+    var nextReapAt: MeshTime?
     var nextProbeAt: MeshTime
     var nextGossipAt: MeshTime
     var nextPushPullAt: MeshTime
@@ -132,7 +134,7 @@ public struct Membership: Sendable {
         if let p = pending { t = min(t, p.indirectSent ? p.end : p.directDeadline) }
         for s in suspicions.values { t = min(t, s.deadline) }
         for r in relays.values { t = min(t, r.nackSent || !r.wantsNack ? r.expireAt : r.nackAt) }
-        for id in down { if let since = records[id]?.statusSince { t = min(t, since + settings.reapInterval) } }
+        if let r = nextReapAt { t = min(t, r) }
         if let j = joining { t = min(t, j.nextAt) }
         if let l = leaveDeadline { t = min(t, l) }
         return t

@@ -99,6 +99,7 @@ extension Membership {
         records[id] = record
         suspicions.removeValue(forKey: id)
         down.insert(id)
+        nextReapAt = min(nextReapAt ?? now + settings.reapInterval, now + settings.reapInterval)
         if pending?.target == id { pending = nil }
         if from == local.id { metrics.deathsDeclared += 1 }
         queue.enqueue(.dead(id: id, incarnation: inc, from: from))
@@ -123,9 +124,14 @@ extension Membership {
 
     /// Forgets dead and left members after `reapInterval`.
     mutating func reap(now: MeshTime) {
-        guard !down.isEmpty else { return }
+        guard let due = nextReapAt, now >= due else { return }
+        nextReapAt = nil
         for id in down.sorted() {
-            guard let record = records[id], now >= record.statusSince + settings.reapInterval else { continue }
+            guard let record = records[id] else { down.remove(id); continue }
+            guard now >= record.statusSince + settings.reapInterval else {
+                nextReapAt = min(nextReapAt ?? record.statusSince + settings.reapInterval, record.statusSince + settings.reapInterval)
+                continue
+            }
             records.removeValue(forKey: id)
             down.remove(id)
             out.append(.changed(MemberChange(kind: .reaped, id: id, name: record.alive.name,

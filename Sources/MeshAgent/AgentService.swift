@@ -1,6 +1,9 @@
+import Foundation
+import Hummingbird
 import Logging
 import MeshCore
 import MeshWire
+import Membership
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -19,72 +22,171 @@ public struct AgentBanner: Sendable {
             "meshd: mesh listening on udp+tcp \(meshAddress)",
         ]
     }
+
+    /// The line printed once the HTTP API serves requests.
+    public static func apiLine(_ address: HostPort) -> String { "meshd: api listening on http://\(address)" }
 }
 
-/// The agent: loads its identity and keys, binds the mesh port (UDP, and TCP on the same
-/// port), and runs until a graceful shutdown (SIGTERM/SIGINT through the ServiceGroup).
+/// The agent: loads its identity and keyring, binds the mesh port (UDP, and TCP on the same
+/// port), runs the membership core through `MeshRuntime`, serves the HTTP API, and on a
+/// graceful shutdown (SIGTERM/SIGINT through the ServiceGroup, or `POST /v1/leave`) leaves
+/// the mesh before it stops, so peers see it `left`, not `dead`.
 public struct AgentService: Service {
     public let config: AgentConfig
     public let logger: Logger
     let onReady: @Sendable (AgentBanner) -> Void
+    let onAPIReady: @Sendable (HostPort) -> Void
 
-    public init(config: AgentConfig, logger: Logger, onReady: @escaping @Sendable (AgentBanner) -> Void) {
-        self.config = config; self.logger = logger; self.onReady = onReady
+    public init(config: AgentConfig, logger: Logger, onReady: @escaping @Sendable (AgentBanner) -> Void,
+                onAPIReady: @escaping @Sendable (HostPort) -> Void = { _ in }) {
+        self.config = config; self.logger = logger; self.onReady = onReady; self.onAPIReady = onAPIReady
     }
 
     public func run() async throws {
         let dataDir = DataDirectory(path: config.dataDir)
         try dataDir.prepare()
         let (identity, created) = try dataDir.loadOrCreateIdentity()
-        let (clusterKey, _) = try dataDir.loadOrCreateClusterKey(explicitFile: config.clusterKeyFile)
-        let keyring = Keyring(primary: clusterKey)
+        let keyringStore = KeyringStore(dataDirectory: dataDir)
+        let keyring = try loadKeyring(dataDir: dataDir, store: keyringStore)
 
         let group = MultiThreadedEventLoopGroup.singleton
+        let (inbound, inboundQueue) = AsyncStream.makeStream(of: InboundBatch.self,
+                                                             bufferingPolicy: .bufferingOldest(AgentLimits.inboundQueueBatches))
         let udp = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(AgentLimits.socketReceiveBufferBytes))
+            .channelOption(.maxMessagesPerRead, value: UInt(AgentLimits.datagramsPerRead))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(FrameInboundHandler(keyring: keyring))
+                    try channel.pipeline.syncOperations.addHandler(DatagramInboundHandler(queue: inboundQueue))
                 }
             }
             .bind(host: config.bind.host, port: config.bind.port).get()
         let port = udp.localAddress?.port ?? config.bind.port
-        let tcp: Channel
+
+        let settingsProfile = config.profile
+        let addresses = try await advertisedAddresses(port: port)
+        let runtime = MeshRuntime(
+            identity: identity, name: config.name, addresses: addresses,
+            metadata: MemberMetadata(tags: config.tags), profile: settingsProfile,
+            keyring: keyring, keyringStore: keyringStore, epoch: Self.wallClockMicroseconds(),
+            group: group, logger: logger)
+
+        let tcp: any Channel
         do {
-            tcp = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: config.bind.host, port: port).get()
+            tcp = try await StreamTransport.bindServer(host: config.bind.host, port: port, group: group, runtime: runtime)
         } catch {
             try? await udp.close()
             throw error
         }
+        await runtime.attach(udp: udp)
+        let (services, glue) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
+        let consumer = Task {
+            for await batch in inbound { await runtime.deliver(batch) }
+        }
+
         onReady(AgentBanner(nodeID: identity.nodeID, name: config.name, identityCreated: created,
                             meshAddress: HostPort(host: config.bind.host, port: port)))
-        logger.info("agent started", metadata: ["node": "\(identity.nodeID)", "name": "\(config.name)"])
+        logger.info("agent started", metadata: [
+            "node": "\(identity.nodeID)", "name": "\(config.name)", "profile": "\(settingsProfile.rawValue)",
+            "addresses": "\(addresses.map(\.description).joined(separator: ","))",
+        ])
 
-        // Runs until the ServiceGroup asks for a graceful shutdown (SIGTERM, SIGINT).
-        try? await gracefulShutdown()
+        let startAttributes = ["name": config.name, "profile": settingsProfile.rawValue, "identity": created ? "new" : "kept"]
+        Task { _ = try? await services.eventLog.append(kind: "agent.started", attributes: startAttributes) }
 
-        logger.info("agent stopping")
+        if !config.join.isEmpty {
+            let (seeds, failures) = await AddressResolver.resolveAll(config.join)
+            for failure in failures { logger.warning("join address skipped", metadata: ["error": "\(failure)"]) }
+            await runtime.join(seeds)
+        }
+
+        // A leave asked through the API ends the agent like SIGTERM does.
+        let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Void.self)
+        let leaveTimeout = settingsProfile.membershipSettings.leavePropagation + AgentLimits.leaveGrace
+        let api = makeAPI(runtime: runtime, services: services, leaveTimeout: leaveTimeout, afterLeave: { stopRequest.yield() })
+        let apiGroup = ServiceGroup(configuration: .init(services: [api], logger: logger))
+
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await apiGroup.run() }
+
+            // Runs until the ServiceGroup asks for a graceful shutdown (SIGTERM, SIGINT) or
+            // the API asked to leave.
+            await withTaskGroup(of: Void.self) { waits in
+                waits.addTask { try? await gracefulShutdown() }
+                waits.addTask { for await _ in stopRequests { return } }
+                await waits.next()
+                waits.cancelAll()
+            }
+
+            logger.info("agent stopping")
+            _ = try? await services.eventLog.append(kind: "agent.stopping", attributes: ["name": config.name])
+            await services.consensus.transferLeadershipForLeave()
+            let left = await runtime.leave(timeout: leaveTimeout)
+            if !left { logger.warning("the leave was not confirmed within \(leaveTimeout); stopping anyway") }
+            await apiGroup.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        glue.cancel()
+        await services.consensus.stop()
+        await services.eventLog.stop()
+        await runtime.stop()
+        inboundQueue.finish()
+        consumer.cancel()
         try? await tcp.close()
         try? await udp.close()
+        logger.info("agent stopped")
     }
-}
 
-/// Opens every datagram that arrives on the mesh port and counts what it refuses.
-/// Lives on the channel's event loop, so its state needs no lock.
-final class FrameInboundHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).
+    private func makeAPI(runtime: MeshRuntime, services: AgentServices, leaveTimeout: Duration,
+                         afterLeave: @escaping @Sendable () -> Void) -> some Service {
+        let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave))
+        APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
+        let host = config.api.host
+        let onAPIReady = self.onAPIReady
+        var apiLogger = logger
+        apiLogger.logLevel = max(logger.logLevel, .notice)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: config.api.port), serverName: "meshd"),
+            onServerRunning: { channel in
+                let address = HostPort(host: host, port: channel.localAddress?.port ?? 0)
+                await runtime.setAPIAddress(address.description)
+                onAPIReady(address)
+            },
+            logger: apiLogger)
+    }
 
-    let keyring: Keyring
-    var opener = FrameOpener()
-    var accepted: UInt64 = 0
+    /// The keyring saved by an earlier rotation, else the cluster key alone.
+    private func loadKeyring(dataDir: DataDirectory, store: KeyringStore) throws -> Keyring {
+        if let saved = try store.load() {
+            if config.clusterKeyFile != nil,
+               let configured = try? dataDir.loadOrCreateClusterKey(explicitFile: config.clusterKeyFile).key,
+               !saved.keys.contains(configured) {
+                logger.warning("the saved keyring does not hold the key of --cluster-key-file; the keyring wins (remove \(store.path) to start over)")
+            }
+            return saved
+        }
+        return Keyring(primary: try dataDir.loadOrCreateClusterKey(explicitFile: config.clusterKeyFile).key)
+    }
 
-    init(keyring: Keyring) { self.keyring = keyring }
+    /// The addresses this member advertises: `--advertise`, else the bound address, else
+    /// (bound to a wildcard) 127.0.0.1 for now.
+    private func advertisedAddresses(port: Int) async throws -> [PeerAddress] {
+        if let advertise = config.advertise {
+            return try await AddressResolver.resolve(advertise)
+        }
+        let host = config.bind.host
+        if host == "0.0.0.0" || host == "::" {
+            logger.notice("bound to \(host) with no --advertise: advertising 127.0.0.1:\(port), reachable from this machine only; set --advertise HOST:PORT for other machines")
+            return [PeerAddress(127, 0, 0, 1, port: UInt16(port))]
+        }
+        return try await AddressResolver.resolve(HostPort(host: host, port: port))
+    }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let bytes = Array(envelope.data.readableBytesView)
-        if (try? opener.open(bytes, keyring: keyring)) != nil { accepted += 1 }
+    /// The sealer's epoch: wall-clock microseconds, which grow from one start to the next.
+    static func wallClockMicroseconds() -> UInt64 {
+        UInt64(Date().timeIntervalSince1970 * 1_000_000)
     }
 }

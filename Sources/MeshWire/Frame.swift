@@ -79,7 +79,11 @@ public struct FrameOpener: Sendable {
     public mutating func open(_ bytes: ArraySlice<UInt8>, keyring: Keyring,
                               channel: FrameChannel = .datagram) throws(WireError) -> Frame {
         do throws(WireError) {
-            let frame = try Self.openWithoutReplayCheck(bytes, keyring: keyring, channel: channel)
+            // A frame the replay window already refuses is dropped before its signature
+            // is checked (the check is the costly step); it is recorded only once verified.
+            let frame = try Self.openWithoutReplayCheck(bytes, keyring: keyring, channel: channel) { [replay] sender, epoch, seq in
+                replay.wouldAccept(sender: sender, epoch: epoch, seq: seq)
+            }
             guard replay.accept(sender: frame.sender, epoch: frame.epoch, seq: frame.seq) else {
                 throw WireError.replayed(sender: frame.sender, epoch: frame.epoch, seq: frame.seq)
             }
@@ -98,6 +102,13 @@ public struct FrameOpener: Sendable {
     /// Size, version, seal and signature checks, with no replay state.
     public static func openWithoutReplayCheck(_ bytes: ArraySlice<UInt8>, keyring: Keyring,
                                               channel: FrameChannel) throws(WireError) -> Frame {
+        try openWithoutReplayCheck(bytes, keyring: keyring, channel: channel) { _, _, _ in true }
+    }
+
+    /// As above; `isFresh` is asked after decryption and before the signature check, and a
+    /// frame it refuses fails as `replayed`.
+    static func openWithoutReplayCheck(_ bytes: ArraySlice<UInt8>, keyring: Keyring, channel: FrameChannel,
+                                       isFresh: (NodeID, UInt64, UInt64) -> Bool) throws(WireError) -> Frame {
         guard bytes.count <= channel.maxBytes else { throw .oversized(size: bytes.count, limit: channel.maxBytes) }
         guard bytes.count >= WireLimits.frameOverheadBytes else {
             throw .truncated(needed: WireLimits.frameOverheadBytes, available: bytes.count)
@@ -121,6 +132,8 @@ public struct FrameOpener: Sendable {
         guard bodyCount == r.remaining - SignedLayout.signatureBytes else {
             throw .malformed("body length \(bodyCount) does not match the frame (\(r.remaining - SignedLayout.signatureBytes))")
         }
+        let sender = NodeID(publicKey: senderKey)!
+        guard isFresh(sender, epoch, seq) else { throw .replayed(sender: sender, epoch: epoch, seq: seq) }
         let signedCount = signed.count - SignedLayout.signatureBytes
         let ok = signed.withUnsafeBytes { all in
             senderKey.withUnsafeBytes { key in
@@ -132,6 +145,6 @@ public struct FrameOpener: Sendable {
         guard ok else { throw .badSignature }
         guard let kind = MessageKind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
         let body = Array(try r.readRaw(bodyCount))
-        return Frame(sender: NodeID(publicKey: senderKey)!, epoch: epoch, seq: seq, kind: kind, body: body)
+        return Frame(sender: sender, epoch: epoch, seq: seq, kind: kind, body: body)
     }
 }

@@ -17,4 +17,11 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     case eventPush = 32
     case eventDigest = 33
     case eventBatch = 34
+    case raftRequestVote = 64
+    case raftVoteResponse = 65
+    case raftAppendEntries = 66
+    case raftAppendResponse = 67
+    case raftTimeoutNow = 68
+    case commandForward = 96
+    case commandReply = 97
 }

@@ -54,6 +54,17 @@ public struct ReplayFilter: Sendable {
         return true
     }
 
+    /// Whether `accept` would take this frame, without recording anything. The opener asks
+    /// this before the (costly) signature check, so a flood of replayed frames costs a
+    /// decryption each, not a signature verification.
+    public func wouldAccept(sender: NodeID, epoch: UInt64, seq: UInt64) -> Bool {
+        guard let w = windows[sender] else { return true }
+        if epoch != w.epoch { return epoch > w.epoch }
+        if seq > w.highest { return true }
+        let age = w.highest - seq
+        return age < WireLimits.replayWindowFrames && w.seen & (1 << age) == 0
+    }
+
     private mutating func evictLeastRecentlyUsed() {
         if let oldest = windows.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
             windows.removeValue(forKey: oldest)

@@ -15,6 +15,7 @@ struct MeshD: AsyncParsableCommand {
         Examples:
           meshd
           meshd --name pi-1 --bind 0.0.0.0:7600 --join 10.0.0.2:7600 --tag arch=arm64
+          meshd --name a --bind 127.0.0.1:7700 --api 127.0.0.1:7701 --profile local --join 127.0.0.1:7600
         """
     )
 
@@ -64,6 +65,8 @@ struct MeshD: AsyncParsableCommand {
             // Written straight to the file descriptor so that scripts piping stdout see the
             // lines at once, not when a buffer fills.
             FileHandle.standardOutput.write(Data(banner.lines.map { $0 + "\n" }.joined().utf8))
+        } onAPIReady: { address in
+            FileHandle.standardOutput.write(Data((AgentBanner.apiLine(address) + "\n").utf8))
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)],

@@ -47,6 +47,25 @@ final class AgentProcess: @unchecked Sendable {
     var stdout: String { lock.withLock { stdoutText } }
     var stderr: String { lock.withLock { stderrText } }
 
+    /// The mesh port from the banner (`meshd: mesh listening on udp+tcp HOST:PORT`).
+    var meshPort: Int? { Self.port(after: "meshd: mesh listening on udp+tcp ", in: stdout) }
+    /// The API address from `meshd: api listening on http://HOST:PORT`.
+    var apiAddress: String? {
+        stdout.split(separator: "\n").first { $0.hasPrefix("meshd: api listening on http://") }
+            .map { String($0.dropFirst("meshd: api listening on http://".count)) }
+    }
+
+    static func port(after prefix: String, in text: String) -> Int? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
+              let colon = line.lastIndex(of: ":") else { return nil }
+        return Int(line[line.index(after: colon)...])
+    }
+
+    /// Waits until the banner and the API line are printed.
+    func waitUntilServing(timeout: Duration = .seconds(20)) async throws {
+        try await waitForOutput(timeout: timeout) { $0.contains("meshd: api listening on http://") }
+    }
+
     /// Polls until `condition` holds on stdout, or fails with what was last seen.
     func waitForOutput(timeout: Duration = .seconds(20), _ condition: (String) -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

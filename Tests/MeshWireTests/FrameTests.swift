@@ -10,7 +10,7 @@ struct FrameTests {
         var sealer = FrameSealer(identity: alice, epoch: 7)
         var opener = FrameOpener()
         for kind in MessageKind.allCases {
-            let body = Sodium.randomBytes(Int(kind.rawValue) * 13)
+            let body = Sodium.randomBytes(min(Int(kind.rawValue) * 13, WireLimits.maxDatagramBodyBytes))
             let bytes = try sealer.seal(kind: kind, body: body, keyring: keyring)
             #expect(bytes.count == body.count + WireLimits.frameOverheadBytes)
             let frame = try opener.open(bytes, keyring: keyring)
@@ -94,6 +94,27 @@ struct FrameTests {
         var restarted = FrameSealer(identity: alice, epoch: 2)
         _ = try opener.open(try restarted.seal(kind: .ping, body: [], keyring: keyring), keyring: keyring)
         #expect(throws: WireError.self) { try opener.open(frames[98], keyring: keyring) }
+    }
+
+    @Test func replayWindowIsAskedBeforeTheSignatureAndRecordsOnlyVerifiedFrames() throws {
+        var filter = ReplayFilter()
+        #expect(filter.wouldAccept(sender: alice.nodeID, epoch: 1, seq: 5))
+        #expect(filter.wouldAccept(sender: alice.nodeID, epoch: 1, seq: 5))   // asking records nothing
+        let accepted = filter.accept(sender: alice.nodeID, epoch: 1, seq: 5)
+        #expect(accepted)
+        #expect(!filter.wouldAccept(sender: alice.nodeID, epoch: 1, seq: 5))
+        #expect(filter.wouldAccept(sender: alice.nodeID, epoch: 1, seq: 4))
+        #expect(!filter.wouldAccept(sender: alice.nodeID, epoch: 0, seq: 9))
+        #expect(filter.wouldAccept(sender: alice.nodeID, epoch: 2, seq: 1))
+
+        // A replayed frame whose signature was tampered with is refused as a replay, before
+        // any signature work; a fresh frame with a bad signature still fails as badSignature.
+        var sealer = FrameSealer(identity: alice, epoch: 1)
+        let frame = try sealer.seal(kind: .ping, body: [1, 2, 3], keyring: keyring)
+        var opener = FrameOpener()
+        _ = try opener.open(frame, keyring: keyring)
+        #expect(throws: WireError.self) { try opener.open(frame, keyring: keyring) }
+        #expect(opener.rejected[.replayed] == 1 && opener.rejected[.badSignature] == 0)
     }
 
     @Test func sizeLimitsAreEnforcedOnBothSides() throws {

@@ -1,0 +1,74 @@
+import MeshCore
+import MeshWire
+
+/// Wire limits of Raft messages.
+public enum RaftLimits {
+    public static let maxEntriesPerMessage = 4096
+    public static let maxCommandBytes = 1 << 20
+}
+
+extension RaftMessage {
+    public var kind: MessageKind {
+        switch self {
+        case .requestVote: .raftRequestVote
+        case .voteResponse: .raftVoteResponse
+        case .appendEntries: .raftAppendEntries
+        case .appendResponse: .raftAppendResponse
+        case .timeoutNow: .raftTimeoutNow
+        }
+    }
+
+    public var encoded: [UInt8] {
+        var w = ByteWriter()
+        switch self {
+        case let .requestVote(m):
+            w.write(m.preVote); w.write(m.term.value); w.write(m.lastLogIndex.value); w.write(m.lastLogTerm.value)
+            w.write(m.transfer)
+        case let .voteResponse(m):
+            w.write(m.preVote); w.write(m.term.value); w.write(m.granted)
+        case let .appendEntries(m):
+            w.write(m.term.value); w.write(m.prevLogIndex.value); w.write(m.prevLogTerm.value); w.write(m.leaderCommit.value)
+            w.writeList(m.entries) { w, e in w.write(e.term.value); w.write(e.index.value); w.write(e.kind.rawValue); w.writeBlob(e.command) }
+        case let .appendResponse(m):
+            w.write(m.term.value); w.write(m.success); w.write(m.matchIndex.value); w.write(m.hintIndex.value)
+        case let .timeoutNow(term):
+            w.write(term.value)
+        }
+        return w.bytes
+    }
+
+    public static func decode(kind: MessageKind, body: [UInt8]) throws(WireError) -> RaftMessage {
+        var r = ByteReader(body)
+        let m: RaftMessage
+        switch kind {
+        case .raftRequestVote:
+            m = .requestVote(RequestVote(preVote: try r.readBool(), term: Term(try r.readUInt64()),
+                                         lastLogIndex: LogIndex(try r.readUInt64()), lastLogTerm: Term(try r.readUInt64()),
+                                         transfer: try r.readBool()))
+        case .raftVoteResponse:
+            m = .voteResponse(VoteResponse(preVote: try r.readBool(), term: Term(try r.readUInt64()), granted: try r.readBool()))
+        case .raftAppendEntries:
+            let term = Term(try r.readUInt64()), prevIndex = LogIndex(try r.readUInt64())
+            let prevTerm = Term(try r.readUInt64()), commit = LogIndex(try r.readUInt64())
+            let entries = try r.readList(limit: RaftLimits.maxEntriesPerMessage, minElementBytes: 20) { (r: inout ByteReader) throws(WireError) in
+                let term = Term(try r.readUInt64()), index = LogIndex(try r.readUInt64())
+                let rawKind = try r.readUInt8()
+                guard let kind = LogEntryKind(rawValue: rawKind) else { throw .malformed("log entry kind \(rawKind)") }
+                return LogEntry(term: term, index: index, kind: kind, command: try r.readBlob(limit: RaftLimits.maxCommandBytes))
+            }
+            for (i, e) in entries.enumerated() where e.index.value != prevIndex.value + UInt64(i) + 1 {
+                throw .malformed("entry \(e.index) out of sequence after \(prevIndex)")
+            }
+            m = .appendEntries(AppendEntries(term: term, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries, leaderCommit: commit))
+        case .raftAppendResponse:
+            m = .appendResponse(AppendResponse(term: Term(try r.readUInt64()), success: try r.readBool(),
+                                               matchIndex: LogIndex(try r.readUInt64()), hintIndex: LogIndex(try r.readUInt64())))
+        case .raftTimeoutNow:
+            m = .timeoutNow(Term(try r.readUInt64()))
+        default:
+            throw .unknownKind(kind.rawValue)
+        }
+        try r.expectEnd()
+        return m
+    }
+}

@@ -1,0 +1,57 @@
+/// One event of the replicated log, as `GET /v1/events` and `meshctl events --json` show it.
+public struct EventInfo: Codable, Sendable, Equatable {
+    /// Wall-clock time of the event's hybrid timestamp, ISO 8601.
+    public var time: String
+    public var kind: String
+    /// The origin's member name when known, else its short id.
+    public var node: String
+    public var origin: String
+    public var seq: UInt64
+    public var attributes: [String: String]
+
+    public init(time: String, kind: String, node: String, origin: String, seq: UInt64, attributes: [String: String]) {
+        self.time = time; self.kind = kind; self.node = node; self.origin = origin; self.seq = seq; self.attributes = attributes
+    }
+}
+
+/// `POST /v1/events`: append a user event.
+public struct EventSendRequest: Codable, Sendable, Equatable {
+    public var kind: String
+    public var attributes: [String: String]
+    public init(kind: String, attributes: [String: String]) { self.kind = kind; self.attributes = attributes }
+}
+
+/// A mesh-wide variable.
+public struct VarInfo: Codable, Sendable, Equatable {
+    public var key: String
+    public var value: String
+    /// The Raft log index that last set it.
+    public var index: UInt64
+    public init(key: String, value: String, index: UInt64) { self.key = key; self.value = value; self.index = index }
+}
+
+/// `GET /v1/vars[/KEY]`: values and how fresh they are.
+public struct VarsResponse: Codable, Sendable, Equatable {
+    public var vars: [VarInfo]
+    /// True when read from this agent's replica without asking the leader (`--stale`).
+    public var stale: Bool
+    /// The index this replica had applied when it answered.
+    public var appliedIndex: UInt64
+
+    public init(vars: [VarInfo], stale: Bool, appliedIndex: UInt64) { self.vars = vars; self.stale = stale; self.appliedIndex = appliedIndex }
+
+    enum CodingKeys: String, CodingKey { case vars, stale, appliedIndex = "applied_index" }
+}
+
+/// `PUT /v1/vars/KEY` body.
+public struct VarSetRequest: Codable, Sendable, Equatable {
+    public var value: String
+    public init(value: String) { self.value = value }
+}
+
+/// The answer to a replicated write: committed and applied at `index`.
+public struct CommandResult: Codable, Sendable, Equatable {
+    public var result: String
+    public var index: UInt64
+    public init(result: String, index: UInt64) { self.result = result; self.index = index }
+}

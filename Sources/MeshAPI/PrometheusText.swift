@@ -1,0 +1,57 @@
+/// Writes the Prometheus text exposition format (version 0.0.4): one `# HELP` and
+/// `# TYPE` line per family, then its samples, label values escaped.
+public struct PrometheusText: Sendable {
+    /// The metric kinds this agent exposes.
+    public enum Kind: String, Sendable { case counter, gauge }
+
+    public private(set) var text = ""
+    public init() {}
+
+    /// The content type scrapers expect for this format.
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    /// Adds a family with its samples (labels -> value).
+    public mutating func family(_ name: String, _ kind: Kind, help: String,
+                                _ samples: [(labels: [(String, String)], value: Double)]) {
+        text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) \(kind.rawValue)\n"
+        for sample in samples {
+            text += name
+            if !sample.labels.isEmpty {
+                text += "{" + sample.labels.map { "\($0.0)=\"\(Self.escapeLabel($0.1))\"" }.joined(separator: ",") + "}"
+            }
+            text += " \(Self.format(sample.value))\n"
+        }
+    }
+
+    /// A family with a single unlabelled sample.
+    public mutating func family(_ name: String, _ kind: Kind, help: String, value: Double) {
+        family(name, kind, help: help, [(labels: [], value: value)])
+    }
+
+    static func format(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return "\(v)"
+    }
+
+    static func escapeHelp(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func escapeLabel(_ s: String) -> String {
+        escapeHelp(s).replacingOccurrences(of: "\"", with: "\\\"")
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: target) {
+            out += rest[..<r.lowerBound]; out += replacement; rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}

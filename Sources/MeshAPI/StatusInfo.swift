@@ -1,0 +1,53 @@
+/// This agent and the mesh as `GET /v1/status` and `meshctl status --json` show them.
+///
+/// `leader`, `term`, `voters` and `quorum_reachable` are `null` until the consensus layer
+/// exists (a later issue); `consensus` says so in words.
+public struct StatusInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var address: String
+    public var addresses: [String]
+    public var apiAddress: String
+    /// The timing profile (`lan`, `wan`, `local`).
+    public var profile: String
+    /// Member counts by status (`alive`, `suspect`, `dead`, `left`), this agent included.
+    public var members: [String: Int]
+    public var leader: String?
+    public var term: UInt64?
+    public var voters: [String]?
+    public var quorumReachable: Bool?
+    /// A one-line description of the consensus layer's state.
+    public var consensus: String
+    /// Seconds since this agent started.
+    public var uptimeSeconds: Double
+    /// Whether this agent is leaving or has left the mesh.
+    public var leaving: Bool
+
+    public init(id: String, name: String, address: String, addresses: [String], apiAddress: String,
+                profile: String, members: [String: Int], leader: String?, term: UInt64?, voters: [String]?,
+                quorumReachable: Bool?, consensus: String, uptimeSeconds: Double, leaving: Bool) {
+        self.id = id; self.name = name; self.address = address; self.addresses = addresses
+        self.apiAddress = apiAddress; self.profile = profile; self.members = members; self.leader = leader
+        self.term = term; self.voters = voters; self.quorumReachable = quorumReachable
+        self.consensus = consensus; self.uptimeSeconds = uptimeSeconds; self.leaving = leaving
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, address, addresses, apiAddress = "api_address", profile, members, leader, term, voters
+        case quorumReachable = "quorum_reachable", consensus, uptimeSeconds = "uptime_seconds", leaving
+    }
+
+    /// Writes `null` for the consensus fields rather than leaving them out, so scripts can
+    /// rely on every key being present.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id); try c.encode(name, forKey: .name)
+        try c.encode(address, forKey: .address); try c.encode(addresses, forKey: .addresses)
+        try c.encode(apiAddress, forKey: .apiAddress); try c.encode(profile, forKey: .profile)
+        try c.encode(members, forKey: .members)
+        try c.encode(leader, forKey: .leader); try c.encode(term, forKey: .term)
+        try c.encode(voters, forKey: .voters); try c.encode(quorumReachable, forKey: .quorumReachable)
+        try c.encode(consensus, forKey: .consensus); try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try c.encode(leaving, forKey: .leaving)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Hummingbird
+import MeshAPI
+
+/// Every error the HTTP API answers, with its status code; the body is
+/// `{"error": "...", "detail": "..."}` (INTERFACES.md).
+enum APIFailure: Error, Sendable {
+    case badRequest(String)
+    case bodyTooLarge(limit: Int)
+    case unknownMember(String)
+    case noCoordinate(String)
+    case unknownKey(String)
+    case refused(String)
+    case leaving
+    case http(status: HTTPResponse.Status, detail: String?)
+    case internalError(String)
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .badRequest: .badRequest
+        case .bodyTooLarge: .contentTooLarge
+        case .unknownMember, .unknownKey: .notFound
+        case .noCoordinate: .conflict
+        case .refused, .leaving: .conflict
+        case let .http(status, _): status
+        case .internalError: .internalServerError
+        }
+    }
+
+    var body: APIErrorBody {
+        switch self {
+        case let .badRequest(why): APIErrorBody(error: "bad_request", detail: why)
+        case let .bodyTooLarge(limit): APIErrorBody(error: "body_too_large", detail: "request bodies are limited to \(limit) bytes")
+        case let .unknownMember(name): APIErrorBody(error: "unknown_member", detail: "no member named \(name) (try `meshctl members`)")
+        case let .noCoordinate(name):
+            APIErrorBody(error: "no_coordinate", detail: "\(name) has no network coordinate yet; it gets one after its first probes")
+        case let .unknownKey(key):
+            APIErrorBody(error: "unknown_key", detail: "\(key) is neither a base64 cluster key nor the fingerprint of a key this agent holds")
+        case let .refused(why): APIErrorBody(error: "refused", detail: why)
+        case .leaving: APIErrorBody(error: "leaving", detail: "this agent is leaving the mesh")
+        case let .http(status, detail): APIErrorBody(error: status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
+                                                     detail: detail)
+        case let .internalError(why): APIErrorBody(error: "internal", detail: why)
+        }
+    }
+}
+
+extension APIFailure: HTTPResponseError {
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.make(body, status: status)
+    }
+}
+
+/// JSON responses with sorted keys, so the same state prints the same bytes.
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data(#"{"error":"internal","detail":"cannot encode the response"}"#.utf8)
+        var buffer = ByteBuffer()
+        buffer.writeBytes(data)
+        buffer.writeString("\n")
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    }
+}
+
+/// Turns every error a route or the router throws (no such route, a body too large...)
+/// into the API's JSON error shape.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let failure as APIFailure {
+            return JSONResponse.make(failure.body, status: failure.status)
+        } catch let error as HTTPError {
+            let detail = error.body ?? (error.status == .notFound ? "no route \(request.method) \(request.uri.path)" : nil)
+            let failure = APIFailure.http(status: error.status, detail: detail)
+            return JSONResponse.make(failure.body, status: failure.status)
+        } catch let error as any HTTPResponseError {
+            let failure = APIFailure.http(status: error.status, detail: "\(error)")
+            return JSONResponse.make(failure.body, status: failure.status)
+        } catch {
+            let failure = APIFailure.internalError("\(error)")
+            return JSONResponse.make(failure.body, status: failure.status)
+        }
+    }
+}

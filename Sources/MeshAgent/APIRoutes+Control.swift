@@ -1,0 +1,160 @@
+import Consensus
+import EventLog
+import Foundation
+import Hummingbird
+import MeshAPI
+import MeshCore
+
+/// Routes of the layers above membership: the event log (`/v1/events`) and the
+/// replicated variables (`/v1/vars`).
+extension APIRoutes {
+    /// Kinds only the agent itself writes; `POST /v1/events` refuses them so nobody can
+    /// forge a membership or control record.
+    static let reservedEventPrefixes = ["agent.", "member.", "control.", "workload."]
+    /// Most events one `GET /v1/events` returns.
+    static let maxEventsPerQuery = 10_000
+
+    static func addControlRoutes(to router: Router<BasicRequestContext>, runtime: MeshRuntime, services: AgentServices) {
+        router.get("/v1/events") { request, _ in
+            let q = try await eventQuery(request, runtime: runtime)
+            if request.uri.queryParameters.get("follow") == "1" || request.uri.queryParameters.get("follow") == "true" {
+                let stream: AsyncStream<Event>
+                do { stream = try await services.eventLog.follow(q) } catch { throw APIFailure.refused("\(error)") }
+                let names = await runtime.memberNames()
+                let lines = stream.map { event -> ByteBuffer in
+                    var data = (try? JSONEncoder.snake.encode(eventInfo(event, names: names))) ?? Data()
+                    data.append(UInt8(ascii: "\n"))
+                    return ByteBuffer(bytes: data)
+                }
+                return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody(asyncSequence: lines))
+            }
+            let events: [Event]
+            do { events = try await services.eventLog.query(q) } catch { throw APIFailure.internalError("\(error)") }
+            let names = await runtime.memberNames()
+            return JSONResponse.make(events.map { eventInfo($0, names: names) })
+        }
+
+        router.post("/v1/events") { request, _ in
+            let body = try await decode(EventSendRequest.self, from: request)
+            guard !reservedEventPrefixes.contains(where: body.kind.hasPrefix) else {
+                throw APIFailure.badRequest("kinds starting with \(reservedEventPrefixes.joined(separator: ", ")) are written by the agent only")
+            }
+            var attributes = body.attributes
+            attributes["by"] = requester(request)
+            do {
+                let e = try await services.eventLog.append(kind: body.kind, attributes: attributes)
+                return JSONResponse.make(eventInfo(e, names: await runtime.memberNames()), status: .created)
+            } catch {
+                throw APIFailure.badRequest("\(error)")
+            }
+        }
+
+        router.get("/v1/vars") { request, _ in
+            let prefix = request.uri.queryParameters.get("prefix").map { String($0) } ?? ""
+            return JSONResponse.make(try await readVars(services, stale: isStale(request)) { $0.hasPrefix(prefix) })
+        }
+
+        router.get("/v1/vars/:key") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let response = try await readVars(services, stale: isStale(request)) { $0 == key }
+            guard !response.vars.isEmpty else { throw APIFailure.http(status: .notFound, detail: "no variable \(key)") }
+            return JSONResponse.make(response)
+        }
+
+        router.put("/v1/vars/:key") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let body = try await decode(VarSetRequest.self, from: request)
+            return try await write(.setVar(key: key, value: body.value), services: services, request: request)
+        }
+
+        router.delete("/v1/vars/:key") { request, context in
+            try await write(.removeVar(key: context.parameters.get("key") ?? ""), services: services, request: request)
+        }
+    }
+
+    static func write(_ op: ControlCommand.Operation, services: AgentServices, request: Request) async throws -> Response {
+        switch await services.consensus.submit(op, requester: requester(request)) {
+        case let .success(index): return JSONResponse.make(CommandResult(result: "committed", index: index.value))
+        case let .failure(e):
+            switch e {
+            case .noLeader: throw APIFailure.http(status: .serviceUnavailable, detail: e.description)
+            case .timedOut: throw APIFailure.http(status: .gatewayTimeout, detail: e.description)
+            case .refused, .storage: throw APIFailure.refused(e.description)
+            }
+        }
+    }
+
+    /// Reads through the leader (a barrier in the log) unless `stale` asks for the local
+    /// replica as it is.
+    static func readVars(_ services: AgentServices, stale: Bool, _ include: (String) -> Bool) async throws -> VarsResponse {
+        if !stale, case let .failure(e) = await services.consensus.readBarrier() {
+            throw APIFailure.http(status: .serviceUnavailable, detail: "\(e); add --stale to read this agent's replica")
+        }
+        let state = await services.consensus.state
+        let vars = state.vars.filter { include($0.key) }.sorted { $0.key < $1.key }
+            .map { VarInfo(key: $0.key, value: $0.value.value, index: $0.value.index.value) }
+        return VarsResponse(vars: vars, stale: stale, appliedIndex: state.appliedIndex.value)
+    }
+
+    static func isStale(_ request: Request) -> Bool {
+        ["1", "true"].contains(request.uri.queryParameters.get("stale").map { String($0) } ?? "")
+    }
+
+    /// Who asked: the bearer token's first 8 characters, or `local`.
+    static func requester(_ request: Request) -> String {
+        guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") else { return "local" }
+        return "token:" + auth.dropFirst("Bearer ".count).prefix(8)
+    }
+
+    static func eventQuery(_ request: Request, runtime: MeshRuntime) async throws -> EventQuery {
+        let p = request.uri.queryParameters
+        var q = EventQuery(limit: maxEventsPerQuery)
+        if let since = p.get("since"), !since.isEmpty {
+            guard let d = parseDuration(String(since)) else {
+                throw APIFailure.badRequest("since=\(since): a duration such as 90s, 30m, 1h or 2d")
+            }
+            q.sinceMilliseconds = AgentService.wallMilliseconds() - UInt64(max(0, d.seconds) * 1000)
+        }
+        if let kind = p.get("kind"), !kind.isEmpty { q.kindPrefix = String(kind) }
+        if let node = p.get("node"), !node.isEmpty {
+            guard let m = await runtime.findMember(String(node)) else { throw APIFailure.unknownMember(String(node)) }
+            q.origin = m.id
+        }
+        if let limit = p.get("limit"), let n = Int(limit) { q.limit = max(1, min(n, maxEventsPerQuery)) }
+        return q
+    }
+
+    /// `90s`, `30m`, `1h`, `2d` (or plain seconds).
+    static func parseDuration(_ text: String) -> Duration? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let u = text.last, let scale = units[u], let n = Double(text.dropLast()), n >= 0 { return .seconds(n * scale) }
+        if let n = Double(text), n >= 0 { return .seconds(n) }
+        return nil
+    }
+
+    static func eventInfo(_ e: Event, names: [NodeID: String]) -> EventInfo {
+        let date = Date(timeIntervalSince1970: Double(e.time.milliseconds) / 1000)
+        return EventInfo(time: ISO8601DateFormatter.withFractions.string(from: date), kind: e.kind,
+                         node: names[e.origin] ?? e.origin.description, origin: e.origin.hex, seq: e.seq.value,
+                         attributes: e.attributes)
+    }
+}
+
+extension ISO8601DateFormatter {
+    nonisolated(unsafe) static let withFractions: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
+}
+
+extension JSONEncoder {
+    static var snake: JSONEncoder { JSONEncoder() }
+}
+
+extension MeshRuntime {
+    /// Member names by id (for event listings).
+    func memberNames() -> [NodeID: String] {
+        Dictionary(membership.members.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+    }
+}

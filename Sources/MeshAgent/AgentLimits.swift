@@ -1,0 +1,34 @@
+/// Every limit and timeout of the agent runtime (the shell around the cores), named in one
+/// place. The protocol's own timing lives in `MembershipSettings`.
+public enum AgentLimits {
+    /// Batches of received datagrams waiting for the runtime; beyond it new batches are
+    /// dropped and counted (`meshd_datagrams_dropped_total`), so a flood cannot grow memory.
+    public static let inboundQueueBatches = 128
+    /// Datagrams NIO reads per socket wake-up, which is also the largest inbound batch.
+    public static let datagramsPerRead = 16
+    /// How long a push-pull exchange over TCP may take (connect, send, reply) before it is
+    /// abandoned; the core needs no report of a failed exchange.
+    public static let streamExchangeTimeout: Duration = .seconds(5)
+    /// How long an inbound TCP connection may stay open without delivering its frame.
+    public static let inboundStreamIdleTimeout: Duration = .seconds(10)
+    /// Push-pull exchanges this agent runs at once; more are skipped until one finishes.
+    public static let maxConcurrentExchanges = 16
+    /// The longest a graceful leave waits for the core's `.leftMesh` (on top of the
+    /// profile's `leavePropagation`, which the core bounds itself) before the agent exits anyway.
+    public static let leaveGrace: Duration = .seconds(2)
+    /// How long `keys install|use|remove|list` waits for every live member's answer.
+    public static let keyringReplyTimeout: Duration = .seconds(3)
+    /// How often an unanswered keyring command is sent again within that wait.
+    public static let keyringRetransmitInterval: Duration = .milliseconds(500)
+    /// Keyring requests whose answers this agent remembers, so a retransmitted command is
+    /// answered with the first result instead of being applied twice.
+    public static let rememberedKeyringRequests = 256
+    /// The shortest time between two timer wake-ups of the runtime.
+    public static let minimumTimerGap: Duration = .milliseconds(1)
+    /// The kernel receive buffer of the mesh socket, so bursts are queued, not lost.
+    public static let socketReceiveBufferBytes = 4 * 1024 * 1024
+    /// The largest HTTP request body the API reads.
+    public static let maxRequestBodyBytes = 64 * 1024
+    /// Addresses one `POST /v1/join` may name.
+    public static let maxJoinAddressesPerRequest = 64
+}

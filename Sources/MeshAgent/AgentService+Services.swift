@@ -1,0 +1,88 @@
+import Consensus
+import EventLog
+import Foundation
+import Logging
+import MeshCore
+import MeshWire
+import Membership
+
+extension SettingsProfile {
+    var replicationSettings: ReplicationSettings {
+        switch self {
+        case .lan: .lan
+        case .wan: .wan
+        case .local: .local
+        }
+    }
+
+    var raftSettings: RaftSettings {
+        switch self {
+        case .lan, .local: .lan
+        case .wan: .wan
+        }
+    }
+}
+
+extension AgentService {
+    /// How often the glue between membership and the services runs: peers for the event
+    /// log, the member view and voter policy for consensus, the advertised Raft role.
+    static let serviceGlueInterval = Duration.milliseconds(200)
+
+    static func wallMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Opens the event log (`events.db`) and Raft (`raft.db`) in the data directory and
+    /// wires them to the runtime. A node started without `--join` founds a voter set of
+    /// its own (a one-node mesh leads itself); one started with `--join` waits for the
+    /// mesh's leader to add it.
+    func startServices(runtime: MeshRuntime, identity: SigningKeyPair, dataDir: DataDirectory) async throws -> (AgentServices, Task<Void, Never>) {
+        let transport = RuntimeTransport(runtime: runtime)
+        let eventLog = try EventLogService(storePath: "\(dataDir.path)/events.db", identity: identity,
+                                           settings: config.profile.replicationSettings, transport: transport,
+                                           now: { MeshClock.now() }, wallMilliseconds: { Self.wallMilliseconds() },
+                                           logger: logger)
+        let consensus: ConsensusService
+        do {
+            consensus = try ConsensusService(id: identity.nodeID, storagePath: "\(dataDir.path)/raft.db",
+                                             bootstrap: config.join.isEmpty, settings: config.profile.raftSettings,
+                                             policy: VoterPolicy(), transport: transport, now: { MeshClock.now() }, logger: logger)
+        } catch {
+            guard case .corrupt = error else { throw error }
+            // Never vote with bad state: start empty as a non-voter and refill from the leader.
+            logger.error("\(error)")
+            try RaftStorage(path: "\(dataDir.path)/raft.db").reset()
+            consensus = try ConsensusService(id: identity.nodeID, storagePath: "\(dataDir.path)/raft.db", bootstrap: false,
+                                             settings: config.profile.raftSettings, policy: VoterPolicy(),
+                                             transport: transport, now: { MeshClock.now() }, logger: logger)
+        }
+        let services = AgentServices(eventLog: eventLog, consensus: consensus)
+        let log = logger
+        await consensus.setOnApplied { entry, command, result in
+            // The leader publishes what it applied, so every member learns it without Raft.
+            guard await consensus.status.role == .leader, let (kind, attributes) = AgentEvents.applied(entry, command, result) else { return }
+            do { _ = try await eventLog.append(kind: kind, attributes: attributes) } catch {
+                log.warning("cannot record an applied command", metadata: ["error": "\(error)"])
+            }
+        }
+        await runtime.attach(services: services) { change in
+            let (kind, attributes) = AgentEvents.memberChange(change)
+            do { _ = try await eventLog.append(kind: kind, attributes: attributes) } catch {
+                log.warning("cannot record a membership change", metadata: ["error": "\(error)"])
+            }
+        }
+        // A node that founds its mesh has nobody to refill its own history from.
+        if config.join.isEmpty { await eventLog.assumeOwnHistoryComplete() }
+        await eventLog.start()
+        await consensus.start()
+        let glue = Task {
+            while !Task.isCancelled {
+                let view = await runtime.consensusView()
+                await eventLog.setPeers(view.alive)
+                await consensus.membershipChanged(view.members, advertisedLeader: view.leader, advertisedVoters: view.voters)
+                let s = await consensus.status
+                await runtime.advertise(role: s.role, term: s.term, voters: s.voters, isVoter: s.voters.contains(identity.nodeID))
+                try? await Task.sleep(for: Self.serviceGlueInterval)
+            }
+        }
+        return (services, glue)
+    }
+}

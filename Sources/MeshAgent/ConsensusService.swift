@@ -1,0 +1,302 @@
+import Consensus
+import Logging
+import MeshCore
+import MeshWire
+
+/// Why a replicated command did not complete.
+public enum ConsensusError: Error, Equatable, Sendable, CustomStringConvertible {
+    case noLeader(reachable: Int, voters: Int)
+    case refused(String)
+    case timedOut(Duration)
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case let .noLeader(reachable, voters): "no leader: \(reachable) of \(voters) voters reachable"
+        case let .refused(why): why
+        case let .timedOut(d): "no answer from the leader within \(d); the command may or may not have been applied"
+        case let .storage(why): why
+        }
+    }
+}
+
+/// A forwarded command and its answer (message kinds `commandForward`/`commandReply`).
+struct ForwardedCommand: Sendable, Equatable {
+    var requestID: UInt64
+    /// Empty: a linearizable read barrier.
+    var command: [UInt8]
+
+    var encoded: [UInt8] { var w = ByteWriter(); w.write(requestID); w.writeBlob(command); return w.bytes }
+    static func decode(_ b: [UInt8]) throws(WireError) -> ForwardedCommand {
+        var r = ByteReader(b)
+        let f = ForwardedCommand(requestID: try r.readUInt64(), command: try r.readBlob(limit: RaftLimits.maxCommandBytes))
+        try r.expectEnd()
+        return f
+    }
+}
+
+struct CommandReply: Sendable, Equatable {
+    var requestID: UInt64
+    var index: UInt64
+    /// Empty when it succeeded.
+    var error: String
+
+    var encoded: [UInt8] { var w = ByteWriter(); w.write(requestID); w.write(index); w.write(error); return w.bytes }
+    static func decode(_ b: [UInt8]) throws(WireError) -> CommandReply {
+        var r = ByteReader(b)
+        let c = CommandReply(requestID: try r.readUInt64(), index: try r.readUInt64(), error: try r.readString(limit: 4096))
+        try r.expectEnd()
+        return c
+    }
+}
+
+/// What `meshctl status` shows of consensus.
+public struct ConsensusStatus: Sendable, Equatable {
+    public var role: RaftRole
+    public var leader: NodeID?
+    public var term: Term
+    public var commitIndex: LogIndex
+    public var appliedIndex: LogIndex
+    public var voters: [NodeID]
+    public var learners: [NodeID]
+}
+
+/// Raft's shell: persists before it sends (fsync in `RaftStorage.save`), applies committed
+/// entries to the control state, forwards commands from followers to the leader and
+/// answers them after commit and apply, and keeps the voter set healthy when it leads.
+actor ConsensusService {
+    /// How long a command may wait for its commit before the caller hears `timedOut`.
+    static let commandTimeout = Duration.seconds(5)
+    /// How long a command waits for a leader to be known before `noLeader`.
+    static let leaderWait = Duration.seconds(2)
+    static let maxPendingCommands = 10_000
+    static let maxTimerSleep = Duration.milliseconds(500)
+
+    let id: NodeID
+    let transport: any MeshTransport
+    let storage: RaftStorage
+    let logger: Logger
+    let now: @Sendable () -> MeshTime
+    let policy: VoterPolicy
+    var node: RaftNode
+    public private(set) var state = ControlState()
+    var members: [NodeID: VoterPolicy.Member] = [:]
+    /// The leader and voters as membership metadata advertises them: how a node outside
+    /// the voter set (and not yet a learner) finds where to forward commands.
+    var advertisedLeader: NodeID?
+    var advertisedVoters: [NodeID] = []
+    /// Local waiters by log index: the term the entry was proposed in, and the caller.
+    var waiters: [LogIndex: [(Term, CheckedContinuation<Result<LogIndex, ConsensusError>, Never>)]] = [:]
+    /// Followers' commands this leader proposed: index -> (member, request id, term).
+    var remoteWaiters: [LogIndex: [(NodeID, UInt64, Term)]] = [:]
+    /// Commands this node forwarded: request id -> caller.
+    var forwarded: [UInt64: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>] = [:]
+    var nextRequestID: UInt64 = 1
+    var timer: Task<Void, Never>?
+    var onApplied: (@Sendable (LogEntry, ControlCommand?, ControlResult) async -> Void)?
+
+    /// - Parameter bootstrap: start a new voter set of this node alone when the storage is
+    ///   empty (a node started without `--join`); otherwise wait to be added by a leader.
+    init(id: NodeID, storagePath: String, bootstrap: Bool, settings: RaftSettings, policy: VoterPolicy,
+         transport: any MeshTransport, now: @escaping @Sendable () -> MeshTime, logger: Logger) throws(RaftStorageError) {
+        self.id = id; self.transport = transport; self.now = now; self.logger = logger; self.policy = policy
+        storage = try RaftStorage(path: storagePath)
+        var (hard, log) = try storage.load()
+        if log.isEmpty && bootstrap {
+            // The first entry names the first voter set, so every later member learns it from the log.
+            let first = LogEntry(term: Term(1), index: LogIndex(1), kind: .configuration, command: RaftConfiguration(voters: [id]).encoded)
+            hard = HardState(term: Term(1), votedFor: nil, commit: .zero)
+            try storage.save(RaftReady(hardState: hard, entries: [first]))
+            log = [first]
+        }
+        let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        node = RaftNode(id: id, voters: [], settings: settings, random: SeededRandom(seed: seed), now: now(),
+                        hardState: hard, log: log)
+    }
+
+    func setOnApplied(_ f: @escaping @Sendable (LogEntry, ControlCommand?, ControlResult) async -> Void) { onApplied = f }
+
+    func start() {
+        timer = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let sleep = await self.tick()
+                try? await Task.sleep(for: sleep)
+            }
+        }
+    }
+
+    func stop() { timer?.cancel() }
+
+    func tick() async -> Duration {
+        await execute(node.tick(now: now()))
+        await maintainVoters()
+        return min(max(node.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep)
+    }
+
+    var status: ConsensusStatus {
+        ConsensusStatus(role: node.role, leader: node.leader, term: node.term, commitIndex: node.commitIndex,
+                        appliedIndex: node.applied, voters: node.voters, learners: node.configuration.learners)
+    }
+
+    /// What membership says of every member (for the voter policy and error messages).
+    func membershipChanged(_ view: [NodeID: VoterPolicy.Member], advertisedLeader: NodeID? = nil,
+                           advertisedVoters: [NodeID] = []) async {
+        members = view
+        self.advertisedLeader = advertisedLeader
+        self.advertisedVoters = advertisedVoters
+        await maintainVoters()
+    }
+
+    /// The leader this node would forward to: its own Raft view first, else what the
+    /// mesh advertises (only while that member is alive).
+    var leaderForCommands: NodeID? {
+        node.leader ?? advertisedLeader.flatMap { members[$0]?.alive == true ? $0 : nil }
+    }
+
+    func maintainVoters() async {
+        guard node.role == .leader, !node.configurationPending else { return }
+        let match = Dictionary(uniqueKeysWithValues: node.configuration.learners.map { ($0, matchIndex(of: $0)) })
+        guard let next = policy.nextChange(leader: id, configuration: node.configuration, members: members,
+                                           matchIndex: match, lastIndex: node.lastIndex, now: now()) else { return }
+        if case let .success((index, _, ready)) = node.proposeConfiguration(next, now: now()) {
+            logger.info("voter set change proposed", metadata: ["index": "\(index)", "voters": "\(next.voters)", "learners": "\(next.learners)"])
+            await execute(ready)
+        }
+    }
+
+    func matchIndex(of peer: NodeID) -> LogIndex { node.matchIndex[peer] ?? .zero }
+
+    /// Hands leadership to another voter before this node leaves (bounded by the caller).
+    func transferLeadershipForLeave() async {
+        guard node.role == .leader, let target = node.voters.first(where: { $0 != id && members[$0]?.alive == true }) else { return }
+        if case let .success(ready) = node.transferLeadership(to: target, now: now()) { await execute(ready) }
+    }
+
+    // MARK: Commands
+
+    /// Runs a command through the leader; returns the index it was applied at.
+    func submit(_ operation: ControlCommand.Operation, requester: String) async -> Result<LogIndex, ConsensusError> {
+        if let why = ControlState.validate(operation) { return .failure(.refused(why)) }
+        return await replicate(ControlCommand(operation, requester: requester, via: id).encoded)
+    }
+
+    /// Waits until this replica has applied everything the leader had committed when it
+    /// was asked (a linearizable read barrier through the log).
+    func readBarrier() async -> Result<LogIndex, ConsensusError> { await replicate([]) }
+
+    func replicate(_ command: [UInt8]) async -> Result<LogIndex, ConsensusError> {
+        let deadline = now() + Self.leaderWait
+        while leaderForCommands == nil, now() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        guard let leader = leaderForCommands else { return .failure(noLeaderError) }
+        if leader == id { return await proposeLocally(command) }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        let body = ForwardedCommand(requestID: requestID, command: command).encoded
+        return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
+            forwarded[requestID] = c
+            Task {
+                await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count))
+                try? await Task.sleep(for: Self.commandTimeout)
+                self.expireForward(requestID)
+            }
+        }
+    }
+
+    var noLeaderError: ConsensusError {
+        let voters = node.voters.isEmpty ? advertisedVoters : node.voters
+        let reachable = voters.filter { $0 == id || members[$0]?.alive == true }.count
+        return .noLeader(reachable: reachable, voters: voters.count)
+    }
+
+    func expireForward(_ requestID: UInt64) {
+        forwarded.removeValue(forKey: requestID)?.resume(returning: .failure(.timedOut(Self.commandTimeout)))
+    }
+
+    func proposeLocally(_ command: [UInt8]) async -> Result<LogIndex, ConsensusError> {
+        guard waiters.count < Self.maxPendingCommands else { return .failure(.refused("too many commands waiting; retry")) }
+        switch node.propose(command, now: now()) {
+        case let .failure(e): return .failure(e == .notLeader(leader: nil) ? noLeaderError : .refused(e.description))
+        case let .success((index, term, ready)):
+            return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
+                waiters[index, default: []].append((term, c))
+                Task {
+                    await self.execute(ready)
+                    try? await Task.sleep(for: Self.commandTimeout)
+                    self.expireLocal(index, term)
+                }
+            }
+        }
+    }
+
+    func expireLocal(_ index: LogIndex, _ term: Term) {
+        guard var list = waiters[index], let i = list.firstIndex(where: { $0.0 == term }) else { return }
+        list.remove(at: i).1.resume(returning: .failure(.timedOut(Self.commandTimeout)))
+        waiters[index] = list.isEmpty ? nil : list
+    }
+
+    // MARK: Messages
+
+    func receive(kind: MessageKind, body: [UInt8], from member: NodeID) async throws(WireError) {
+        switch kind {
+        case .commandForward:
+            let f = try ForwardedCommand.decode(body)
+            switch node.propose(f.command, now: now()) {
+            case let .success((index, term, ready)):
+                remoteWaiters[index, default: []].append((member, f.requestID, term))
+                await execute(ready)
+            case let .failure(e):
+                await reply(CommandReply(requestID: f.requestID, index: 0, error: e.description), to: member)
+            }
+        case .commandReply:
+            let r = try CommandReply.decode(body)
+            guard let c = forwarded.removeValue(forKey: r.requestID) else { return }
+            c.resume(returning: r.error.isEmpty ? .success(LogIndex(r.index)) : .failure(.refused(r.error)))
+        default:
+            let message = try RaftMessage.decode(kind: kind, body: body)
+            await execute(node.step(message, from: member, now: now()))
+        }
+    }
+
+    func reply(_ r: CommandReply, to member: NodeID) async {
+        let body = r.encoded
+        await transport.send(kind: .commandReply, body: body, to: member, channel: .fitting(body.count))
+    }
+
+    /// Persist (fsync), then send, then apply: the order Raft needs.
+    func execute(_ ready: RaftReady) async {
+        guard !ready.isEmpty else { return }
+        do { try storage.save(ready) } catch {
+            logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
+            return
+        }
+        for m in ready.messages {
+            let body = m.message.encoded
+            await transport.send(kind: m.message.kind, body: body, to: m.to, channel: .fitting(body.count))
+        }
+        for entry in ready.committed {
+            var command: ControlCommand?
+            var result = ControlResult.ok
+            if entry.kind == .command {
+                command = entry.command.isEmpty ? nil : try? ControlCommand.decode(entry.command)
+                result = state.apply(entry)
+            }
+            for (term, c) in waiters.removeValue(forKey: entry.index) ?? [] {
+                c.resume(returning: term != entry.term ? .failure(.refused("leadership changed before the command committed; retry"))
+                    : result == .ok ? .success(entry.index) : .failure(.refused(Self.text(result))))
+            }
+            for (member, requestID, term) in remoteWaiters.removeValue(forKey: entry.index) ?? [] {
+                let error = term != entry.term ? "leadership changed before the command committed; retry" : Self.text(result)
+                await reply(CommandReply(requestID: requestID, index: entry.index.value, error: error), to: member)
+            }
+            if let onApplied { await onApplied(entry, command, result) }
+        }
+    }
+
+    static func text(_ r: ControlResult) -> String {
+        switch r {
+        case .ok: ""
+        case let .refused(why): why
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import EventLog
+import Logging
+import MeshCore
+import MeshWire
+
+/// The event log's shell: owns the SQLite store and the replication state machine, runs
+/// its timers, and hands its messages to the mesh transport. One actor, so the core needs
+/// no lock.
+actor EventLogService {
+    /// How long a new node waits for a peer to tell it about its own history before it
+    /// assumes it has none (a lone node, or the first of a new mesh).
+    static let ownHistoryRefillTimeout = Duration.seconds(3)
+    /// Longest sleep of the timer loop, so peers and retention are revisited regularly.
+    static let maxTimerSleep = Duration.seconds(1)
+    /// Live followers (`events -f`) at most; each buffers at most `followerBuffer` events.
+    static let maxFollowers = 64
+    static let followerBuffer = 1024
+
+    let transport: any MeshTransport
+    let logger: Logger
+    let now: @Sendable () -> MeshTime
+    let wallMilliseconds: @Sendable () -> UInt64
+    var replicator: Replicator<SQLiteEventStore>
+    var followers: [Int: (EventQuery, AsyncStream<Event>.Continuation)] = [:]
+    var nextFollowerID = 0
+    var timer: Task<Void, Never>?
+    let startedAt: MeshTime
+
+    init(storePath: String, identity: SigningKeyPair, settings: ReplicationSettings, transport: any MeshTransport,
+         now: @escaping @Sendable () -> MeshTime, wallMilliseconds: @escaping @Sendable () -> UInt64,
+         logger: Logger) throws(EventError) {
+        self.transport = transport; self.logger = logger; self.now = now; self.wallMilliseconds = wallMilliseconds
+        let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        replicator = try Replicator(store: SQLiteEventStore(path: storePath), key: identity, settings: settings,
+                                    random: SeededRandom(seed: seed), now: now())
+        startedAt = now()
+    }
+
+    /// Starts the timer loop.
+    func start() {
+        timer = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let sleep = await self.runTimers()
+                try? await Task.sleep(for: sleep)
+            }
+        }
+    }
+
+    func stop() {
+        timer?.cancel()
+        for (_, f) in followers { f.1.finish() }
+        followers.removeAll()
+    }
+
+    /// Runs due timers; returns how long to sleep.
+    func runTimers() async -> Duration {
+        let t = now()
+        if !replicator.ownHistoryKnown, t - startedAt >= Self.ownHistoryRefillTimeout {
+            replicator.assumeOwnHistoryComplete()
+        }
+        await execute(replicator.tick(now: t))
+        return min(max(replicator.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep)
+    }
+
+    func assumeOwnHistoryComplete() { replicator.assumeOwnHistoryComplete() }
+
+    /// The live members to replicate with.
+    func setPeers(_ peers: [NodeID]) { replicator.setPeers(peers) }
+
+    /// A replication message from `member`.
+    func receive(kind: MessageKind, body: [UInt8], from member: NodeID) async throws(WireError) {
+        let message = try ReplicationMessage.decode(kind: kind, body: body)
+        await execute(replicator.receive(message, from: member, now: now(), wallMilliseconds: wallMilliseconds()))
+    }
+
+    /// Appends an event of this node; returns it once stored durably. While a new node is
+    /// still refilling its own history, waits for it (bounded by the refill timeout).
+    func append(kind: String, attributes: [String: String]) async throws(EventError) -> Event {
+        let deadline = now() + Self.ownHistoryRefillTimeout * 2
+        while true {
+            do {
+                let (event, effects) = try replicator.append(kind: kind, attributes: attributes,
+                                                             wallMilliseconds: wallMilliseconds(), now: now())
+                await execute(effects)
+                return event
+            } catch .notReady(let why) {
+                guard now() < deadline else { throw .notReady(why) }
+                try? await Task.sleep(for: .milliseconds(50))
+                _ = await runTimers()
+            }
+        }
+    }
+
+    func query(_ q: EventQuery) throws(EventError) -> [Event] { try replicator.store.query(q) }
+
+    var marks: [NodeID: OriginMarks] { replicator.heldMarks }
+    var metrics: ReplicationMetrics { replicator.metrics }
+
+    /// New events matching `query` as they are stored (`meshctl events -f`).
+    func follow(_ query: EventQuery) throws(EventError) -> AsyncStream<Event> {
+        guard followers.count < Self.maxFollowers else { throw .tooLarge("\(Self.maxFollowers) followers already") }
+        let id = nextFollowerID
+        nextFollowerID += 1
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(Self.followerBuffer))
+        continuation.onTermination = { [weak self] _ in Task { await self?.unfollow(id) } }
+        followers[id] = (query, continuation)
+        return stream
+    }
+
+    func unfollow(_ id: Int) { followers.removeValue(forKey: id) }
+
+    func execute(_ effects: [ReplicationEffect]) async {
+        for effect in effects {
+            switch effect {
+            case let .send(message, to):
+                let body = message.encoded
+                await transport.send(kind: message.kind, body: body, to: to, channel: .fitting(body.count))
+            case let .stored(events):
+                for (_, (q, c)) in followers {
+                    for e in events where Self.matches(e, q) { c.yield(e) }
+                }
+            case let .rejected(origin, seq, error):
+                logger.warning("event refused", metadata: ["origin": "\(origin)", "seq": "\(seq)", "error": "\(error)"])
+            }
+        }
+    }
+
+    static func matches(_ e: Event, _ q: EventQuery) -> Bool {
+        (q.sinceMilliseconds.map { e.time.milliseconds >= $0 } ?? true) && (q.kindPrefix.map { e.kind.hasPrefix($0) } ?? true)
+            && (q.origin.map { e.origin == $0 } ?? true)
+    }
+}

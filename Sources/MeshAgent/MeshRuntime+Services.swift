@@ -1,0 +1,121 @@
+import Consensus
+import EventLog
+import MeshCore
+import MeshWire
+import Membership
+
+/// The layers above membership that ride on the runtime's sockets and member table.
+struct AgentServices: Sendable {
+    let eventLog: EventLogService
+    let consensus: ConsensusService
+
+    /// Message kinds from here up belong to the services (see `MessageKind`'s ranges).
+    static let firstKind: UInt8 = 32
+}
+
+/// The runtime as the services' transport: it seals, signs and addresses their messages.
+struct RuntimeTransport: MeshTransport {
+    let runtime: MeshRuntime
+    func send(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) async {
+        await runtime.sendToMember(kind: kind, body: body, member: member, channel: channel)
+    }
+}
+
+/// Keys of the member metadata through which the consensus layer advertises itself, so
+/// members outside the voter set know where to forward commands and `members` shows roles.
+enum RaftMetadata {
+    static let role = "raft_role"
+    static let term = "raft_term"
+    static let voters = "raft_voters"
+}
+
+extension MeshRuntime {
+    func attach(services: AgentServices, onChange: @escaping @Sendable (MemberChange) async -> Void) {
+        self.services = services
+        changeObserver = onChange
+    }
+
+    /// Hands a verified frame to the service it belongs to.
+    func routeToServices(_ frame: Frame) async {
+        guard let services else { counters.misroutedFrames &+= 1; return }
+        do throws(WireError) {
+            switch frame.kind {
+            case .eventPush, .eventDigest, .eventBatch:
+                try await services.eventLog.receive(kind: frame.kind, body: frame.body, from: frame.sender)
+            case .raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse, .raftTimeoutNow,
+                 .commandForward, .commandReply:
+                try await services.consensus.receive(kind: frame.kind, body: frame.body, from: frame.sender)
+            default:
+                counters.misroutedFrames &+= 1
+            }
+        } catch {
+            counters.decodeRejected.record(error.reason)
+        }
+    }
+
+    /// Sends a service's message to a live member, as a datagram or a one-way stream frame.
+    func sendToMember(kind: MessageKind, body: [UInt8], member: NodeID, channel: FrameChannel) {
+        guard let m = membership.member(member), m.status == .alive || m.status == .suspect,
+              let address = m.answeredAddress ?? m.addresses.first else {
+            counters.sendErrors &+= 1
+            return
+        }
+        switch channel {
+        case .datagram:
+            sendDatagram(kind: kind, body: body, to: address)
+        case .stream:
+            guard activeStreamSends < AgentLimits.maxConcurrentExchanges, let frame = sealStream(kind: kind, body: body) else {
+                counters.exchangesSkipped &+= 1
+                return
+            }
+            activeStreamSends += 1
+            let group = self.group
+            Task {
+                do {
+                    try await StreamTransport.deliver(frame, to: address.socketAddress, group: group, timeout: AgentLimits.streamExchangeTimeout)
+                } catch {
+                    self.streamSendFailed()
+                }
+                self.streamSendFinished()
+            }
+        }
+    }
+
+    private func streamSendFinished() { activeStreamSends -= 1 }
+    private func streamSendFailed() { counters.exchangesFailed &+= 1 }
+
+    /// What membership says of every member, for the voter policy, and what the mesh
+    /// advertises of its leader and voters.
+    func consensusView() -> (members: [NodeID: VoterPolicy.Member], leader: NodeID?, voters: [NodeID], alive: [NodeID]) {
+        var view: [NodeID: VoterPolicy.Member] = [:]
+        var leader: (NodeID, UInt64)?
+        var voterPrefixes: [String] = []
+        for m in membership.members {
+            let alive = m.status == .alive || m.status == .suspect
+            view[m.id] = VoterPolicy.Member(alive: alive, downSince: alive ? nil : m.statusSince,
+                                            neverVoter: m.metadata.tags["voter"] == "never")
+            if alive, m.metadata.resources[RaftMetadata.role] == "leader" {
+                let term = UInt64(m.metadata.resources[RaftMetadata.term] ?? "") ?? 0
+                if leader.map({ term > $0.1 }) ?? true {
+                    leader = (m.id, term)
+                    voterPrefixes = (m.metadata.resources[RaftMetadata.voters] ?? "").split(separator: ",").map(String.init)
+                }
+            }
+        }
+        let voters = view.keys.filter { id in voterPrefixes.contains { id.hex.hasPrefix($0) } }.sorted()
+        return (view, leader?.0, voters, view.filter(\.value.alive).map(\.key).sorted())
+    }
+
+    /// Advertises this node's Raft role in its metadata (disseminated like any change).
+    func advertise(role: RaftRole, term: Term, voters: [NodeID], isVoter: Bool) {
+        var resources = metadata.resources
+        let name = role == .leader ? "leader" : isVoter ? "voter" : nil
+        resources[RaftMetadata.role] = name
+        resources[RaftMetadata.term] = role == .leader ? "\(term.value)" : nil
+        resources[RaftMetadata.voters] = role == .leader ? voters.map(\.description).joined(separator: ",") : nil
+        guard resources != metadata.resources else { return }
+        metadata.resources = resources
+        execute(membership.updateMetadata(metadata, now: MeshClock.now()))
+        rearm()
+    }
+}

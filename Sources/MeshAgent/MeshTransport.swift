@@ -1,0 +1,15 @@
+import MeshCore
+import MeshWire
+
+/// How the agent's services reach another member: the runtime seals and signs the body,
+/// finds the member's address, and sends it as a datagram or a stream frame.
+protocol MeshTransport: Sendable {
+    func send(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) async
+}
+
+extension FrameChannel {
+    /// The channel a body of this size needs.
+    static func fitting(_ bodyBytes: Int) -> FrameChannel {
+        bodyBytes + WireLimits.frameOverheadBytes <= WireLimits.maxDatagramBytes ? .datagram : .stream
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import MeshAPI
+import MeshClient
+import Testing
+
+/// Whether python3 with prometheus_client is there (scripts/setup.sh installs it).
+let prometheusParserAvailable: Bool = {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import prometheus_client"]
+    p.standardError = FileHandle.nullDevice
+    p.standardOutput = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+}()
+
+extension ClusterE2ETests {
+    @Suite struct API {
+        @Test func errorsAreJSONWithFittingStatusCodes() async throws {
+            let cluster = try await MeshCluster(count: 1)
+            defer { cluster.shutdown() }
+            let c = cluster.client(0)
+
+            func failure(_ call: () async throws(ClientError) -> Data) async -> (Int, APIErrorBody)? {
+                do { _ = try await call() } catch {
+                    if case let .server(status, body) = error { return (status, body) }
+                }
+                return nil
+            }
+            let notFound = await failure { () throws(ClientError) in try await c.get("/v1/nothing-here") }
+            #expect(notFound?.0 == 404 && notFound?.1.error == "not_found")
+            let badJoin = await failure { () throws(ClientError) in try await c.post("/v1/join", body: ["nope": 1]) }
+            #expect(badJoin?.0 == 400 && badJoin?.1.error == "bad_request")
+            let badAddress = await failure { () throws(ClientError) in try await c.post("/v1/join", body: JoinRequest(addresses: ["no-port"])) }
+            #expect(badAddress?.0 == 400)
+            let huge = String(repeating: "x", count: 200_000)
+            let tooLarge = await failure { () throws(ClientError) in try await c.post("/v1/keys/install", body: KeyRequest(key: huge)) }
+            #expect(tooLarge?.0 == 413 && tooLarge?.1.error == "body_too_large")
+            let unknownMember = await failure { () throws(ClientError) in try await c.get("/v1/rtt", query: [("a", "ghost")]) }
+            #expect(unknownMember?.0 == 404 && unknownMember?.1.error == "unknown_member")
+            let key = try String(contentsOfFile: cluster.keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let primary = await failure { () throws(ClientError) in try await c.post("/v1/keys/remove", body: KeyRequest(key: key)) }
+            #expect(primary?.0 == 409 && primary?.1.detail?.contains("primary") == true)
+
+            // meshctl: bad usage exits 2, a refusal 1 with the reason on stderr, --json one document.
+            #expect(try meshctl(["members", "--no-such-flag"]).status == 2)
+            let refused = try meshctl(["--addr", cluster.agents[0].apiAddress!, "rtt", "ghost"])
+            #expect(refused.status == 1 && refused.stderr.contains("no member named ghost") && refused.stdout.isEmpty)
+            let status = try meshctl(["--addr", cluster.agents[0].apiAddress!, "--json", "status"])
+            let info = try JSONDecoder().decode(StatusInfo.self, from: Data(status.stdout.utf8))
+            #expect(status.status == 0 && info.name == "n0" && info.members["alive"] == 1)
+            #expect(status.stdout.contains(#""leader":null"#))
+        }
+
+        @Test(.enabled(if: prometheusParserAvailable, "needs python3 with prometheus_client (scripts/setup.sh)"))
+        func metricsParseWithThePrometheusParser() async throws {
+            let cluster = try await MeshCluster(count: 2)
+            defer { cluster.shutdown() }
+            try await cluster.waitAllAlive()
+            let text = try await cluster.metrics(0)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", "-c", """
+                import sys
+                from prometheus_client.parser import text_string_to_metric_families
+                fams = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
+                assert fams["meshd_frames_rejected"].type == "counter", fams["meshd_frames_rejected"].type
+                assert fams["meshd_members"].type == "gauge"
+                alive = [s.value for s in fams["meshd_members"].samples if s.labels == {"status": "alive"}]
+                assert alive == [2.0], alive
+                print(len(fams))
+                """]
+            let input = Pipe(), output = Pipe(), errors = Pipe()
+            p.standardInput = input; p.standardOutput = output; p.standardError = errors
+            try p.run()
+            input.fileHandleForWriting.write(Data(text.utf8))
+            try input.fileHandleForWriting.close()
+            let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "prometheus_client refused /metrics: \(err)\n\(text)")
+            #expect((Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 15)
+        }
+    }
+}

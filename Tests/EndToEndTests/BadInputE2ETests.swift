@@ -1,0 +1,113 @@
+import Foundation
+import MeshAPI
+import MeshClient
+import MeshWire
+import Testing
+
+extension ClusterE2ETests {
+    @Suite struct BadInput {
+        /// The attack rate and how long each kind of bad traffic lasts.
+        static let datagramsPerSecond = 10_000
+        static let floodDuration: Duration = .seconds(3)
+
+        @Test func garbageForeignKeysAndReplaysLeaveMembershipUnchangedAndAreCounted() async throws {
+            let cluster = try await MeshCluster(count: 3)
+            defer { cluster.shutdown() }
+            try await cluster.waitAllAlive()
+            let ports = cluster.agents.map { $0.meshPort! }
+            let before = try await cluster.members(0).map { "\($0.name)=\($0.status)" }.sorted()
+
+            let flood = try UDPFlood()
+            let phase = PhaseLabel("quiet")
+            let watcher = Task { () -> [String] in
+                var anomalies: [String] = []
+                while !Task.isCancelled {
+                    for i in cluster.agents.indices {
+                        for (name, status) in await cluster.view(i) where status != "alive" {
+                            anomalies.append("\(phase.name): \(cluster.names[i]) saw \(name) \(status)")
+                        }
+                    }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                return anomalies
+            }
+
+            phase.name = "garbage"
+            // 1. Garbage: random lengths and bytes.
+            var rng = SystemRandomNumberGenerator()
+            let garbage: [[UInt8]] = (0 ..< 512).map { _ in
+                (0 ..< Int.random(in: 1 ... 1400, using: &rng)).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+            }
+            let garbageSent = await flood.flood(port: ports[0], perSecond: Self.datagramsPerSecond, for: Self.floodDuration) {
+                garbage[$0 % garbage.count]
+            }
+
+            phase.name = "foreign key"
+            // 2. Well-formed frames from a host with another cluster key.
+            let foreignRing = Keyring(primary: ClusterKey.generate())
+            var foreign = FrameSealer(identity: SigningKeyPair.generate().keyPair, epoch: 1)
+            let foreignFrames = try (0 ..< 512).map { _ in
+                try foreign.seal(kind: .ping, body: [UInt8](repeating: 7, count: 60), keyring: foreignRing)
+            }
+            let foreignSent = await flood.flood(port: ports[0], perSecond: Self.datagramsPerSecond, for: Self.floodDuration) {
+                foreignFrames[$0 % foreignFrames.count]
+            }
+
+            phase.name = "replays"
+            // 3. Replays: a key holder's frame, and a member's frame captured off the wire
+            // (agent n0's answer to a keyring query), each sent again and again.
+            let key = try ClusterKey(base64: try String(contentsOfFile: cluster.keyFile, encoding: .utf8))
+            var holder = FrameSealer(identity: SigningKeyPair.generate().keyPair, epoch: 1)
+            let query = try holder.seal(kind: .keyringCommand, body: [0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0],
+                                        keyring: Keyring(primary: key))
+            flood.send(query, to: ports[0])
+            let captured = try #require(flood.receive(timeout: .seconds(5)), "n0 did not answer the keyring query")
+            let replaySent = await flood.flood(port: ports[1], perSecond: Self.datagramsPerSecond, for: Self.floodDuration) {
+                $0 % 2 == 0 ? captured : query
+            }
+            await flood.flood(port: ports[0], perSecond: Self.datagramsPerSecond, for: .seconds(1)) { _ in query }
+
+            phase.name = "settling"
+            // Give the agents a moment to drain their queues, watching all the while.
+            let settle = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(100)) }
+            watcher.cancel()
+            let anomalies = await watcher.value
+            #expect(anomalies.isEmpty, "\(anomalies.prefix(10))")
+            let after = try await cluster.members(0).map { "\($0.name)=\($0.status)" }.sorted()
+            #expect(before == after)
+
+            let m0 = try await cluster.metrics(0), m1 = try await cluster.metrics(1)
+            func rejected(_ m: String, _ reason: String) -> Double {
+                MeshCluster.sample(m, "meshd_frames_rejected_total{reason=\"\(reason)\"}")
+            }
+            let garbageCounted = ["truncated", "oversized", "unknown_version", "undecryptable"].map { rejected(m0, $0) }.reduce(0, +)
+            let dropped = MeshCluster.sample(m0, "meshd_datagrams_dropped_total")
+            print("bad input: sent garbage \(garbageSent), foreign \(foreignSent), replays \(replaySent); "
+                + "n0 rejected unknown_version \(rejected(m0, "unknown_version")), undecryptable \(rejected(m0, "undecryptable")), "
+                + "truncated \(rejected(m0, "truncated")), oversized \(rejected(m0, "oversized")), replayed \(rejected(m0, "replayed")), dropped \(dropped); "
+                + "n1 replayed \(rejected(m1, "replayed"))")
+            // Most of what was sent reached the agent and was counted (the kernel may drop some).
+            #expect(garbageCounted + dropped >= Double(garbageSent + foreignSent) * 0.5)
+            #expect(rejected(m0, "undecryptable") >= Double(foreignSent) * 0.5)
+            #expect(rejected(m1, "replayed") >= Double(replaySent) * 0.5)
+            #expect(rejected(m0, "replayed") > 0)
+            for i in cluster.agents.indices {
+                let m = try await cluster.metrics(i)
+                #expect(MeshCluster.sample(m, "meshd_suspicions_total") == 0, "\(cluster.names[i]) raised a suspicion")
+                #expect(MeshCluster.sample(m, "meshd_refutations_total") == 0, "\(cluster.names[i]) had to refute a suspicion")
+            }
+        }
+    }
+}
+
+/// The name of the test's current phase, read by its watcher task.
+final class PhaseLabel: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String
+    init(_ value: String) { self.value = value }
+    var name: String {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import MeshAPI
+import MeshClient
+import Testing
+
+/// Three real agents: leader election, writes through any member, failover after SIGKILL,
+/// and the event log catching up after a restart.
+@Suite(.serialized) struct ConsensusE2ETests {
+    func status(_ c: MeshCluster, _ i: Int) async -> StatusInfo? {
+        try? APIClient.decode(StatusInfo.self, try await c.client(i).get("/v1/status"))
+    }
+
+    /// Polls until `condition` holds, or records `what` with the last statuses seen.
+    func eventually(_ c: MeshCluster, _ what: String, timeout: Duration = .seconds(30),
+                    _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        var seen: [String] = []
+        for i in c.agents.indices where c.agents[i].process.isRunning {
+            if let s = await status(c, i) { seen.append("\(s.name): leader=\(s.leader ?? "-") voters=\(s.voters ?? []) \(s.consensus)") }
+        }
+        Issue.record("timed out waiting for \(what); last seen: \(seen.joined(separator: "; "))")
+        throw CancellationError()
+    }
+
+    /// `var set` is idempotent, so a client retries it when the answer timed out (a
+    /// leadership change in flight), as a user would; anything else fails at once.
+    func setVar(_ c: MeshCluster, _ i: Int, _ key: String, _ value: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        var r = try meshctl(["--addr", c.agents[i].apiAddress!, "var", "set", key, value])
+        for _ in 0 ..< 2 where r.status != 0 && r.stderr.contains("HTTP 504") {
+            r = try meshctl(["--addr", c.agents[i].apiAddress!, "var", "set", key, value])
+        }
+        return r
+    }
+
+    @Test func killTheLeaderANewOneIsElectedWritesGoOnAndNothingIsLost() async throws {
+        let c = try await MeshCluster(count: 3, prefix: "r")
+        defer { c.shutdown() }
+        try await c.waitAllAlive()
+        try await eventually(c, "three voters and one leader everywhere") {
+            var leaders = Set<String>()
+            for i in 0 ..< 3 {
+                guard let s = await status(c, i), s.voters?.count == 3, let l = s.leader else { return false }
+                leaders.insert(l)
+            }
+            return leaders.count == 1
+        }
+        // A write through a follower commits.
+        let leaderName = try #require(await status(c, 0)?.leader)
+        let leader = try #require(c.names.firstIndex(of: leaderName))
+        let follower = (leader + 1) % 3
+        let first = try setVar(c, follower, "color", "blue")
+        #expect(first.status == 0, "\(first.stderr)")
+
+        kill(c.agents[leader].process.processIdentifier, SIGKILL)
+        c.agents[leader].process.waitUntilExit()
+        let survivors = (0 ..< 3).filter { $0 != leader }
+        try await eventually(c, "a new leader among the survivors") {
+            guard let s = await status(c, survivors[0]), let l = s.leader else { return false }
+            return l != leaderName
+        }
+        let second = try setVar(c, survivors[1], "shape", "round")
+        #expect(second.status == 0, "\(second.stderr)")
+
+        // The old leader comes back as a follower and holds both writes.
+        try await c.startAgent(name: leaderName, dataDir: "\(c.root)/\(leaderName)", joining: survivors[0])
+        try await eventually(c, "the old leader to catch up") {
+            guard let s = await status(c, leader), s.leader != nil, s.leader != leaderName else { return false }
+            let vars = try? APIClient.decode(VarsResponse.self, try await c.client(leader).get("/v1/vars", query: [("stale", "1")]))
+            return vars?.vars.map(\.key) == ["color", "shape"]
+        }
+        let read = try meshctl(["--addr", c.agents[leader].apiAddress!, "var", "get", "color"])
+        #expect(read.stdout == "blue\n", "\(read.status) \(read.stderr)")
+    }
+
+    @Test func anAgentStoppedWhileOthersLogCatchesUpWhenItReturns() async throws {
+        let c = try await MeshCluster(count: 3, prefix: "e")
+        defer { c.shutdown() }
+        try await c.waitAllAlive()
+        let stopped = c.agents[2]
+        #expect(try await stopped.stop(signal: SIGTERM) == 0)
+        for k in 0 ..< 20 {
+            let r = try meshctl(["--addr", c.agents[k % 2].apiAddress!, "event", "send", "user.step", "n=\(k)"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        try await c.startAgent(name: c.names[2], dataDir: stopped.dataDir)
+        try await eventually(c, "the returning agent to hold all 20 user events") {
+            let events = try? APIClient.decode([EventInfo].self, try await c.client(2).get("/v1/events", query: [("kind", "user.step")]))
+            return events?.count == 20
+        }
+        let out = try meshctl(["--addr", c.agents[2].apiAddress!, "--json", "events", "--kind", "member.left"])
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("\"member\":\"e2\""))
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import MeshAPI
+import MeshClient
+import Testing
+
+/// Several real `meshd` processes on 127.0.0.1 sharing one cluster key, each with its own
+/// temp data directory and OS-chosen ports (the first agent's mesh port is the others'
+/// join address). `shutdown()` kills what is still running and removes every directory.
+final class MeshCluster: @unchecked Sendable {
+    let root: String
+    let keyFile: String
+    private(set) var agents: [AgentProcess] = []
+    private(set) var names: [String] = []
+
+    /// Starts `count` agents with the `local` timing profile and waits until each serves its API.
+    init(count: Int, prefix: String = "n") async throws {
+        root = NSTemporaryDirectory() + "meshd-cluster-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        keyFile = root + "/cluster.key"
+        try Self.writeKeyFile(keyFile, Self.newKey())
+        for i in 0 ..< count {
+            try await startAgent(name: "\(prefix)\(i)")
+        }
+    }
+
+    /// Starts one more agent joining the first.
+    @discardableResult
+    func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil) async throws -> AgentProcess {
+        var args = ["--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--profile", "local",
+                    "--cluster-key-file", keyFile]
+        let seedAgent = seed.map { agents[$0] } ?? agents.first
+        if let first = seedAgent, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
+        let agent = try AgentProcess(arguments: args, dataDir: dataDir ?? "\(root)/\(name)")
+        try await agent.waitUntilServing()
+        if let i = names.firstIndex(of: name) { agents[i] = agent } else { agents.append(agent); names.append(name) }
+        return agent
+    }
+
+    func client(_ i: Int) -> APIClient { APIClient(address: agents[i].apiAddress ?? "127.0.0.1:1", token: nil) }
+
+    func members(_ i: Int) async throws -> [MemberInfo] {
+        try APIClient.decode([MemberInfo].self, try await client(i).get("/v1/members"))
+    }
+
+    func metrics(_ i: Int) async throws -> String {
+        String(decoding: try await client(i).get("/metrics"), as: UTF8.self)
+    }
+
+    /// Each member's status as agent `i` sees it (name -> status).
+    func view(_ i: Int) async -> [String: String] {
+        guard let ms = try? await members(i) else { return [:] }
+        return Dictionary(ms.map { ($0.name, $0.status) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Polls until every agent in `observers` sees `expected` (name -> status) among its
+    /// members, or records what each last saw.
+    func waitForViews(_ observers: [Int], _ expected: [String: String], timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last: [Int: [String: String]] = [:]
+        while ContinuousClock.now < deadline {
+            var ok = true
+            for i in observers {
+                let v = await view(i)
+                last[i] = v
+                if expected.contains(where: { v[$0.key] != $0.value }) { ok = false }
+            }
+            if ok { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let seen: [String] = observers.map { i in
+            let v = (last[i] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            return "\(names[i]): \(v)"
+        }
+        let wanted = expected.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        Issue.record("after \(timeout) the agents did not see \(wanted); last seen: \(seen.joined(separator: "; "))")
+        throw CancellationError()
+    }
+
+    /// Every agent sees every agent alive.
+    func waitAllAlive(timeout: Duration = .seconds(30)) async throws {
+        try await waitForViews(Array(agents.indices), Dictionary(uniqueKeysWithValues: names.map { ($0, "alive") }),
+                               timeout: timeout)
+    }
+
+    func shutdown() {
+        for agent in agents where agent.process.isRunning {
+            kill(agent.process.processIdentifier, SIGKILL)
+            agent.process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    static func newKey() -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0 ... 255) }
+        return Data(bytes).base64EncodedString()
+    }
+
+    static func writeKeyFile(_ path: String, _ key: String) throws {
+        FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    /// The value of one sample in Prometheus text (`name{labels} value`), 0 when absent.
+    static func sample(_ text: String, _ series: String) -> Double {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1)) ?? 0
+        }
+        return 0
+    }
+}
+
+/// Runs meshctl and returns its exit status, stdout and stderr.
+func meshctl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: AgentProcess.binary("meshctl"))
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "MESH_ADDR"); env.removeValue(forKey: "MESH_TOKEN")
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    try p.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
