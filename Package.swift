@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // The HTTP API server (routing, HTTP/1.1 codec, graceful shutdown as a Service).
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // Spawning supervised processes in their own process group.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         // System libraries (Debian: libsodium-dev, libsqlite3-dev), found with pkg-config.
@@ -41,6 +43,13 @@ let package = Package(
         .target(name: "MeshAPI"),
         // A client of the HTTP API (Foundation's URLSession) and meshctl's table views.
         .target(name: "MeshClient", dependencies: ["MeshAPI"]),
+        // Starts, stops, restarts and adopts processes; captures and rotates their output.
+        .target(name: "Supervisor", dependencies: [
+            "MeshCore",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ], exclude: ["README.md"]),
+        // Node and process statistics from /proc and /sys; local SQLite history; Prometheus text.
+        .target(name: "Stats", dependencies: ["MeshCore", "EventLog"], exclude: ["README.md"]),
         // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
             "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI",
@@ -69,12 +78,16 @@ let package = Package(
         ]),
         .executableTarget(name: "meshbench", dependencies: ["MeshWire", "CSodium"],
                           path: "benchmarks/meshbench"),
+        .executableTarget(name: "supbench", dependencies: ["Supervisor"], path: "benchmarks/supbench"),
+        .executableTarget(name: "statsbench", dependencies: ["Stats"], path: "benchmarks/statsbench"),
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),

@@ -5,4 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build
-swift test "$@"
+if [ "$#" -gt 0 ]; then exec swift test "$@"; fi
+# Unit and simulation tests in parallel; then the end-to-end tests, which start real
+# agents whose timing must not compete with the rest of the suite for two cores.
+swift test --skip EndToEndTests
+swift test --filter EndToEndTests

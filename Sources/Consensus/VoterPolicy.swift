@@ -11,7 +11,7 @@ import MeshCore
 /// 3. a learner that caught up (within `catchUpLag` of the leader's last index) is
 ///    promoted while voters are fewer than wanted;
 /// 4. a healthy member joins as a learner while voters are fewer than wanted;
-/// 5. voters beyond the wanted number are removed (the newest first).
+/// 5. voters beyond `desiredVoters` are removed (unhealthy ones first).
 /// The wanted number is `desiredVoters` (3 by default, 5 configurable), lowered to the odd
 /// number of eligible members when fewer exist. Members tagged never-voter are never
 /// chosen. The leader never removes itself (it transfers leadership first).
@@ -68,7 +68,9 @@ public struct VoterPolicy: Sendable, Equatable {
             }
             return nil
         }
-        if c.voters.count > wanted, eligibleCount >= c.voters.count - 1,
+        // Only a voter set larger than configured shrinks (never a healthy one to reach an
+        // odd count after failures: that would trade fault tolerance for nothing).
+        if c.voters.count > desiredVoters,
            let extra = c.voters.sorted().last(where: { $0 != leader && !eligible($0) }) ?? c.voters.sorted().last(where: { $0 != leader }) {
             return RaftConfiguration(voters: c.voters.filter { $0 != extra }, learners: c.learners)
         }

@@ -11,6 +11,7 @@ struct Dissemination: Sendable {
         var update: Update
         var transmits: Int
         var order: UInt64       // insertion order: newer first among equals
+        let size: Int           // encoded bytes, computed once
     }
 
     private var entries: [NodeID: Entry] = [:]
@@ -22,12 +23,20 @@ struct Dissemination: Sendable {
     var count: Int { entries.count }
     var isEmpty: Bool { entries.isEmpty }
 
-    /// Queues `update`, replacing any queued update about the same member.
+    /// The smallest update (suspect or dead), to know when no more can fit.
+    static let minUpdateBytes = 1 + 32 + 8 + 32
+
+    /// Queues `update`, replacing any queued update about the same member. Beyond
+    /// `capacity`, the most-sent eighth of the queue is dropped at once, so a burst of
+    /// enqueues costs one sort per `capacity / 8` updates, not a scan each.
     mutating func enqueue(_ update: Update) {
         counter += 1
-        entries[update.subject] = Entry(update: update, transmits: 0, order: counter)
-        if entries.count > capacity, let worst = entries.max(by: { rank($0.value) < rank($1.value) })?.key {
-            entries.removeValue(forKey: worst)
+        entries[update.subject] = Entry(update: update, transmits: 0, order: counter, size: update.encodedSize)
+        if entries.count > capacity {
+            let drop = max(1, capacity / 8)
+            for (id, _) in entries.sorted(by: { rank($0.value) > rank($1.value) }).prefix(drop) {
+                entries.removeValue(forKey: id)
+            }
         }
     }
 
@@ -36,23 +45,34 @@ struct Dissemination: Sendable {
 
     /// Takes updates that fit in `byteBudget`, least-sent first, counting one transmission
     /// each and retiring those that reach `limit`. `first` (if queued) goes before the rest.
+    ///
+    /// One pass over the queue keeps the few best-ranked candidates that can fit (at most
+    /// `byteBudget / minUpdateBytes`), so a queue of thousands costs a scan, not a sort.
     mutating func take(byteBudget: Int, limit: Int, first: NodeID? = nil) -> [Update] {
         guard !entries.isEmpty, byteBudget > 0 else { return [] }
         var picked: [Update] = []
         var used = 0
         func use(_ id: NodeID) {
             guard var e = entries[id] else { return }
-            let size = e.update.encodedSize
-            guard used + size <= byteBudget, picked.count < MembershipLimits.maxUpdatesPerMessage else { return }
-            used += size
+            guard used + e.size <= byteBudget, picked.count < MembershipLimits.maxUpdatesPerMessage else { return }
+            used += e.size
             picked.append(e.update)
             e.transmits += 1
             if e.transmits >= limit { entries.removeValue(forKey: id) } else { entries[id] = e }
         }
         if let first, entries[first] != nil { use(first) }
-        let candidates = entries.filter { $0.key != first }.sorted { rank($0.value) < rank($1.value) }
-        for (id, _) in candidates {
-            if used + 1 + 32 + 8 + 32 > byteBudget || picked.count >= MembershipLimits.maxUpdatesPerMessage { break }
+        let room = min(MembershipLimits.maxUpdatesPerMessage, (byteBudget - used) / Self.minUpdateBytes + 1)
+        var best: [(rank: (Int, UInt64), id: NodeID)] = []
+        best.reserveCapacity(room + 1)
+        for (id, e) in entries where id != first {
+            let r = rank(e)
+            if best.count == room, let last = best.last, !(r < last.rank) { continue }
+            let at = best.firstIndex { r < $0.rank } ?? best.count
+            best.insert((r, id), at: at)
+            if best.count > room { best.removeLast() }
+        }
+        for (_, id) in best {
+            if used + Self.minUpdateBytes > byteBudget || picked.count >= MembershipLimits.maxUpdatesPerMessage { break }
             use(id)
         }
         return picked

@@ -39,6 +39,16 @@ extension Membership {
         out.append(.exchange(PushPull(isJoin: false, isReply: false, states: fullState()), to: address))
     }
 
+    /// A push-pull with one random dead member: if it is back (a healed partition, a
+    /// wrongly declared death), the two full states meet and each side refutes or revives.
+    mutating func reconnectRound(now: MeshTime) {
+        guard !down.isEmpty else { return }
+        let dead = down.sorted().filter { records[$0]?.status == .dead }
+        guard !dead.isEmpty, let address = records[dead[Int(random.next() % UInt64(dead.count))]]?.preferredAddress else { return }
+        metrics.pushPulls += 1
+        out.append(.exchange(PushPull(isJoin: false, isReply: false, states: fullState()), to: address))
+    }
+
     mutating func sendJoin(to seeds: [PeerAddress]) {
         let states = fullState()
         for seed in seeds {
@@ -65,7 +75,7 @@ extension Membership {
         for state in push.states {
             let a = state.alive
             switch state.status {
-            case .alive: apply(.alive(a), now: now)
+            case .alive: applyAlive(a, now: now, fromFullSync: true)
             case .left: apply(.dead(id: a.id, incarnation: a.incarnation, from: a.id), now: now)
             case .dead, .suspect:
                 if records[a.id] == nil && a.id != local.id { continue }

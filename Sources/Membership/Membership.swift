@@ -36,6 +36,7 @@ public struct Membership: Sendable {
     var nextProbeAt: MeshTime
     var nextGossipAt: MeshTime
     var nextPushPullAt: MeshTime
+    var nextReconnectAt: MeshTime
     var joining: JoinState?
     var leaveDeadline: MeshTime?
     public internal(set) var hasLeft = false
@@ -89,6 +90,7 @@ public struct Membership: Sendable {
         nextProbeAt = now + .nanoseconds(offset)
         nextGossipAt = now + settings.gossipInterval
         nextPushPullAt = now + settings.pushPullInterval
+        nextReconnectAt = now + settings.reconnectInterval
     }
 
     // MARK: - Queries
@@ -135,6 +137,7 @@ public struct Membership: Sendable {
         for s in suspicions.values { t = min(t, s.deadline) }
         for r in relays.values { t = min(t, r.nackSent || !r.wantsNack ? r.expireAt : r.nackAt) }
         if let r = nextReapAt { t = min(t, r) }
+        if !down.isEmpty, leaveDeadline == nil { t = min(t, nextReconnectAt) }
         if let j = joining { t = min(t, j.nextAt) }
         if let l = leaveDeadline { t = min(t, l) }
         return t
@@ -201,6 +204,10 @@ public struct Membership: Sendable {
         if now >= nextPushPullAt {
             if leaveDeadline == nil { pushPullRound(now: now) }
             nextPushPullAt = now + settings.pushPullPeriod(members: liveCount).scaled(by: 0.75 + 0.5 * random.nextUnit())
+        }
+        if now >= nextReconnectAt {
+            if leaveDeadline == nil { reconnectRound(now: now) }
+            nextReconnectAt = now + settings.reconnectInterval.scaled(by: 0.75 + 0.5 * random.nextUnit())
         }
         if let j = joining, now >= j.nextAt { retryJoin(now: now) }
         reap(now: now)

@@ -27,6 +27,9 @@ public struct MembershipSettings: Sendable, Equatable {
     public var retransmitMultiplier: Int
     /// Full-state exchange with one random member (memberlist push-pull); scaled up with N.
     public var pushPullInterval: Duration
+    /// While some member is dead (not left), one of them is sent a push-pull this often:
+    /// after a partition heals, the two sides find each other again (Serf's reconnect).
+    public var reconnectInterval: Duration
     /// Lifeguard local health: the score's ceiling; timeouts are multiplied by score + 1.
     public var maxHealthScore: Int
     /// Dead and left members are forgotten after this long.
@@ -51,7 +54,7 @@ public struct MembershipSettings: Sendable, Equatable {
         probeInterval: .seconds(1), probeTimeout: .milliseconds(500), indirectProbes: 3,
         suspicionMultiplier: 2, suspicionMaxMultiplier: 3, suspicionConfirmations: 3,
         gossipInterval: .milliseconds(200), gossipFanout: 3, retransmitMultiplier: 4,
-        pushPullInterval: .seconds(30), maxHealthScore: 8,
+        pushPullInterval: .seconds(30), reconnectInterval: .seconds(5), maxHealthScore: 8,
         reapInterval: .seconds(3600), gossipToDeadInterval: .seconds(30), leavePropagation: .seconds(1),
         joinRetryBase: .seconds(1), joinRetryMax: .seconds(30),
         maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes)
@@ -61,17 +64,18 @@ public struct MembershipSettings: Sendable, Equatable {
         probeInterval: .seconds(5), probeTimeout: .seconds(3), indirectProbes: 3,
         suspicionMultiplier: 6, suspicionMaxMultiplier: 2, suspicionConfirmations: 3,
         gossipInterval: .milliseconds(500), gossipFanout: 4, retransmitMultiplier: 4,
-        pushPullInterval: .seconds(60), maxHealthScore: 8,
+        pushPullInterval: .seconds(60), reconnectInterval: .seconds(30), maxHealthScore: 8,
         reapInterval: .seconds(3600), gossipToDeadInterval: .seconds(60), leavePropagation: .seconds(3),
         joinRetryBase: .seconds(2), joinRetryMax: .seconds(60),
         maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes)
 
-    /// One machine (loopback tests and demos): fast everything.
+    /// One machine (loopback tests and demos): fast, yet patient enough for several agents
+    /// sharing two cores (memberlist's local profile: 1 s probes, 200 ms timeout, ×3 suspicion).
     public static let local = MembershipSettings(
-        probeInterval: .milliseconds(500), probeTimeout: .milliseconds(200), indirectProbes: 3,
-        suspicionMultiplier: 2, suspicionMaxMultiplier: 3, suspicionConfirmations: 3,
+        probeInterval: .milliseconds(1000), probeTimeout: .milliseconds(300), indirectProbes: 3,
+        suspicionMultiplier: 3, suspicionMaxMultiplier: 3, suspicionConfirmations: 3,
         gossipInterval: .milliseconds(100), gossipFanout: 3, retransmitMultiplier: 3,
-        pushPullInterval: .seconds(10), maxHealthScore: 4,
+        pushPullInterval: .seconds(10), reconnectInterval: .seconds(3), maxHealthScore: 4,
         reapInterval: .seconds(600), gossipToDeadInterval: .seconds(10), leavePropagation: .milliseconds(500),
         joinRetryBase: .milliseconds(200), joinRetryMax: .seconds(5),
         maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes)

@@ -11,6 +11,12 @@ public enum AgentLimits {
     public static let streamExchangeTimeout: Duration = .seconds(5)
     /// How long an inbound TCP connection may stay open without delivering its frame.
     public static let inboundStreamIdleTimeout: Duration = .seconds(10)
+    /// Inbound TCP connections on the mesh port open at once; more are closed on accept, so
+    /// a connection flood cannot exhaust file descriptors.
+    public static let maxInboundStreams = 64
+    /// How many OS-chosen ports (`--bind HOST:0`) are tried before giving up when the
+    /// UDP port the OS picked is already taken for TCP.
+    public static let ephemeralPortAttempts = 8
     /// Push-pull exchanges this agent runs at once; more are skipped until one finishes.
     public static let maxConcurrentExchanges = 16
     /// The longest a graceful leave waits for the core's `.leftMesh` (on top of the

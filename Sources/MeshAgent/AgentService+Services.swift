@@ -34,7 +34,7 @@ extension AgentService {
     /// wires them to the runtime. A node started without `--join` founds a voter set of
     /// its own (a one-node mesh leads itself); one started with `--join` waits for the
     /// mesh's leader to add it.
-    func startServices(runtime: MeshRuntime, identity: SigningKeyPair, dataDir: DataDirectory) async throws -> (AgentServices, Task<Void, Never>) {
+    func startServices(runtime: MeshRuntime, identity: SigningKeyPair, dataDir: DataDirectory) async throws -> (AgentServices, [Task<Void, Never>]) {
         let transport = RuntimeTransport(runtime: runtime)
         let eventLog = try EventLogService(storePath: "\(dataDir.path)/events.db", identity: identity,
                                            settings: config.profile.replicationSettings, transport: transport,
@@ -54,7 +54,7 @@ extension AgentService {
                                              settings: config.profile.raftSettings, policy: VoterPolicy(),
                                              transport: transport, now: { MeshClock.now() }, logger: logger)
         }
-        let services = AgentServices(eventLog: eventLog, consensus: consensus)
+        let (services, drains) = AgentServices.make(eventLog: eventLog, consensus: consensus)
         let log = logger
         await consensus.setOnApplied { entry, command, result in
             // The leader publishes what it applied, so every member learns it without Raft.
@@ -83,6 +83,6 @@ extension AgentService {
                 try? await Task.sleep(for: Self.serviceGlueInterval)
             }
         }
-        return (services, glue)
+        return (services, drains + [glue])
     }
 }

@@ -52,35 +52,43 @@ public struct AgentService: Service {
         let group = MultiThreadedEventLoopGroup.singleton
         let (inbound, inboundQueue) = AsyncStream.makeStream(of: InboundBatch.self,
                                                              bufferingPolicy: .bufferingOldest(AgentLimits.inboundQueueBatches))
-        let udp = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(AgentLimits.socketReceiveBufferBytes))
-            .channelOption(.maxMessagesPerRead, value: UInt(AgentLimits.datagramsPerRead))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DatagramInboundHandler(queue: inboundQueue))
-                }
-            }
-            .bind(host: config.bind.host, port: config.bind.port).get()
-        let port = udp.localAddress?.port ?? config.bind.port
-
         let settingsProfile = config.profile
-        let addresses = try await advertisedAddresses(port: port)
-        let runtime = MeshRuntime(
-            identity: identity, name: config.name, addresses: addresses,
-            metadata: MemberMetadata(tags: config.tags), profile: settingsProfile,
-            keyring: keyring, keyringStore: keyringStore, epoch: Self.wallClockMicroseconds(),
-            group: group, logger: logger)
-
-        let tcp: any Channel
-        do {
-            tcp = try await StreamTransport.bindServer(host: config.bind.host, port: port, group: group, runtime: runtime)
-        } catch {
-            try? await udp.close()
-            throw error
+        // UDP and TCP share the mesh port. With port 0 the OS picks a UDP port that may be
+        // taken for TCP; then both are bound again on another port (a bounded number of times).
+        var boundUDP: any Channel, boundTCP: any Channel, boundRuntime: MeshRuntime, boundPort: Int, boundAddresses: [PeerAddress]
+        var attempt = 1
+        while true {
+            let udp = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(AgentLimits.socketReceiveBufferBytes))
+                .channelOption(.maxMessagesPerRead, value: UInt(AgentLimits.datagramsPerRead))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DatagramInboundHandler(queue: inboundQueue))
+                    }
+                }
+                .bind(host: config.bind.host, port: config.bind.port).get()
+            let port = udp.localAddress?.port ?? config.bind.port
+            do {
+                let addresses = try await advertisedAddresses(port: port)
+                let runtime = MeshRuntime(
+                    identity: identity, name: config.name, addresses: addresses,
+                    metadata: MemberMetadata(tags: config.tags), profile: settingsProfile,
+                    keyring: keyring, keyringStore: keyringStore, epoch: Self.wallClockMicroseconds(),
+                    group: group, logger: logger)
+                boundTCP = try await StreamTransport.bindServer(host: config.bind.host, port: port, group: group, runtime: runtime)
+                (boundUDP, boundRuntime, boundPort, boundAddresses) = (udp, runtime, port, addresses)
+                break
+            } catch {
+                try? await udp.close()
+                guard config.bind.port == 0, attempt < AgentLimits.ephemeralPortAttempts else { throw error }
+                logger.debug("mesh port \(port) is taken for TCP; trying another", metadata: ["error": "\(error)"])
+                attempt += 1
+            }
         }
+        let (udp, tcp, runtime, port, addresses) = (boundUDP, boundTCP, boundRuntime, boundPort, boundAddresses)
         await runtime.attach(udp: udp)
-        let (services, glue) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
+        let (services, serviceTasks) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
         let consumer = Task {
             for await batch in inbound { await runtime.deliver(batch) }
         }
@@ -127,7 +135,8 @@ public struct AgentService: Service {
             await apiGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        glue.cancel()
+        services.finish()
+        for task in serviceTasks { task.cancel() }
         await services.consensus.stop()
         await services.eventLog.stop()
         await runtime.stop()

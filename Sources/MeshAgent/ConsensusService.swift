@@ -1,4 +1,6 @@
 import Consensus
+import NIOCore
+import NIOPosix
 import Logging
 import MeshCore
 import MeshWire
@@ -65,6 +67,12 @@ public struct ConsensusStatus: Sendable, Equatable {
 /// entries to the control state, forwards commands from followers to the leader and
 /// answers them after commit and apply, and keeps the voter set healthy when it leads.
 actor ConsensusService {
+    /// Raft's storage fsyncs before anything is sent: this actor runs on its own thread,
+    /// never on the cooperative pool that the membership runtime needs for its probes.
+    private static let storageThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private nonisolated let storageLoop: any EventLoop = storageThread.next()
+    nonisolated var unownedExecutor: UnownedSerialExecutor { storageLoop.executor.asUnownedSerialExecutor() }
+
     /// How long a command may wait for its commit before the caller hears `timedOut`.
     static let commandTimeout = Duration.seconds(5)
     /// How long a command waits for a leader to be known before `noLeader`.

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import EventLog
 import Logging
 import MeshCore
@@ -7,6 +9,12 @@ import MeshWire
 /// its timers, and hands its messages to the mesh transport. One actor, so the core needs
 /// no lock.
 actor EventLogService {
+    /// SQLite commits block on fsync: this actor runs on its own thread, never on the
+    /// cooperative pool that the membership runtime needs for its probes.
+    private static let storageThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private nonisolated let storageLoop: any EventLoop = storageThread.next()
+    nonisolated var unownedExecutor: UnownedSerialExecutor { storageLoop.executor.asUnownedSerialExecutor() }
+
     /// How long a new node waits for a peer to tell it about its own history before it
     /// assumes it has none (a lone node, or the first of a new mesh).
     static let ownHistoryRefillTimeout = Duration.seconds(3)

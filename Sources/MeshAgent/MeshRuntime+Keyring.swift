@@ -1,3 +1,4 @@
+import Dispatch
 import MeshAPI
 import MeshCore
 import MeshWire
@@ -110,12 +111,21 @@ extension MeshRuntime {
         keyring = ring
         logger.info("keyring changed", metadata: ["operation": "\(operation.name)", "key": "\(key.fingerprint)",
                                                   "keys": "\(localFingerprints.joined(separator: ","))"])
-        do { try keyringStore?.save(ring) } catch {
-            logger.error("keyring changed in memory but not saved", metadata: ["error": "\(error)"])
-            return "applied, but not saved: \(error.description)"
+        // The file is written (and fsynced) off this actor, in order: a slow disk must not
+        // hold up probes and acks, or members would be suspected during a rotation.
+        if let store = keyringStore {
+            let log = logger, ring = ring
+            Self.keyringSaves.async {
+                do { try store.save(ring) } catch {
+                    log.error("keyring changed in memory but not saved", metadata: ["error": "\(error)"])
+                }
+            }
         }
         return nil
     }
+
+    /// Saves of the keyring file, one at a time, in the order they were made.
+    static let keyringSaves = DispatchQueue(label: "meshd.keyring-saves")
 
     /// Applies a member's keyring command and answers it (once per request: a retransmitted
     /// command gets the first answer again).

@@ -5,12 +5,34 @@ import MeshWire
 import Membership
 
 /// The layers above membership that ride on the runtime's sockets and member table.
+///
+/// Their frames go through one bounded inbox per service, drained by that service's own
+/// task: a service that waits on its disk (Raft's and the event log's fsyncs) never delays
+/// the membership protocol's probes and acks.
 struct AgentServices: Sendable {
     let eventLog: EventLogService
     let consensus: ConsensusService
+    let eventInbox: AsyncStream<Frame>.Continuation
+    let consensusInbox: AsyncStream<Frame>.Continuation
 
     /// Message kinds from here up belong to the services (see `MessageKind`'s ranges).
     static let firstKind: UInt8 = 32
+    /// Frames waiting per service; beyond it the oldest are dropped (Raft retransmits,
+    /// anti-entropy repairs).
+    static let inboxFrames = 4096
+
+    /// Wires the inboxes to the services; returns the tasks draining them.
+    static func make(eventLog: EventLogService, consensus: ConsensusService) -> (AgentServices, [Task<Void, Never>]) {
+        let (events, eventInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
+        let (raft, consensusInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
+        let drains = [
+            Task { for await f in events { try? await eventLog.receive(kind: f.kind, body: f.body, from: f.sender) } },
+            Task { for await f in raft { try? await consensus.receive(kind: f.kind, body: f.body, from: f.sender) } },
+        ]
+        return (AgentServices(eventLog: eventLog, consensus: consensus, eventInbox: eventInbox, consensusInbox: consensusInbox), drains)
+    }
+
+    func finish() { eventInbox.finish(); consensusInbox.finish() }
 }
 
 /// The runtime as the services' transport: it seals, signs and addresses their messages.
@@ -35,21 +57,17 @@ extension MeshRuntime {
         changeObserver = onChange
     }
 
-    /// Hands a verified frame to the service it belongs to.
-    func routeToServices(_ frame: Frame) async {
+    /// Hands a verified frame to the inbox of the service it belongs to.
+    func routeToServices(_ frame: Frame) {
         guard let services else { counters.misroutedFrames &+= 1; return }
-        do throws(WireError) {
-            switch frame.kind {
-            case .eventPush, .eventDigest, .eventBatch:
-                try await services.eventLog.receive(kind: frame.kind, body: frame.body, from: frame.sender)
-            case .raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse, .raftTimeoutNow,
-                 .commandForward, .commandReply:
-                try await services.consensus.receive(kind: frame.kind, body: frame.body, from: frame.sender)
-            default:
-                counters.misroutedFrames &+= 1
-            }
-        } catch {
-            counters.decodeRejected.record(error.reason)
+        switch frame.kind {
+        case .eventPush, .eventDigest, .eventBatch:
+            services.eventInbox.yield(frame)
+        case .raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse, .raftTimeoutNow,
+             .commandForward, .commandReply:
+            services.consensusInbox.yield(frame)
+        default:
+            counters.misroutedFrames &+= 1
         }
     }
 
@@ -115,7 +133,6 @@ extension MeshRuntime {
         resources[RaftMetadata.voters] = role == .leader ? voters.map(\.description).joined(separator: ",") : nil
         guard resources != metadata.resources else { return }
         metadata.resources = resources
-        execute(membership.updateMetadata(metadata, now: MeshClock.now()))
-        rearm()
+        publishMetadata()
     }
 }

@@ -87,7 +87,7 @@ actor MeshRuntime {
     // MARK: Inbound
 
     /// Opens, decodes and feeds the core every datagram of one socket read.
-    func deliver(_ batch: InboundBatch) async {
+    func deliver(_ batch: InboundBatch) {
         counters.datagramsDropped &+= batch.droppedDatagramsBefore
         for datagram in batch.datagrams {
             counters.datagramsIn &+= 1
@@ -99,7 +99,7 @@ actor MeshRuntime {
             case .keyringReply: handleKeyringReply(frame)
             case .pushPull: counters.misroutedFrames &+= 1   // push-pull travels on TCP only
             case _ where frame.kind.rawValue >= AgentServices.firstKind:
-                await routeToServices(frame)
+                routeToServices(frame)
             default:
                 let message: MembershipMessage
                 do { message = try MembershipMessage.decode(kind: frame.kind, body: frame.body) } catch {
@@ -114,11 +114,11 @@ actor MeshRuntime {
     }
 
     /// Answers the push-pull that arrived on an inbound TCP connection; nil closes it unanswered.
-    func answerStream(_ bytes: [UInt8], from source: PeerAddress) async -> [UInt8]? {
+    func answerStream(_ bytes: [UInt8], from source: PeerAddress) -> [UInt8]? {
         counters.bytesInStream &+= UInt64(bytes.count)
         guard let frame = try? streamOpener.open(bytes, keyring: keyring, channel: .stream) else { return nil }
         if frame.kind.rawValue >= AgentServices.firstKind {
-            await routeToServices(frame)   // one-way: no answer on the stream
+            routeToServices(frame)   // one-way: no answer on the stream
             return nil
         }
         guard frame.kind == .pushPull else { counters.misroutedFrames &+= 1; return nil }
@@ -179,6 +179,15 @@ actor MeshRuntime {
     func setAPIAddress(_ address: String) {
         apiAddress = address
         metadata.apiAddress = address
+        publishMetadata()
+    }
+
+    /// Disseminates this member's metadata, unless a leave has begun: a metadata change
+    /// raises the incarnation, and an alive update above the leave brings the leaving
+    /// member back to life in every peer's table (then, once it stops, it is declared
+    /// dead instead of left). The core accepts such a change during `leavePropagation`.
+    func publishMetadata() {
+        guard leaveState == .member else { return }
         execute(membership.updateMetadata(metadata, now: MeshClock.now()))
         rearm()
     }

@@ -32,12 +32,14 @@ enum StreamFrameError: Error, CustomStringConvertible {
     case tooLarge(size: Int, limit: Int)
     case closedWithoutReply
     case timedOut(Duration)
+    case tooManyConnections(limit: Int)
 
     var description: String {
         switch self {
         case let .tooLarge(size, limit): "stream frame of \(size) bytes exceeds the limit of \(limit)"
         case .closedWithoutReply: "the peer closed the connection without a reply"
         case let .timedOut(d): "no reply within \(d)"
+        case let .tooManyConnections(limit): "more than \(limit) inbound mesh connections at once; this one was refused"
         }
     }
 }

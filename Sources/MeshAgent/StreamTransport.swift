@@ -1,6 +1,7 @@
 import Membership
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Push-pull over TCP on the mesh port: one length-prefixed sealed frame each way, then close.
 enum StreamTransport {
@@ -35,16 +36,37 @@ enum StreamTransport {
     /// Binds the TCP side of the mesh port; each connection carries one exchange answered
     /// by `runtime`.
     static func bindServer(host: String, port: Int, group: any EventLoopGroup, runtime: MeshRuntime) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+        let open = InboundStreamCount()
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // A connection beyond the limit is refused (closed) at once.
+                guard open.acquire() else {
+                    return channel.eventLoop.makeFailedFuture(StreamFrameError.tooManyConnections(limit: AgentLimits.maxInboundStreams))
+                }
+                channel.closeFuture.whenComplete { _ in open.release() }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(StreamServerHandler(runtime: runtime))
                 }
             }
             .bind(host: host, port: port).get()
     }
+}
+
+/// Inbound mesh connections open now, across event loops, bounded by
+/// `AgentLimits.maxInboundStreams`.
+final class InboundStreamCount: Sendable {
+    private let open = Atomic<Int>(0)
+
+    /// Takes a slot; false when all are taken.
+    func acquire() -> Bool {
+        if open.wrappingAdd(1, ordering: .relaxed).newValue <= AgentLimits.maxInboundStreams { return true }
+        open.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func release() { open.wrappingSubtract(1, ordering: .relaxed) }
 }
 
 /// Answers the one frame an inbound mesh TCP connection carries, then closes it. A

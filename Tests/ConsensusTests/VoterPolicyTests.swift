@@ -44,6 +44,14 @@ struct VoterPolicyTests {
         #expect(learner == RaftConfiguration(voters: [1, 2].map(rid), learners: [rid(4)]))
     }
 
+    @Test func aFailureNeverShrinksTheVoterSetBeforeTheGrace() {
+        let c = RaftConfiguration(voters: [1, 2, 3].map(rid))
+        var members = alive([1, 2])
+        members[rid(3)] = .init(alive: false, downSince: now - .seconds(5))
+        // Two healthy members left: the wanted count rounds to one, yet nobody is removed.
+        #expect(policy.nextChange(leader: rid(1), configuration: c, members: members, matchIndex: [:], lastIndex: LogIndex(5), now: now) == nil)
+    }
+
     @Test func neverVotersAreNeverChosenAndEvenCountsRoundDown() {
         let c = RaftConfiguration(voters: [rid(1)])
         let members = alive([1, 2, 3], never: [3])

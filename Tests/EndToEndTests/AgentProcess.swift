@@ -74,6 +74,8 @@ final class AgentProcess: @unchecked Sendable {
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(50))
         }
+        // The last sleep may have overslept the deadline on a busy machine: look once more.
+        if condition(stdout) { return }
         Issue.record("condition not met; stdout so far:\n\(stdout)\nstderr:\n\(stderr)")
         throw CancellationError()
     }

@@ -5,7 +5,8 @@ import Testing
 
 /// Three real agents: leader election, writes through any member, failover after SIGKILL,
 /// and the event log catching up after a restart.
-@Suite(.serialized) struct ConsensusE2ETests {
+extension ClusterE2ETests {
+@Suite struct Consensus {
     func status(_ c: MeshCluster, _ i: Int) async -> StatusInfo? {
         try? APIClient.decode(StatusInfo.self, try await c.client(i).get("/v1/status"))
     }
@@ -28,10 +29,10 @@ import Testing
 
     /// `var set` is idempotent, so a client retries it when the answer timed out (a
     /// leadership change in flight), as a user would; anything else fails at once.
-    func setVar(_ c: MeshCluster, _ i: Int, _ key: String, _ value: String) throws -> (status: Int32, stdout: String, stderr: String) {
-        var r = try meshctl(["--addr", c.agents[i].apiAddress!, "var", "set", key, value])
+    func setVar(_ c: MeshCluster, _ i: Int, _ key: String, _ value: String) async throws -> (status: Int32, stdout: String, stderr: String) {
+        var r = try await meshctl(["--addr", c.agents[i].apiAddress!, "var", "set", key, value])
         for _ in 0 ..< 2 where r.status != 0 && r.stderr.contains("HTTP 504") {
-            r = try meshctl(["--addr", c.agents[i].apiAddress!, "var", "set", key, value])
+            r = try await meshctl(["--addr", c.agents[i].apiAddress!, "var", "set", key, value])
         }
         return r
     }
@@ -52,7 +53,7 @@ import Testing
         let leaderName = try #require(await status(c, 0)?.leader)
         let leader = try #require(c.names.firstIndex(of: leaderName))
         let follower = (leader + 1) % 3
-        let first = try setVar(c, follower, "color", "blue")
+        let first = try await setVar(c, follower, "color", "blue")
         #expect(first.status == 0, "\(first.stderr)")
 
         kill(c.agents[leader].process.processIdentifier, SIGKILL)
@@ -62,7 +63,7 @@ import Testing
             guard let s = await status(c, survivors[0]), let l = s.leader else { return false }
             return l != leaderName
         }
-        let second = try setVar(c, survivors[1], "shape", "round")
+        let second = try await setVar(c, survivors[1], "shape", "round")
         #expect(second.status == 0, "\(second.stderr)")
 
         // The old leader comes back as a follower and holds both writes.
@@ -72,7 +73,7 @@ import Testing
             let vars = try? APIClient.decode(VarsResponse.self, try await c.client(leader).get("/v1/vars", query: [("stale", "1")]))
             return vars?.vars.map(\.key) == ["color", "shape"]
         }
-        let read = try meshctl(["--addr", c.agents[leader].apiAddress!, "var", "get", "color"])
+        let read = try await meshctl(["--addr", c.agents[leader].apiAddress!, "var", "get", "color"])
         #expect(read.stdout == "blue\n", "\(read.status) \(read.stderr)")
     }
 
@@ -83,7 +84,7 @@ import Testing
         let stopped = c.agents[2]
         #expect(try await stopped.stop(signal: SIGTERM) == 0)
         for k in 0 ..< 20 {
-            let r = try meshctl(["--addr", c.agents[k % 2].apiAddress!, "event", "send", "user.step", "n=\(k)"])
+            let r = try await meshctl(["--addr", c.agents[k % 2].apiAddress!, "event", "send", "user.step", "n=\(k)"])
             #expect(r.status == 0, "\(r.stderr)")
         }
         try await c.startAgent(name: c.names[2], dataDir: stopped.dataDir)
@@ -91,8 +92,9 @@ import Testing
             let events = try? APIClient.decode([EventInfo].self, try await c.client(2).get("/v1/events", query: [("kind", "user.step")]))
             return events?.count == 20
         }
-        let out = try meshctl(["--addr", c.agents[2].apiAddress!, "--json", "events", "--kind", "member.left"])
+        let out = try await meshctl(["--addr", c.agents[2].apiAddress!, "--json", "events", "--kind", "member.left"])
         #expect(out.status == 0)
         #expect(out.stdout.contains("\"member\":\"e2\""))
     }
+}
 }

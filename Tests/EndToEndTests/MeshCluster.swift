@@ -12,8 +12,16 @@ final class MeshCluster: @unchecked Sendable {
     private(set) var agents: [AgentProcess] = []
     private(set) var names: [String] = []
 
-    /// Starts `count` agents with the `local` timing profile and waits until each serves its API.
-    init(count: Int, prefix: String = "n") async throws {
+    /// How much of each agent's log a failed wait prints.
+    static let logLinesOnFailure = 25
+
+    /// The timing profile every agent runs.
+    let profile: String
+
+    /// Starts `count` agents with the given timing profile (`local` unless told) and waits
+    /// until each serves its API.
+    init(count: Int, prefix: String = "n", profile: String = "local") async throws {
+        self.profile = profile
         root = NSTemporaryDirectory() + "meshd-cluster-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         keyFile = root + "/cluster.key"
@@ -26,7 +34,7 @@ final class MeshCluster: @unchecked Sendable {
     /// Starts one more agent joining the first.
     @discardableResult
     func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil) async throws -> AgentProcess {
-        var args = ["--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--profile", "local",
+        var args = ["--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--profile", profile,
                     "--cluster-key-file", keyFile]
         let seedAgent = seed.map { agents[$0] } ?? agents.first
         if let first = seedAgent, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
@@ -67,12 +75,26 @@ final class MeshCluster: @unchecked Sendable {
             if ok { return }
             try await Task.sleep(for: .milliseconds(100))
         }
+        // The last sleep may have overslept the deadline on a busy machine: look once more.
+        for i in observers { last[i] = await view(i) }
+        if observers.allSatisfy({ i in !expected.contains(where: { last[i]?[$0.key] != $0.value }) }) { return }
         let seen: [String] = observers.map { i in
             let v = (last[i] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
             return "\(names[i]): \(v)"
         }
         let wanted = expected.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        Issue.record("after \(timeout) the agents did not see \(wanted); last seen: \(seen.joined(separator: "; "))")
+        var counters: [String] = []
+        for i in agents.indices where agents[i].process.isRunning {
+            if let m = try? await metrics(i) {
+                let dropped = Self.sample(m, "meshd_datagrams_dropped_total")
+                let replayed = Self.sample(m, #"meshd_frames_rejected_total{reason="replayed"}"#)
+                counters.append("\(names[i]): dropped \(dropped), replayed \(replayed)")
+            }
+        }
+        let logs = agents.indices.map { i in
+            "--- \(names[i]) stderr (last lines):\n" + agents[i].stderr.split(separator: "\n").suffix(Self.logLinesOnFailure).joined(separator: "\n")
+        }.joined(separator: "\n")
+        Issue.record("after \(timeout) the agents did not see \(wanted); last seen: \(seen.joined(separator: "; "))\ncounters: \(counters.joined(separator: "; "))\n\(logs)")
         throw CancellationError()
     }
 
@@ -109,8 +131,18 @@ final class MeshCluster: @unchecked Sendable {
     }
 }
 
-/// Runs meshctl and returns its exit status, stdout and stderr.
-func meshctl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs meshctl and returns its exit status, stdout and stderr. The wait happens on a
+/// thread of its own, so a slow command never holds one of the few threads that every
+/// concurrently running test shares.
+func meshctl(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            do { continuation.resume(returning: try meshctlBlocking(arguments)) } catch { continuation.resume(throwing: error) }
+        }.start()
+    }
+}
+
+private func meshctlBlocking(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: AgentProcess.binary("meshctl"))
     p.arguments = arguments

@@ -62,6 +62,18 @@ struct ClusterTests {
         for o in c.live { #expect(c.status(of: 8, seenBy: o) == .alive, "node \(o)") }
     }
 
+    @Test func halvesApartLongEnoughToDeclareEachOtherDeadFindEachOtherAfterTheHeal() {
+        var c = MiniCluster(size: 12)
+        c.advance(by: .seconds(15))
+        for i in 7 ... 12 { c.side[i] = 1 }
+        c.advance(by: .seconds(90))      // long past suspicion and the gossip-to-the-dead window
+        #expect(c.status(of: 12, seenBy: 1) == .dead)
+        #expect(c.nodes[1]!.queue.isEmpty)   // nothing left to gossip: only reconnects can heal
+        c.side = [:]
+        c.advance(by: .seconds(30))
+        for o in c.live { for t in c.live { #expect(c.status(of: t, seenBy: o) == .alive, "\(o) sees \(t)") } }
+    }
+
     @Test func joinIsRetriedUntilTheSeedAnswers() {
         var c = MiniCluster(size: 1)
         c.nodes[2] = makeNode(2)

@@ -51,6 +51,7 @@ struct MiniCluster {
     var nodes: [Int: Membership] = [:]
     var crashed: Set<Int> = []
     var cut: Set<Int> = []          // nodes whose traffic is dropped both ways
+    var side: [Int: Int] = [:]      // partition: messages cross only between nodes of one side
     var now = MeshTime.zero
     var latency = Duration.milliseconds(1)
     var inflight: [(at: MeshTime, order: Int, to: Int, from: Int, message: MembershipMessage, fromAddress: PeerAddress)] = []
@@ -77,7 +78,7 @@ struct MiniCluster {
     }
 
     mutating func post(_ m: MembershipMessage, from: Int, to: Int) {
-        guard !cut.contains(from), !cut.contains(to) else { return }
+        guard !cut.contains(from), !cut.contains(to), side[from, default: 0] == side[to, default: 0] else { return }
         order += 1
         inflight.append((now + latency, order, to, from, m, address(from)))
     }

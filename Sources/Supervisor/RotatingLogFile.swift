@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One output stream's files: `name.log` (live), `name.log.1` (newest rotated) …
+/// `name.log.<maxFiles-1>` (oldest). A file never exceeds `maxFileBytes`, so the stream
+/// never holds more than `maxFiles * maxFileBytes` on disk.
+///
+/// Confined to the log queue of its ``LogPipe``.
+final class RotatingLogFile {
+    let path: String
+    let maxFileBytes: Int
+    let maxFiles: Int
+    private var fd: Int32 = -1
+    private(set) var size = 0
+
+    init(path: String, maxFileBytes: Int, maxFiles: Int) {
+        self.path = path
+        self.maxFileBytes = max(1, maxFileBytes)
+        self.maxFiles = max(1, maxFiles)
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    /// The files of this stream, newest first (the live one first).
+    static func paths(base: String, maxFiles: Int) -> [String] {
+        [base] + (1 ..< max(1, maxFiles)).map { "\(base).\($0)" }
+    }
+
+    /// Opens (creating) the live file for appending; returns the failure's reason.
+    @discardableResult
+    func open() -> String? {
+        if fd >= 0 { return nil }
+        let f = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard f >= 0 else { return "open \(path): \(String(cString: strerror(errno)))" }
+        var st = stat()
+        fstat(f, &st)
+        fd = f
+        size = Int(st.st_size)
+        return nil
+    }
+
+    /// Appends `bytes`, rotating first when they would not fit; when a chunk must be split,
+    /// it is split after its last newline that fits, so lines stay whole where possible.
+    /// Returns the failure's reason; the bytes are then dropped.
+    func write(_ bytes: UnsafeRawBufferPointer) -> String? {
+        if let failure = open() { return failure }
+        var rest = bytes
+        while !rest.isEmpty {
+            let room = maxFileBytes - size
+            if rest.count <= room {
+                if let failure = writeAll(rest) { return failure }
+                break
+            }
+            var cut = room
+            if room > 0, let nl = rest[0 ..< room].lastIndex(of: UInt8(ascii: "\n")) { cut = nl + 1 }
+            if size == 0 { cut = room }   // an empty file takes as much as fits
+            if cut > 0, let failure = writeAll(UnsafeRawBufferPointer(rebasing: rest[0 ..< cut])) { return failure }
+            rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
+            if let failure = rotate() { return failure }
+        }
+        return nil
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> String? {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let reason = "write \(path): \(String(cString: strerror(errno)))"
+                // The file may hold a partial write; re-measure on the next open.
+                Glibc.close(fd); fd = -1
+                return reason
+            }
+            offset += n
+            size += n
+        }
+        return nil
+    }
+
+    /// Shifts `name.log.i` to `.i+1` (dropping the oldest) and starts an empty live file.
+    func rotate() -> String? {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        let files = Self.paths(base: path, maxFiles: maxFiles)
+        if maxFiles == 1 {
+            truncate(path, 0)
+        } else {
+            unlink(files[files.count - 1])
+            for i in stride(from: files.count - 2, through: 0, by: -1) { rename(files[i], files[i + 1]) }
+        }
+        size = 0
+        return open()
+    }
+
+    func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+}

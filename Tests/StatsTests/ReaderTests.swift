@@ -1,0 +1,111 @@
+import Foundation
+@testable import Stats
+import Testing
+
+/// The reader on the real /proc, and on folders that lack files (containers, other kernels).
+@Suite struct ReaderTests {
+    @Test func readsTheRealProc() throws {
+        let reader = StatsReader()
+        let a = reader.node(monotonicNanoseconds: 0)
+        let cpu = try #require(a.cpu)
+        #expect(cpu.perCore.count >= 1)
+        #expect(a.load != nil)
+        let memory = try #require(a.memory)
+        #expect(memory.totalBytes > 0)
+        #expect(a.disk.map { $0.totalBytes > 0 } == true)
+        #expect(a.network.contains { $0.interface == "lo" })
+        #expect((a.uptimeSeconds ?? 0) > 0)
+        let me = try #require(reader.process(getpid(), monotonicNanoseconds: 0))
+        #expect(me.threads >= 1 && me.residentBytes > 1 << 20 && (me.openFiles ?? 0) >= 3)
+        #expect(reader.process(Int32.max, monotonicNanoseconds: 0) == nil)
+    }
+
+    @Test func missingFilesGiveNilNotACrash() throws {
+        let root = NSTemporaryDirectory() + "meshd-stats-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/proc/net", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/sys/class/thermal/thermal_zone0", withIntermediateDirectories: true)
+        try "0.10 0.20 0.30 1/2 3\n".write(toFile: root + "/proc/loadavg", atomically: true, encoding: .utf8)
+        try "garbage".write(toFile: root + "/proc/meminfo", atomically: true, encoding: .utf8)
+        try "51000\n".write(toFile: root + "/sys/class/thermal/thermal_zone0/temp", atomically: true, encoding: .utf8)
+        try "cpu-thermal\n".write(toFile: root + "/sys/class/thermal/thermal_zone0/type", atomically: true, encoding: .utf8)
+        var settings = StatsSettings()
+        settings.procRoot = root + "/proc"
+        settings.sysRoot = root + "/sys"
+        settings.diskPath = root + "/nonexistent"
+        let s = StatsReader(settings: settings).node(monotonicNanoseconds: 0)
+        #expect(s.cpu == nil && s.memory == nil && s.disk == nil && s.uptimeSeconds == nil && s.network.isEmpty)
+        #expect(s.load == LoadAverage(one: 0.1, five: 0.2, fifteen: 0.3))
+        #expect(s.temperatures == [Temperature(zone: "thermal_zone0", type: "cpu-thermal", celsius: 51)])
+        // Statistics and exposition of an almost empty node still work.
+        let stats = NodeStats(snapshot: s, previous: s)
+        #expect(stats.summary == NodeSummary(cores: 0, freeCPUCores: nil, freeMemoryMB: nil))
+        #expect(PrometheusText.render(node: stats).contains("meshd_node_temperature_celsius{zone=\"thermal_zone0\",type=\"cpu-thermal\"} 51"))
+    }
+
+    @Test func samplerGivesProcessCPU() async throws {
+        let path = NSTemporaryDirectory() + "meshd-stats-\(UUID().uuidString.prefix(8)).db"
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        let sampler = try StatsSampler(settings: StatsSettings(), databasePath: path)
+        // A child that burns CPU: its CPU% shows within a deadline.
+        let burner = Process()
+        burner.executableURL = URL(fileURLWithPath: "/bin/sh")
+        burner.arguments = ["-c", "while :; do :; done"]
+        try burner.run()
+        let pid = burner.processIdentifier
+        defer { kill(pid, SIGKILL); burner.waitUntilExit() }
+        _ = await sampler.processes([pid])
+        let deadline = ContinuousClock.now + .seconds(10)
+        var percent = 0.0
+        while percent < 10, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            percent = await sampler.processes([pid, Int32.max])[pid]?.cpuPercent ?? 0
+        }
+        #expect(percent >= 10)
+        #expect(await sampler.processes([Int32.max]).isEmpty)
+        var x = 0.0
+        let first = try await sampler.sample()
+        #expect(first.cpuUtilisation == nil)
+        for i in 0 ..< 3_000_000 { x += Double(i).squareRoot() }     // let /proc/stat tick
+        let second = try await sampler.sample()
+        #expect(second.cpuUtilisation != nil)
+        #expect(await sampler.summary?.cores == second.cores)
+    }
+
+    @Test func nodeStatsRoundTripThroughJSON() throws {
+        let reader = StatsReader()
+        let stats = NodeStats(snapshot: reader.node(monotonicNanoseconds: 1), previous: reader.node(monotonicNanoseconds: 0))
+        let decoded = try JSONDecoder().decode(NodeStats.self, from: JSONEncoder().encode(stats))
+        #expect(decoded == stats)
+    }
+
+    @Test func aProcessTreeSumsTheWrapperAndItsChildren() async throws {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "sleep 100 & sleep 100 & wait"]
+        try shell.run()
+        let root = shell.processIdentifier
+        let reader = StatsReader()
+        defer {
+            // SIGKILL (the test runner's signal mask may be inherited): the children first,
+            // found through the tree, then the shell.
+            if let text = try? String(contentsOfFile: "/proc/\(root)/task/\(root)/children", encoding: .utf8) {
+                for pid in text.split(separator: " ").compactMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+                    kill(pid, SIGKILL)
+                }
+            }
+            kill(root, SIGKILL)
+            shell.waitUntilExit()
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        var tree = reader.processTree(root, monotonicNanoseconds: 0)
+        while (tree?.processes ?? 0) < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            tree = reader.processTree(root, monotonicNanoseconds: 0)
+        }
+        let t = try #require(tree)
+        let alone = try #require(reader.process(root, monotonicNanoseconds: 0))
+        #expect(t.processes == 3)
+        #expect(t.threads >= 3 && t.residentBytes > alone.residentBytes)
+    }
+}
