@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "meshd", targets: ["meshd"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
+        .executable(name: "meshsim", targets: ["meshsim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -69,6 +70,12 @@ let package = Package(
             "MeshWire", "MeshAPI", "MeshClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Deterministic simulator: virtual clock and network, faults, invariants, reports.
+        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership"]),
+        .executableTarget(name: "meshsim", dependencies: [
+            "MeshSimulation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "meshbench", dependencies: ["MeshWire", "CSodium"],
                           path: "benchmarks/meshbench"),
         .executableTarget(name: "supbench", dependencies: ["Supervisor"], path: "benchmarks/supbench"),
@@ -81,6 +88,7 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
+        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
