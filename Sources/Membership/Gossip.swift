@@ -75,7 +75,7 @@ extension Membership {
         for state in push.states {
             let a = state.alive
             switch state.status {
-            case .alive: applyAlive(a, now: now, fromFullSync: true)
+            case .alive: apply(.alive(a), now: now)
             case .left: apply(.dead(id: a.id, incarnation: a.incarnation, from: a.id), now: now)
             case .dead, .suspect:
                 if records[a.id] == nil && a.id != local.id { continue }

@@ -12,10 +12,7 @@ extension Membership {
         }
     }
 
-    /// `fromFullSync`: learned from a push-pull. A member new to us is then not gossiped
-    /// on (the joiner gossips itself; re-gossiping every member a joiner learns would flood
-    /// the mesh with N updates per join); revivals and newer incarnations still are.
-    mutating func applyAlive(_ a: AliveUpdate, now: MeshTime, fromFullSync: Bool = false) {
+    mutating func applyAlive(_ a: AliveUpdate, now: MeshTime) {
         if a.id == local.id {
             // Someone holds a newer or different picture of us (a previous life of this
             // node, or a forged one): take an incarnation above it and say we are alive.
@@ -35,7 +32,7 @@ extension Membership {
             probeOrder.insert(a.id, at: Int(random.next() % UInt64(probeOrder.count + 1)))
             if probeCursor > 0 { probeCursor += 1 }
             out.append(.changed(MemberChange(kind: .joined, id: a.id, name: a.name, incarnation: a.incarnation, by: nil)))
-            if !fromFullSync { queue.enqueue(.alive(a)) }
+            queue.enqueue(.alive(a))
             joining = nil
             return
         }
