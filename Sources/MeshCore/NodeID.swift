@@ -10,7 +10,9 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.w0 = w0; self.w1 = w1; self.w2 = w2; self.w3 = w3
     }
 
-    /// Builds an id from a 32-byte public key; nil when the length is wrong.
+    /// Builds an id from a 32-byte public key; nil when the length is wrong. Inlinable so
+    /// callers in other modules get it specialized (it runs for every frame opened).
+    @inlinable
     public init?<C: Collection>(publicKey: C) where C.Element == UInt8 {
         guard publicKey.count == NodeID.byteCount else { return nil }
         var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
