@@ -55,8 +55,9 @@ public final class SQLiteEventStore: EventStore {
         for (version, sql) in migrations where !applied.contains(Int64(version)) {
             try db.transaction { () throws(EventError) in
                 try db.execute(sql)
-                try db.prepare("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)")
-                    .run([.int(Int64(version)), .int(Int64(Date().timeIntervalSince1970 * 1000))])
+                // SQLite's own clock stamps the migration: the module reads no clock itself.
+                try db.prepare("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, CAST(strftime('%s', 'now') AS INTEGER) * 1000)")
+                    .run([.int(Int64(version))])
             }
         }
     }
