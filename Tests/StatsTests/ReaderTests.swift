@@ -98,12 +98,15 @@ import Testing
             shell.waitUntilExit()
         }
         let deadline = ContinuousClock.now + .seconds(10)
-        var tree = reader.processTree(root, monotonicNanoseconds: 0)
-        while (tree?.processes ?? 0) < 3, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-            tree = reader.processTree(root, monotonicNanoseconds: 0)
+        // Poll until both children exist and have memory of their own: a child read between
+        // its fork and its exec has no resident pages to add yet.
+        func grown() -> Bool {
+            guard let t = reader.processTree(root, monotonicNanoseconds: 0),
+                  let alone = reader.process(root, monotonicNanoseconds: 0) else { return false }
+            return t.processes >= 3 && t.residentBytes > alone.residentBytes
         }
-        let t = try #require(tree)
+        while !grown(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let t = try #require(reader.processTree(root, monotonicNanoseconds: 0))
         let alone = try #require(reader.process(root, monotonicNanoseconds: 0))
         #expect(t.processes == 3)
         #expect(t.threads >= 3 && t.residentBytes > alone.residentBytes)
