@@ -12,6 +12,7 @@ struct Dissemination: Sendable {
         var transmits: Int
         var order: UInt64       // insertion order: newer first among equals
         let size: Int           // encoded bytes, computed once
+        var limit: Int?         // own transmission limit (a last call), else the queue's
     }
 
     private var entries: [NodeID: Entry] = [:]
@@ -29,9 +30,12 @@ struct Dissemination: Sendable {
     /// Queues `update`, replacing any queued update about the same member. Beyond
     /// `capacity`, the most-sent eighth of the queue is dropped at once, so a burst of
     /// enqueues costs one sort per `capacity / 8` updates, not a scan each.
-    mutating func enqueue(_ update: Update) {
+    /// `transmissions`, if given, limits this entry to that many sends (a suspicion's last
+    /// call) instead of the limit passed to `take`.
+    mutating func enqueue(_ update: Update, transmissions: Int? = nil) {
         counter += 1
-        entries[update.subject] = Entry(update: update, transmits: 0, order: counter, size: update.encodedSize)
+        entries[update.subject] = Entry(update: update, transmits: 0, order: counter, size: update.encodedSize,
+                                        limit: transmissions)
         if entries.count > capacity {
             let drop = max(1, capacity / 8)
             for (id, _) in entries.sorted(by: { rank($0.value) > rank($1.value) }).prefix(drop) {
@@ -58,7 +62,7 @@ struct Dissemination: Sendable {
             used += e.size
             picked.append(e.update)
             e.transmits += 1
-            if e.transmits >= limit { entries.removeValue(forKey: id) } else { entries[id] = e }
+            if e.transmits >= (e.limit ?? limit) { entries.removeValue(forKey: id) } else { entries[id] = e }
         }
         if let first, entries[first] != nil { use(first) }
         let room = min(MembershipLimits.maxUpdatesPerMessage, (byteBudget - used) / Self.minUpdateBytes + 1)

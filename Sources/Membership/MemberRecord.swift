@@ -38,6 +38,8 @@ public struct MembershipMetrics: Sendable, Equatable {
     public var nacksSent: UInt64 = 0
     public var suspicionsRaised: UInt64 = 0
     public var refutations: UInt64 = 0
+    /// Newer states sent straight back to a member that relayed stale suspicions.
+    public var correctionsSent: UInt64 = 0
     public var deathsDeclared: UInt64 = 0
     public var messagesSent: UInt64 = 0
     public var updatesSent: UInt64 = 0

@@ -21,6 +21,8 @@ public struct Membership: Sendable {
     /// Probe order: every known member once per round, shuffled each round (SWIM §4.3).
     var probeOrder: [NodeID] = []
     var probeCursor = 0
+    /// A suspect to probe next, out of the round-robin order (see `applySuspect`).
+    var urgentProbe: NodeID?
     var pending: PendingProbe?
     var relays: [UInt32: Relay] = [:]
     var nextSeq: UInt32 = 1
@@ -134,7 +136,9 @@ public struct Membership: Sendable {
         if leaveDeadline == nil { t = min(t, nextProbeAt) }
         if !queue.isEmpty { t = min(t, nextGossipAt) }
         if let p = pending { t = min(t, p.indirectSent ? p.end : p.directDeadline) }
-        for s in suspicions.values { t = min(t, s.deadline) }
+        for s in suspicions.values {
+            t = min(t, s.lastCallSent ? s.deadline : s.lastCall(lead: settings.suspicionLastCall))
+        }
         for r in relays.values { t = min(t, r.nackSent || !r.wantsNack ? r.expireAt : r.nackAt) }
         if let r = nextReapAt { t = min(t, r) }
         if !down.isEmpty, leaveDeadline == nil { t = min(t, nextReconnectAt) }

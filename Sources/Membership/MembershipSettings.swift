@@ -48,6 +48,14 @@ public struct MembershipSettings: Sendable, Equatable {
     public var maxQueuedUpdates: Int
     /// Bytes available in a datagram body for the message and its piggybacked updates.
     public var maxMessageBytes: Int
+    /// This long before a suspicion's deadline, the suspicion is gossiped once more (on
+    /// `suspicionLastCallTransmissions` messages), so a member that holds the suspect's
+    /// refutation sends it back in time (see `Membership.applyAll`).
+    public var suspicionLastCall: Duration = .seconds(1)
+    public var suspicionLastCallTransmissions: Int = 3
+    /// On average this many members that learn of a new suspicion probe the suspect next,
+    /// out of their round-robin order, so confirmations (or the refutation) come quickly.
+    public var suspicionProbers: Int = 3
 
     /// A LAN: sub-millisecond to few-millisecond round trips.
     public static let lan = MembershipSettings(
@@ -67,7 +75,8 @@ public struct MembershipSettings: Sendable, Equatable {
         pushPullInterval: .seconds(60), reconnectInterval: .seconds(30), maxHealthScore: 8,
         reapInterval: .seconds(3600), gossipToDeadInterval: .seconds(60), leavePropagation: .seconds(3),
         joinRetryBase: .seconds(2), joinRetryMax: .seconds(60),
-        maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes)
+        maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes,
+        suspicionLastCall: .seconds(3), suspicionLastCallTransmissions: 3)
 
     /// One machine (loopback tests and demos): fast, yet patient enough for several agents
     /// sharing two cores (memberlist's local profile: 1 s probes, 200 ms timeout, ×3 suspicion).
@@ -78,7 +87,8 @@ public struct MembershipSettings: Sendable, Equatable {
         pushPullInterval: .seconds(10), reconnectInterval: .seconds(3), maxHealthScore: 4,
         reapInterval: .seconds(600), gossipToDeadInterval: .seconds(10), leavePropagation: .milliseconds(500),
         joinRetryBase: .milliseconds(200), joinRetryMax: .seconds(5),
-        maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes)
+        maxMetadataBytes: 512, maxQueuedUpdates: 4096, maxMessageBytes: WireLimits.maxDatagramBodyBytes,
+        suspicionLastCall: .milliseconds(500), suspicionLastCallTransmissions: 3)
 
     /// The shortest suspicion timeout for a mesh of `n` members.
     public func minSuspicionTimeout(members n: Int) -> Duration {

@@ -19,6 +19,10 @@ extension Membership {
 
     /// The next member to probe: alive or suspect, in a per-round shuffled order.
     mutating func nextProbeTarget() -> NodeID? {
+        if let id = urgentProbe {
+            urgentProbe = nil
+            if let r = records[id], r.status == .suspect { return id }
+        }
         for _ in 0 ... probeOrder.count {
             if probeCursor >= probeOrder.count {
                 probeOrder = records.keys.sorted()
@@ -62,9 +66,12 @@ extension Membership {
         }
         if !p.indirectSent, now >= p.directDeadline {
             p.indirectSent = true
-            // An agent with several addresses: try the others before anyone suspects it.
-            for address in record.alive.addresses where address != p.address {
-                sendPing(seq: p.seq, target: p.target, to: address)
+            // Ping again, on every address the member advertises: a lost datagram then
+            // costs one more ping instead of a suspicion, and an agent with several
+            // addresses is tried on the others before anyone suspects it. (memberlist
+            // adds a TCP ping here; a second datagram gives the same second chance.)
+            for address in record.alive.addresses {
+                sendPing(seq: p.seq, target: p.target, to: address, buddy: record.status == .suspect ? record : nil)
             }
             let helpers = randomMembers(settings.indirectProbes, excluding: p.target) { $0.status == .alive }
             for helper in helpers {
@@ -100,14 +107,17 @@ extension Membership {
             pending = nil
             health.apply(-1)
             guard sender == p.target, var record = records[p.target] else { return }
-            // A direct answer: measure the round trip and remember which address answered.
-            let rtt = now - p.sentAt
-            let sample = max(1, rtt.nanoseconds)
-            record.rttNanoseconds = record.rttNanoseconds > 0 ? (record.rttNanoseconds * 3 + sample) / 4 : sample
+            // A direct answer: remember which address answered. Only an answer before the
+            // direct deadline (to the first ping) is a clean round trip to measure.
             record.answeredAddress = address
-            if let c = ack.coordinate {
-                record.coordinate = c
-                vivaldi.observe(peer: sender, coordinate: c, rtt: rtt)
+            if !p.indirectSent {
+                let rtt = now - p.sentAt
+                let sample = max(1, rtt.nanoseconds)
+                record.rttNanoseconds = record.rttNanoseconds > 0 ? (record.rttNanoseconds * 3 + sample) / 4 : sample
+                if let c = ack.coordinate {
+                    record.coordinate = c
+                    vivaldi.observe(peer: sender, coordinate: c, rtt: rtt)
+                }
             }
             records[p.target] = record
         } else if let relay = relays[ack.seq], relay.target == sender {

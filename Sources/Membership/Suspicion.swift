@@ -8,15 +8,20 @@ import MeshCore
 /// `timeout(c) = max(min, max − (max − min) · log(c + 1) / log(k + 1))`.
 struct Suspicion: Sendable {
     let start: MeshTime
+    /// The member whose suspicion started this one (the last call repeats it).
+    let accuser: NodeID
     let minTimeout: Duration
     let maxTimeout: Duration
     /// Confirmations after which the minimum applies.
     let expectedConfirmations: Int
     private(set) var confirmers: Set<NodeID>
+    /// Whether the suspicion was gossiped once more shortly before its deadline.
+    var lastCallSent = false
 
     init(start: MeshTime, from: NodeID, minTimeout: Duration, maxTimeout: Duration, expectedConfirmations: Int) {
         self.start = start; self.minTimeout = minTimeout; self.maxTimeout = maxTimeout
         self.expectedConfirmations = expectedConfirmations
+        accuser = from
         confirmers = [from]
     }
 
@@ -27,6 +32,9 @@ struct Suspicion: Sendable {
     }
 
     var confirmations: Int { confirmers.count - 1 }
+
+    /// When to send the last call: `lead` before the deadline, or at once when less is left.
+    func lastCall(lead: Duration) -> MeshTime { deadline - lead }
 
     var deadline: MeshTime {
         guard expectedConfirmations > 0 else { return start + minTimeout }

@@ -60,6 +60,7 @@ extension Membership {
             guard leaveDeadline == nil, !hasLeft, inc >= incarnation else { return }
             health.apply(1)   // Lifeguard: being suspected hints that we are the slow one
             refute(above: inc, now: now)
+            answerAccuser(from)
             return
         }
         guard var record = records[id], record.status == .alive || record.status == .suspect,
@@ -81,6 +82,13 @@ extension Membership {
         suspicions[id] = Suspicion(start: now, from: from, minTimeout: settings.minSuspicionTimeout(members: n),
                                    maxTimeout: settings.maxSuspicionTimeout(members: n), expectedConfirmations: k)
         metrics.suspicionsRaised += 1
+        // Lifeguard's timeout only shrinks with independent confirmations, and those come
+        // from members whose round-robin happens to reach the suspect. A few members (on
+        // average `suspicionProbers` of the mesh) probe it next instead: a dead member is
+        // confirmed within a probe interval, a live one hears of its suspicion and refutes.
+        if from != local.id, random.nextUnit() < Double(settings.suspicionProbers) / Double(max(n, 1)) {
+            urgentProbe = id
+        }
         queue.enqueue(.suspect(id: id, incarnation: inc, from: from))
         out.append(.changed(MemberChange(kind: .suspected, id: id, name: record.alive.name, incarnation: inc, by: from)))
     }
@@ -89,6 +97,7 @@ extension Membership {
         if id == local.id {
             guard leaveDeadline == nil, !hasLeft, inc >= incarnation else { return }
             refute(above: inc, now: now)
+            answerAccuser(from)
             return
         }
         guard var record = records[id], record.status == .alive || record.status == .suspect,
@@ -114,12 +123,31 @@ extension Membership {
         queue.enqueue(.alive(localAlive))
     }
 
+    /// Sends the refutation straight to the member that accused this node, besides
+    /// gossiping it: the accuser's own timer is the first to run out, and a refutation
+    /// that reached everyone else but not the accuser still ends in a wrong `dead`.
+    mutating func answerAccuser(_ accuser: NodeID) {
+        guard accuser != local.id, let address = records[accuser]?.preferredAddress else { return }
+        send(.gossip(Gossip(updates: [.alive(localAlive)])), to: address)
+    }
+
     /// Suspects whose timeout ran out are declared dead by this node.
     mutating func expireSuspicions(now: MeshTime) {
         guard !suspicions.isEmpty else { return }
         for id in suspicions.keys.sorted() {
-            guard let deadline = suspicions[id]?.deadline, now >= deadline, let record = records[id] else { continue }
-            applyDead(id: id, incarnation: record.incarnation, from: local.id, now: now)
+            guard var suspicion = suspicions[id], let record = records[id] else { continue }
+            if now >= suspicion.deadline {
+                applyDead(id: id, incarnation: record.incarnation, from: local.id, now: now)
+            } else if !suspicion.lastCallSent, now >= suspicion.lastCall(lead: settings.suspicionLastCall) {
+                // A last call: the suspicion rides a few more messages, so a member that
+                // holds the suspect's refutation answers with it before this node's timer
+                // runs out (see `applyAll`); a node whose own gossip of the suspicion ended
+                // before the refutation existed would otherwise never hear of it.
+                suspicion.lastCallSent = true
+                suspicions[id] = suspicion
+                queue.enqueue(.suspect(id: id, incarnation: record.incarnation, from: suspicion.accuser),
+                              transmissions: settings.suspicionLastCallTransmissions)
+            }
         }
     }
 

@@ -186,6 +186,7 @@ extension Simulation {
             core.probesSent += m.probesSent; core.probeFailures += m.probeFailures
             core.indirectProbesSent += m.indirectProbesSent; core.nacksSent += m.nacksSent
             core.suspicionsRaised += m.suspicionsRaised; core.refutations += m.refutations
+            core.correctionsSent += m.correctionsSent
             core.deathsDeclared += m.deathsDeclared; core.messagesSent += m.messagesSent
             core.updatesSent += m.updatesSent; core.pushPulls += m.pushPulls
             core.pingsForAnotherNode += m.pingsForAnotherNode; core.metadataRejected += m.metadataRejected
@@ -339,6 +340,7 @@ extension SimulationReport {
         k.add("nacks_sent", raw: "\(coreMetrics.nacksSent)")
         k.add("suspicions_raised", raw: "\(coreMetrics.suspicionsRaised)")
         k.add("refutations", raw: "\(coreMetrics.refutations)")
+        k.add("corrections_sent", raw: "\(coreMetrics.correctionsSent)")
         k.add("deaths_declared", raw: "\(coreMetrics.deathsDeclared)")
         k.add("push_pulls", raw: "\(coreMetrics.pushPulls)")
         k.add("wake_stalls", raw: "\(wakeStalls)")
@@ -383,7 +385,7 @@ extension SimulationReport {
         if leaves > 0 { lines.append("leaves     \(leaves): \(sum(leaveSeconds)); seen as dead \(leavesSeenAsDead) times") }
         lines.append("converge   bootstrap \(s(bootstrapConvergeSeconds)), after heal \(s(healConvergeSeconds))")
         lines.append("vivaldi    median relative error \(vivaldiMedianError.map(Report.format) ?? "-") over \(vivaldiPairs) pairs")
-        lines.append("core       probes \(coreMetrics.probesSent), failures \(coreMetrics.probeFailures), indirect \(coreMetrics.indirectProbesSent), suspicions \(coreMetrics.suspicionsRaised), refutations \(coreMetrics.refutations), deaths \(coreMetrics.deathsDeclared)")
+        lines.append("core       probes \(coreMetrics.probesSent), failures \(coreMetrics.probeFailures), indirect \(coreMetrics.indirectProbesSent), suspicions \(coreMetrics.suspicionsRaised), refutations \(coreMetrics.refutations), corrections \(coreMetrics.correctionsSent), deaths \(coreMetrics.deathsDeclared)")
         lines.append("")
         lines.append("invariants")
         for (name, violation) in invariants {

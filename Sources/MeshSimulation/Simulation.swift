@@ -187,7 +187,7 @@ public struct Simulation {
         freeDeliveries.append(slot)
         let to = Int(d.to), from = Int(d.from)
         guard let message = d.message else { return }
-        if trace != nil { trace!.line(now, "recv \(message.kind) n\(from)->n\(to) \(d.bytes)B") }
+        if trace != nil { trace!.line(now, "recv \(message.kind) n\(from)->n\(to) \(d.bytes)B" + traceUpdates(message)) }
         let effects = nodes[to].core!.receive(message, from: ids[from], address: addresses[from][0],
                                               now: MeshTime(nanoseconds: now))
         execute(effects, of: to)

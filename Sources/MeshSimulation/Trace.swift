@@ -1,4 +1,6 @@
 import Foundation
+import Membership
+import MeshCore
 
 /// Writes a line per simulation event to a file (`meshsim run --trace FILE`): virtual time,
 /// then what happened. Buffered; flushed when the buffer fills and on `close()`.
@@ -35,5 +37,29 @@ public final class TraceWriter {
     public func close() {
         flush()
         try? handle.close()
+    }
+}
+
+extension Simulation {
+    /// The updates a message carries, as ` [alive n4#2 suspect n7#0<n3]` (trace lines only).
+    func traceUpdates(_ message: MembershipMessage) -> String {
+        let updates: [Update] = switch message {
+        case let .ping(m): m.updates
+        case let .pingRequest(m): m.updates
+        case let .ack(m): m.updates
+        case let .nack(m): m.updates
+        case let .gossip(m): m.updates
+        case .pushPull: []
+        }
+        guard !updates.isEmpty else { return "" }
+        func name(_ id: NodeID) -> String { ids.firstIndex(of: id).map { "n\($0)" } ?? "?" }
+        let parts = updates.map { u -> String in
+            switch u {
+            case let .alive(a): "alive \(name(a.id))#\(a.incarnation.value)"
+            case let .suspect(id, inc, from): "suspect \(name(id))#\(inc.value)<\(name(from))"
+            case let .dead(id, inc, from): "dead \(name(id))#\(inc.value)<\(name(from))"
+            }
+        }
+        return " [" + parts.joined(separator: " ") + "]"
     }
 }

@@ -100,7 +100,7 @@ struct ProbeTests {
         #expect(first.map(\.1) == [radio])
         let p = a.pending!
         let retry = a.tick(now: p.directDeadline)
-        #expect(retry.pings.map(\.1) == [address(2)])
+        #expect(retry.pings.map(\.1) == [radio, address(2)])
         _ = a.receive(.ack(Ack(seq: p.seq, coordinate: nil, updates: [])), from: nodeID(2), address: address(2), now: p.directDeadline + .milliseconds(2))
         #expect(a.member(nodeID(2))?.answeredAddress == address(2))
         // The probe period ends without suspicion, and the next probe (due at the same
