@@ -4,18 +4,33 @@ import MeshCore
 /// `TransmitLimitedQueue`).
 ///
 /// Each update is sent at most `limit` times; the least-sent go first, so a new update
-/// overtakes old ones. A newer update about a member replaces the queued one. The queue
+/// overtakes old ones, and among updates sent equally often the one queued or sent most
+/// recently goes first. A newer update about a member replaces the queued one. The queue
 /// holds at most `capacity` updates: beyond it, the most-sent are dropped.
+///
+/// Updates are kept in one bucket per transmission count, most recent last, so `take`
+/// reads the best candidates off the ends of the first buckets instead of ranking the
+/// whole queue (a join into a mesh of N members queues N updates at every node).
+/// A bucket slot whose stamp no longer matches its entry's is stale (the entry was sent,
+/// replaced or dropped since) and is skipped, popped from the end or compacted away.
 struct Dissemination: Sendable {
     struct Entry: Sendable {
         var update: Update
         var transmits: Int
-        var order: UInt64       // insertion order: newer first among equals
-        let size: Int           // encoded bytes, computed once
-        var limit: Int?         // own transmission limit (a last call), else the queue's
+        var stamp: UInt64        // matches exactly one live bucket slot
+        let size: Int            // encoded bytes, computed once
+        var limit: Int?          // own transmission limit (a last call), else the queue's
+    }
+
+    struct Slot: Sendable {
+        let id: NodeID
+        let stamp: UInt64
     }
 
     private var entries: [NodeID: Entry] = [:]
+    /// `buckets[t]`: slots of the entries sent `t` times, most recently queued or sent last.
+    private var buckets: [[Slot]] = [[]]
+    private var staleSlots = 0
     private var counter: UInt64 = 0
     let capacity: Int
 
@@ -28,60 +43,88 @@ struct Dissemination: Sendable {
     static let minUpdateBytes = 1 + 32 + 8 + 32
 
     /// Queues `update`, replacing any queued update about the same member. Beyond
-    /// `capacity`, the most-sent eighth of the queue is dropped at once, so a burst of
-    /// enqueues costs one sort per `capacity / 8` updates, not a scan each.
+    /// `capacity`, the most-sent eighth of the queue is dropped at once.
     /// `transmissions`, if given, limits this entry to that many sends (a suspicion's last
     /// call) instead of the limit passed to `take`.
     mutating func enqueue(_ update: Update, transmissions: Int? = nil) {
         counter += 1
-        entries[update.subject] = Entry(update: update, transmits: 0, order: counter, size: update.encodedSize,
-                                        limit: transmissions)
-        if entries.count > capacity {
-            let drop = max(1, capacity / 8)
-            for (id, _) in entries.sorted(by: { rank($0.value) > rank($1.value) }).prefix(drop) {
-                entries.removeValue(forKey: id)
-            }
-        }
+        let id = update.subject
+        if entries[id] != nil { staleSlots += 1 }
+        entries[id] = Entry(update: update, transmits: 0, stamp: counter, size: update.encodedSize, limit: transmissions)
+        buckets[0].append(Slot(id: id, stamp: counter))
+        if entries.count > capacity { evict(max(1, capacity / 8)) }
+        compactIfMostlyStale()
     }
 
-    /// The queued update about `id`, if any (the buddy system sends it to the suspect first).
+    /// The queued update about `id`, if any.
     func queued(about id: NodeID) -> Update? { entries[id]?.update }
 
     /// Takes updates that fit in `byteBudget`, least-sent first, counting one transmission
-    /// each and retiring those that reach `limit`. `first` (if queued) goes before the rest.
-    ///
-    /// One pass over the queue keeps the few best-ranked candidates that can fit (at most
-    /// `byteBudget / minUpdateBytes`), so a queue of thousands costs a scan, not a sort.
-    mutating func take(byteBudget: Int, limit: Int, first: NodeID? = nil) -> [Update] {
+    /// each and retiring those that reach `limit`.
+    mutating func take(byteBudget: Int, limit: Int) -> [Update] {
         guard !entries.isEmpty, byteBudget > 0 else { return [] }
         var picked: [Update] = []
         var used = 0
-        func use(_ id: NodeID) {
-            guard var e = entries[id] else { return }
-            guard used + e.size <= byteBudget, picked.count < MembershipLimits.maxUpdatesPerMessage else { return }
-            used += e.size
-            picked.append(e.update)
-            e.transmits += 1
-            if e.transmits >= (e.limit ?? limit) { entries.removeValue(forKey: id) } else { entries[id] = e }
+        var resent: [(slot: Slot, bucket: Int)] = []
+        scan: for t in buckets.indices {
+            var i = buckets[t].count - 1
+            while i >= 0 {
+                if picked.count >= MembershipLimits.maxUpdatesPerMessage || used + Self.minUpdateBytes > byteBudget { break scan }
+                let slot = buckets[t][i]
+                i -= 1
+                guard var e = entries[slot.id], e.stamp == slot.stamp, used + e.size <= byteBudget else { continue }
+                used += e.size
+                picked.append(e.update)
+                e.transmits += 1
+                staleSlots += 1
+                if e.transmits >= (e.limit ?? limit) {
+                    entries.removeValue(forKey: slot.id)
+                } else {
+                    counter += 1
+                    e.stamp = counter
+                    entries[slot.id] = e
+                    // Re-bucketed after the scan, so one message never carries it twice.
+                    resent.append((Slot(id: slot.id, stamp: counter), e.transmits))
+                }
+            }
         }
-        if let first, entries[first] != nil { use(first) }
-        let room = min(MembershipLimits.maxUpdatesPerMessage, (byteBudget - used) / Self.minUpdateBytes + 1)
-        var best: [(rank: (Int, UInt64), id: NodeID)] = []
-        best.reserveCapacity(room + 1)
-        for (id, e) in entries where id != first {
-            let r = rank(e)
-            if best.count == room, let last = best.last, !(r < last.rank) { continue }
-            let at = best.firstIndex { r < $0.rank } ?? best.count
-            best.insert((r, id), at: at)
-            if best.count > room { best.removeLast() }
-        }
-        for (_, id) in best {
-            if used + Self.minUpdateBytes > byteBudget || picked.count >= MembershipLimits.maxUpdatesPerMessage { break }
-            use(id)
+        for t in buckets.indices { popStaleTail(t) }
+        for (slot, t) in resent {
+            while buckets.count <= t { buckets.append([]) }
+            buckets[t].append(slot)
         }
         return picked
     }
 
-    /// Sort key: fewer transmissions first, then newer first.
-    private func rank(_ e: Entry) -> (Int, UInt64) { (e.transmits, UInt64.max - e.order) }
+    private func isLive(_ slot: Slot) -> Bool { entries[slot.id]?.stamp == slot.stamp }
+
+    private mutating func popStaleTail(_ t: Int) {
+        while let last = buckets[t].last, !isLive(last) {
+            buckets[t].removeLast()
+            staleSlots -= 1
+        }
+    }
+
+    /// Drops `count` entries, the most-sent first and, among equals, the oldest.
+    private mutating func evict(_ count: Int) {
+        var dropped = 0
+        for t in buckets.indices.reversed() {
+            for slot in buckets[t] where dropped < count && isLive(slot) {
+                entries.removeValue(forKey: slot.id)
+                staleSlots += 1
+                dropped += 1
+            }
+            if dropped >= count { break }
+        }
+        compactIfMostlyStale()
+    }
+
+    /// Rebuilds the buckets without stale slots once they outnumber the live ones.
+    private mutating func compactIfMostlyStale() {
+        guard staleSlots > entries.count + 64 else { return }
+        let live = entries
+        for t in buckets.indices { buckets[t].removeAll { live[$0.id]?.stamp != $0.stamp } }
+        while buckets.count > 1, buckets[buckets.count - 1].isEmpty { buckets.removeLast() }
+        staleSlots = 0
+    }
 }
