@@ -103,6 +103,7 @@ struct Dissemination: Sendable {
             buckets[t].removeLast()
             staleSlots -= 1
         }
+        if buckets[t].isEmpty, buckets[t].capacity > 64 { buckets[t] = [] }
     }
 
     /// Drops `count` entries, the most-sent first and, among equals, the oldest.
@@ -123,7 +124,9 @@ struct Dissemination: Sendable {
     private mutating func compactIfMostlyStale() {
         guard staleSlots > entries.count + 64 else { return }
         let live = entries
-        for t in buckets.indices { buckets[t].removeAll { live[$0.id]?.stamp != $0.stamp } }
+        // New arrays, not `removeAll(where:)`: a bucket that held a join's thousand
+        // updates must not keep their capacity for the rest of the run.
+        for t in buckets.indices { buckets[t] = buckets[t].filter { live[$0.id]?.stamp == $0.stamp } }
         while buckets.count > 1, buckets[buckets.count - 1].isEmpty { buckets.removeLast() }
         staleSlots = 0
     }
