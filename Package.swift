@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deterministic simulator: virtual clock and network, faults, invariants, reports.
-        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership"]),
+        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership", "EventLog"]),
         .executableTarget(name: "meshsim", dependencies: [
             "MeshSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -91,6 +91,15 @@ struct Author {
         }
     }
 
+    @Test func encodedSizeMatchesTheEncoder() {
+        var a = Author()
+        for attrs in [[:], ["who": "ana"], ["a": "1", "bb": "22", "ccc": String(repeating: "é", count: 40)]] {
+            let e = a.next("workload.exited", attrs)
+            var w = ByteWriter(); e.encode(into: &w)
+            #expect(e.encodedSize == w.count)
+        }
+    }
+
     @Test func hybridClockNeverGoesBackwards() {
         var c = HybridClock()
         let t1 = c.tick(wallMilliseconds: 1000)
