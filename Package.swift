@@ -80,6 +80,7 @@ let package = Package(
                           path: "benchmarks/meshbench"),
         .executableTarget(name: "supbench", dependencies: ["Supervisor"], path: "benchmarks/supbench"),
         .executableTarget(name: "statsbench", dependencies: ["Stats"], path: "benchmarks/statsbench"),
+        .executableTarget(name: "eventbench", dependencies: ["EventLog"], path: "benchmarks/eventbench"),
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
