@@ -45,6 +45,7 @@ struct Author {
         for e in events { try store.append([e], receivedAtMilliseconds: 1) }
         #expect(try store.query(EventQuery(kindPrefix: "workload.")).map(\.kind) == ["workload.started", "workload.exited"])
         #expect(try store.query(EventQuery(sinceMilliseconds: 2500)).count == 2)
+        #expect(try store.query(EventQuery(sinceMilliseconds: 2000, kindPrefix: "workload.")).map(\.kind) == ["workload.exited"])
         #expect(try store.query(EventQuery(origin: b.key.nodeID)).map(\.kind) == ["member.dead", "workload"])
         let loaded = try store.query(EventQuery(kindPrefix: "workload.exited"))[0]
         #expect(loaded == events[2])

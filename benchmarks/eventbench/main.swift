@@ -8,6 +8,9 @@ import EventLog
 import Foundation
 import MeshCore
 
+/// Prints a line at once (unbuffered, also into a file).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 let arguments = CommandLine.arguments.dropFirst()
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = arguments.firstIndex(of: name), arguments.index(after: i) < arguments.endIndex else { return fallback }
@@ -48,7 +51,7 @@ var seqs = [UInt64](repeating: 0, count: origins)
 var start = clock.now
 for i in 0 ..< singleCount { try store.append([event(i, total: singleCount, seqs: &seqs)], receivedAtMilliseconds: nowMs) }
 let single = Double(singleCount) / seconds(clock.now - start)
-print("append, one event per transaction: \(singleCount) events, \(Int(single)) events/s")
+say("append, one event per transaction: \(singleCount) events, \(Int(single)) events/s")
 
 // 2. Batched, building the 1,000,000-event store the query runs on.
 store = try SQLiteEventStore(path: folder + "big.db")
@@ -61,9 +64,9 @@ while i < totalEvents {
     i += n
 }
 let batched = Double(totalEvents) / seconds(clock.now - start)
-print("append, \(batchSize) events per transaction: \(totalEvents) events, \(Int(batched)) events/s")
+say("append, \(batchSize) events per transaction: \(totalEvents) events, \(Int(batched)) events/s")
 let bytes = (try? FileManager.default.attributesOfItem(atPath: folder + "big.db")[.size] as? Int) ?? 0
-print("database: \(bytes / 1_000_000) MB (+ WAL) for \(totalEvents) events")
+say("database: \(bytes / 1_000_000) MB (+ WAL) for \(totalEvents) events")
 
 // 3. `meshctl events --since 1h --kind workload.` (the API's default limit, and all of them).
 for limit in [1000, Int(Int32.max)] {
@@ -77,6 +80,6 @@ for limit in [1000, Int(Int32.max)] {
     }
     times.sort()
     let label = limit == 1000 ? "limit 1000" : "no limit"
-    print("query --since 1h --kind workload. (\(label)): \(count) events, median \(String(format: "%.2f", times[times.count / 2])) ms, max \(String(format: "%.2f", times.last!)) ms over \(queryRuns) runs")
+    say("query --since 1h --kind workload. (\(label)): \(count) events, median \(String(format: "%.2f", times[times.count / 2])) ms, max \(String(format: "%.2f", times.last!)) ms over \(queryRuns) runs")
 }
-if keep { print("kept \(folder)big.db") }
+if keep { say("kept \(folder)big.db") }
