@@ -22,7 +22,9 @@ let totalEvents = option("--events", 1_000_000)
 let origins = option("--origins", 50)
 let queryRuns = option("--queries", 20)
 let keep = arguments.contains("--keep")
-let folder = NSTemporaryDirectory() + "meshd-eventbench-\(getpid())/"
+/// `--dir PATH`: where the databases go (default: the temp directory).
+let folder = (arguments.firstIndex(of: "--dir").flatMap { arguments.index(after: $0) < arguments.endIndex ? arguments[arguments.index(after: $0)] : nil }
+    ?? NSTemporaryDirectory()) + "/eventbench-\(getpid())/"
 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 defer { if !keep { try? FileManager.default.removeItem(atPath: folder) } }
 
