@@ -55,6 +55,31 @@ extension ClusterE2ETests {
         let all = try APIClient.decode([EventInfo].self, try await c.client(0).get("/v1/events", query: [("node", c.names[0]), ("limit", "10000")]))
         #expect(Set(all.map(\.seq)) == Set(1 ... after.seq))
     }
+
+    /// Oversized, malformed and reserved events posted to the API are refused with 400 and
+    /// change nothing; the good ones around them are kept.
+    @Test func badEventsPostedAreRefusedAndTheGoodOnesKept() async throws {
+        let c = try await MeshCluster(count: 1, prefix: "b")
+        defer { c.shutdown() }
+        let client = c.client(0)
+        func status(_ request: EventSendRequest) async -> Int {
+            do { _ = try await client.post("/v1/events", body: request); return 201 } catch {
+                if case let .server(code, _) = error { return code }
+                return -1
+            }
+        }
+        #expect(await status(EventSendRequest(kind: "user.good", attributes: ["n": "1"])) == 201)
+        #expect(await status(EventSendRequest(kind: "user.big", attributes: ["v": String(repeating: "x", count: 2000)])) == 400)
+        #expect(await status(EventSendRequest(kind: "Not A Kind", attributes: [:])) == 400)
+        #expect(await status(EventSendRequest(kind: "member.dead", attributes: ["member": "b0"])) == 400)
+        #expect(await status(EventSendRequest(kind: "user.good", attributes: ["n": "2"])) == 201)
+        let events = try APIClient.decode([EventInfo].self, try await client.get("/v1/events", query: [("kind", "user.")]))
+        #expect(events.map(\.kind) == ["user.good", "user.good"])
+        #expect(events.map { $0.attributes["n"] } == ["1", "2"])
+        // Refused posts use no sequence number: this node's sequence stays gap-free.
+        let mine = try APIClient.decode([EventInfo].self, try await client.get("/v1/events", query: [("node", c.names[0])]))
+        #expect(mine.map(\.seq).sorted() == Array(1 ... UInt64(mine.count)))
+    }
 }
 }
 
