@@ -9,8 +9,6 @@ public enum EventLogSimulationLimits {
     /// How often an open convergence watch (after a heal or a restart) is sampled: the
     /// resolution of the reported convergence and catch-up times.
     public static let convergenceSampleInterval = Duration.milliseconds(100)
-    /// When a core asks to be woken before now, it is woken this much later.
-    public static let minimumWakeStep = Duration.microseconds(1)
     /// Largest node count (the engine keeps nodes × nodes marks).
     public static let maxNodes = 5000
     /// Wall-clock milliseconds at virtual time zero (events carry wall time).
