@@ -94,6 +94,25 @@ struct EventLogSimulationTests {
         #expect(relay.events(origin: key.nodeID, after: EventSeq(1), limit: 10, maxBytes: 1 << 20) == Array(events[1...]))
     }
 
+    /// Retention on the interned store follows the `EventStore` contract: the low-water
+    /// mark rises, the newest event stays, and reads start at the new low.
+    @Test func internedStorePrunesFromTheLowWaterMark() throws {
+        let key = SigningKeyPair(seed: [UInt8](repeating: 8, count: 32))!
+        let table = EventTable(ids: [key.nodeID])
+        var store = InternedEventStore(table: table, clock: VirtualNow())
+        var hlc = HybridClock()
+        let events = try (1 ... 10).map { n in
+            try Event(signing: key, seq: EventSeq(UInt64(n)), time: hlc.tick(wallMilliseconds: UInt64(n) * 1000), kind: "user.test", attributes: [:])
+        }
+        try store.append(events, receivedAtMilliseconds: 0)
+        #expect(store.prune(olderThanMilliseconds: 4000, maxBytesPerOrigin: nil) == 3)
+        #expect(store.marks()[key.nodeID] == OriginMarks(low: EventSeq(4), high: EventSeq(10)))
+        #expect(store.prune(olderThanMilliseconds: nil, maxBytesPerOrigin: events[0].encodedSize * 2) == 5)
+        #expect(store.events(origin: key.nodeID, after: .zero, limit: 10, maxBytes: 1 << 20) == Array(events[8...]))
+        #expect(store.prune(olderThanMilliseconds: 100_000, maxBytesPerOrigin: 0) == 1)
+        #expect(store.marks()[key.nodeID] == OriginMarks(low: EventSeq(10), high: EventSeq(10)))
+    }
+
     @Test func theScenarioFilesParse() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("simulations")
