@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deterministic simulator: virtual clock and network, faults, invariants, reports.
-        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership"]),
+        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership", "EventLog"]),
         .executableTarget(name: "meshsim", dependencies: [
             "MeshSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -80,6 +80,7 @@ let package = Package(
                           path: "benchmarks/meshbench"),
         .executableTarget(name: "supbench", dependencies: ["Supervisor"], path: "benchmarks/supbench"),
         .executableTarget(name: "statsbench", dependencies: ["Stats"], path: "benchmarks/statsbench"),
+        .executableTarget(name: "eventbench", dependencies: ["EventLog"], path: "benchmarks/eventbench"),
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),

@@ -57,9 +57,14 @@ public struct Event: Sendable, Equatable, Hashable {
         return w.bytes
     }
 
-    /// The encoded size; what retention and batching count.
+    /// The encoded size; what retention and batching count. Added up from the layout of
+    /// `encode(into:)` (id, seq, time, length-prefixed kind, counted map of length-prefixed
+    /// strings, signature) without encoding: replication asks for it for every event it
+    /// sends, and a test checks it against the encoder.
     public var encodedSize: Int {
-        var w = ByteWriter(); encode(into: &w); return w.count
+        var size = NodeID.byteCount + 8 + 8 + 4 + kind.utf8.count + 4 + signature.count
+        for (k, v) in attributes { size += 8 + k.utf8.count + v.utf8.count }
+        return size
     }
 
     public func encode(into w: inout ByteWriter) {

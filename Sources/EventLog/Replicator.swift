@@ -112,8 +112,11 @@ public struct Replicator<Store: EventStore> {
                                  wallMilliseconds: UInt64) -> [ReplicationEffect] {
         switch message {
         case let .push(events):
-            let fresh = accept(events, wallMilliseconds: wallMilliseconds, allowJump: false)
-            enqueuePush(fresh)
+            // Relay what is new here, stored or held ahead of a gap: a node missing one
+            // event must not stop the spread of the origin's later ones (found by the
+            // event-log simulator: under a steady flood, gaps cut push coverage down to
+            // what anti-entropy delivers).
+            enqueuePush(accept(events, wallMilliseconds: wallMilliseconds, allowJump: false).new)
         case let .digest(entries, isReply):
             if let own = key?.nodeID {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, entries.first { $0.origin == own }?.marks.high ?? .zero)
@@ -206,9 +209,13 @@ public struct Replicator<Store: EventStore> {
     }
 
     /// Verifies and stores what continues each origin's sequence; holds what is ahead of
-    /// a gap; drops duplicates. Returns the events newly stored.
-    mutating func accept(_ events: [Event], wallMilliseconds: UInt64, allowJump: Bool) -> [Event] {
+    /// a gap; drops duplicates. Returns the events newly stored (`stored`, including those
+    /// a gap that closed released), and the received events this node had not seen before,
+    /// stored or held (`new`, in message order: what a push relays).
+    @discardableResult
+    mutating func accept(_ events: [Event], wallMilliseconds: UInt64, allowJump: Bool) -> (stored: [Event], new: [Event]) {
         var fresh: [Event] = []
+        var new: [Event] = []
         for e in events {
             let m = marks[e.origin]
             if let m, e.seq <= m.high, m.high.value > 0 { metrics.duplicates += 1; continue }
@@ -230,14 +237,19 @@ public struct Replicator<Store: EventStore> {
                     marks[e.origin] = nil
                     pending[e.origin] = nil
                 }
-                fresh += store(e, wallMilliseconds: wallMilliseconds)
+                let run = store(e, wallMilliseconds: wallMilliseconds)
+                fresh += run
+                if !run.isEmpty { new.append(e) }
+            } else if pending[e.origin]?[e.seq.value] != nil {
+                metrics.duplicates += 1
             } else if pending[e.origin, default: [:]].count < settings.maxPendingPerOrigin {
                 pending[e.origin, default: [:]][e.seq.value] = e
+                new.append(e)
             }
         }
         clock.observe(fresh.map(\.time).max() ?? HybridTimestamp(raw: 0), wallMilliseconds: wallMilliseconds)
         if !fresh.isEmpty { out.append(.stored(fresh)) }
-        return fresh
+        return (fresh, new)
     }
 
     /// Stores `e` and whatever it unblocks from the pending buffer.

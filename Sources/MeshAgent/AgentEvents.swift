@@ -1,6 +1,7 @@
 import Consensus
 import Membership
 import MeshCore
+import MeshWire
 
 /// The events the agent records about itself, by kind. Kinds are dotted names; the
 /// attributes are what an operator needs to read the line on its own.
@@ -33,5 +34,41 @@ enum AgentEvents {
             attributes["key"] = key
             return ("control.var.removed", attributes)
         }
+    }
+}
+
+extension AgentEvents {
+    /// The `agent.frames_rejected` summary: frames refused since the previous summary, by
+    /// reason (`reason=count` attributes, plus `total` and `interval_s`); nil when none were.
+    static func rejectedFrames(now current: [String: UInt64], previous: [String: UInt64],
+                               intervalSeconds: Int) -> (kind: String, attributes: [String: String])? {
+        var attributes: [String: String] = [:]
+        var total: UInt64 = 0
+        for (reason, count) in current {
+            let before = previous[reason] ?? 0
+            guard count > before else { continue }
+            let delta = count - before
+            attributes[reason] = "\(delta)"
+            total += delta
+        }
+        guard total > 0 else { return nil }
+        attributes["total"] = "\(total)"
+        attributes["interval_s"] = "\(intervalSeconds)"
+        return ("agent.frames_rejected", attributes)
+    }
+}
+
+extension MeshRuntime {
+    /// Frames refused so far, by reason (as `meshd_frames_rejected_total` counts them):
+    /// datagrams and stream frames that did not open, bodies that did not decode, and
+    /// frames on the wrong channel.
+    func rejectedFrameCounts() -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for reason in RejectReason.allCases {
+            let n = datagramOpener.rejected[reason] &+ streamOpener.rejected[reason] &+ counters.decodeRejected[reason]
+            if n > 0 { out[reason.rawValue] = n }
+        }
+        if counters.misroutedFrames > 0 { out["misrouted"] = counters.misroutedFrames }
+        return out
     }
 }

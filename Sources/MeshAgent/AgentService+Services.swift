@@ -71,6 +71,7 @@ extension AgentService {
         }
         // A node that founds its mesh has nobody to refill its own history from.
         if config.join.isEmpty { await eventLog.assumeOwnHistoryComplete() }
+        await eventLog.summariseRejectedFrames { await runtime.rejectedFrameCounts() }
         await eventLog.start()
         await consensus.start()
         let glue = Task {

@@ -24,6 +24,18 @@ actor EventLogService {
     static let maxFollowers = 64
     static let followerBuffer = 1024
 
+    /// Retention, applied every `retentionInterval`: per origin, events older than
+    /// `retentionMaxAge` go, then the oldest until the origin holds at most
+    /// `retentionMaxBytesPerOrigin` encoded bytes; the newest event of an origin always
+    /// stays. The origin's low-water mark (`origins.low`) rises to the oldest seq kept; a
+    /// peer that asks for less resumes from it (README "Retention").
+    static let retentionMaxAge = Duration.seconds(30 * 24 * 3600)
+    static let retentionMaxBytesPerOrigin = 64 << 20
+    static let retentionInterval = Duration.seconds(60)
+    /// How often the agent records `agent.frames_rejected` (only when frames were refused
+    /// since the previous one).
+    static let rejectedFramesSummaryInterval = Duration.seconds(60)
+
     let transport: any MeshTransport
     let logger: Logger
     let now: @Sendable () -> MeshTime
@@ -33,6 +45,13 @@ actor EventLogService {
     var nextFollowerID = 0
     var timer: Task<Void, Never>?
     let startedAt: MeshTime
+    var nextRetentionAt: MeshTime
+    var nextRejectionSummaryAt: MeshTime
+    /// Where refused-frame counts come from (the runtime), and the counts last summarised.
+    var rejectionSource: (@Sendable () async -> [String: UInt64])?
+    var rejectionsSummarised: [String: UInt64] = [:]
+    /// Events removed by retention since the start.
+    private(set) var pruned = 0
 
     init(storePath: String, identity: SigningKeyPair, settings: ReplicationSettings, transport: any MeshTransport,
          now: @escaping @Sendable () -> MeshTime, wallMilliseconds: @escaping @Sendable () -> UInt64,
@@ -42,6 +61,15 @@ actor EventLogService {
         replicator = try Replicator(store: SQLiteEventStore(path: storePath), key: identity, settings: settings,
                                     random: SeededRandom(seed: seed), now: now())
         startedAt = now()
+        nextRetentionAt = startedAt + Self.retentionInterval
+        nextRejectionSummaryAt = startedAt + Self.rejectedFramesSummaryInterval
+    }
+
+    /// Records a summary of the frames `source` counts as refused every
+    /// `rejectedFramesSummaryInterval`.
+    func summariseRejectedFrames(from source: @escaping @Sendable () async -> [String: UInt64]) async {
+        rejectionSource = source
+        rejectionsSummarised = await source()
     }
 
     /// Starts the timer loop.
@@ -68,10 +96,37 @@ actor EventLogService {
             replicator.assumeOwnHistoryComplete()
         }
         await execute(replicator.tick(now: t))
+        if t >= nextRetentionAt {
+            nextRetentionAt = t + Self.retentionInterval
+            applyRetention()
+        }
+        if t >= nextRejectionSummaryAt, let source = rejectionSource {
+            nextRejectionSummaryAt = t + Self.rejectedFramesSummaryInterval
+            let current = await source()
+            if let (kind, attributes) = AgentEvents.rejectedFrames(now: current, previous: rejectionsSummarised,
+                                                                   intervalSeconds: Int(Self.rejectedFramesSummaryInterval.components.seconds)) {
+                do { _ = try await append(kind: kind, attributes: attributes) } catch {
+                    logger.warning("cannot record the rejected-frames summary", metadata: ["error": "\(error)"])
+                }
+            }
+            rejectionsSummarised = current
+        }
         return min(max(replicator.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep)
     }
 
     func assumeOwnHistoryComplete() { replicator.assumeOwnHistoryComplete() }
+
+    /// Prunes by age and size per origin (the named retention defaults).
+    func applyRetention() {
+        let maxAgeMilliseconds = UInt64(Self.retentionMaxAge.components.seconds) * 1000
+        let wall = wallMilliseconds()
+        do {
+            pruned += try replicator.prune(olderThanMilliseconds: wall > maxAgeMilliseconds ? wall - maxAgeMilliseconds : nil,
+                                           maxBytesPerOrigin: Self.retentionMaxBytesPerOrigin)
+        } catch {
+            logger.warning("event retention failed", metadata: ["error": "\(error)"])
+        }
+    }
 
     /// The live members to replicate with.
     func setPeers(_ peers: [NodeID]) { replicator.setPeers(peers) }

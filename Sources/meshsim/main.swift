@@ -38,6 +38,7 @@ struct Run: ParsableCommand {
     var trace: String?
 
     func run() throws {
+        if (try? EventLogScenario.read(scenario).engine) == "eventlog" { return try runEventLog() }
         let loaded: Scenario
         var simulation: Simulation
         var writer: TraceWriter?
@@ -53,6 +54,25 @@ struct Run: ParsableCommand {
         let report = simulation.run()
         let wall = (clock.now - started)
         writer?.close()
+        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        print(json ? report.json(wallSeconds: wallSeconds) : report.text(wallSeconds: wallSeconds))
+        if !report.passed { throw ExitCode(1) }
+    }
+}
+
+extension Run {
+    /// A scenario with `engine eventlog`: the replicated event log's engine.
+    func runEventLog() throws {
+        var simulation: EventLogSimulation
+        do {
+            simulation = try EventLogSimulation(scenario: EventLogScenario(parsing: EventLogScenario.read(scenario).text),
+                                                seed: seed, nodes: nodes)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let started = ContinuousClock.now
+        let report = simulation.run()
+        let wall = ContinuousClock.now - started
         let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
         print(json ? report.json(wallSeconds: wallSeconds) : report.text(wallSeconds: wallSeconds))
         if !report.passed { throw ExitCode(1) }

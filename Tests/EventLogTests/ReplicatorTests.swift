@@ -118,6 +118,55 @@ struct ReplicatorTests {
         #expect(m.nodes[1].store.query(EventQuery()) == [e1, e2, e3])
     }
 
+    /// Forged (signed by another key) and oversized (signed, but past the limits) events
+    /// are refused and counted; the good ones in the same push are stored.
+    @Test func forgedAndOversizedEventsAreRefusedWithoutLosingTheGoodOnes() throws {
+        var m = Mesh(size: 2)
+        var a = Author()
+        let other = Author()
+        let e1 = a.next(), e2 = a.next()
+        let forgedBytes = Event.signedBytes(origin: e2.origin, seq: e2.seq, time: e2.time, kind: "user.evil", attributes: [:])
+        let forged = Event(origin: e2.origin, seq: e2.seq, time: e2.time, kind: "user.evil", attributes: [:],
+                           signature: other.key.sign(forgedBytes))
+        let big = ["v": String(repeating: "x", count: EventLimits.maxAttributeBytes + 1)]
+        let oversized = Event(origin: other.key.nodeID, seq: EventSeq(1), time: e1.time, kind: "user.big", attributes: big,
+                              signature: other.key.sign(Event.signedBytes(origin: other.key.nodeID, seq: EventSeq(1), time: e1.time,
+                                                                          kind: "user.big", attributes: big)))
+        let effects = m.nodes[1].receive(.push([e1, forged, oversized, e2]), from: m.keys[0].nodeID, now: .zero, wallMilliseconds: 1)
+        #expect(effects.contains { if case .rejected(_, _, .badSignature) = $0 { true } else { false } })
+        #expect(effects.contains { if case .rejected(_, _, .tooLarge) = $0 { true } else { false } })
+        #expect(m.nodes[1].metrics.rejected == 2)
+        #expect(m.nodes[1].store.query(EventQuery()) == [e1, e2])
+        #expect(m.nodes[1].heldMarks[other.key.nodeID] == nil)
+        // A kind longer than the limit does not even decode.
+        var w = ByteWriter()
+        w.writeList([e1]) { w, e in
+            w.write(e.origin); w.write(e.seq.value); w.write(e.time.raw)
+            w.write(String(repeating: "k", count: EventLimits.maxKindBytes + 1)); w.write(e.attributes); w.writeRaw(e.signature)
+        }
+        #expect(throws: WireError.self) { try ReplicationMessage.decode(kind: .eventPush, body: w.bytes) }
+    }
+
+    /// Found by the event-log simulator: a node that misses one pushed event must still
+    /// relay the origin's later ones it holds ahead of the gap, and must not relay them a
+    /// second time when the gap closes.
+    @Test func eventsHeldAheadOfAGapAreRelayedOnce() {
+        var m = Mesh(size: 3)
+        var a = Author()
+        let e1 = a.next(), e2 = a.next(), e3 = a.next()
+        func pushed(_ effects: [ReplicationEffect]) -> [[Event]] {
+            effects.compactMap { if case let .send(.push(events), _) = $0 { events } else { nil } }
+        }
+        _ = m.nodes[1].receive(.push([e1, e3]), from: m.keys[0].nodeID, now: .zero, wallMilliseconds: 1)
+        #expect(m.nodes[1].heldMarks[e1.origin]?.high == e1.seq)
+        let first = pushed(m.nodes[1].tick(now: .zero))
+        #expect(!first.isEmpty && first.allSatisfy { $0 == [e1, e3] })
+        _ = m.nodes[1].receive(.push([e2, e3]), from: m.keys[0].nodeID, now: .zero + .milliseconds(60), wallMilliseconds: 1)
+        #expect(m.nodes[1].heldMarks[e1.origin]?.high == e3.seq)
+        let second = pushed(m.nodes[1].tick(now: .zero + .milliseconds(60)))
+        #expect(!second.isEmpty && second.allSatisfy { $0 == [e2] })
+    }
+
     @Test func aNodeBackFromAnHourAwayCatchesUpInBoundedBatches() {
         var settings = ReplicationSettings.lan
         settings.maxBatchBytes = 16 * 1024

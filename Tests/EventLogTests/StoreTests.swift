@@ -45,6 +45,7 @@ struct Author {
         for e in events { try store.append([e], receivedAtMilliseconds: 1) }
         #expect(try store.query(EventQuery(kindPrefix: "workload.")).map(\.kind) == ["workload.started", "workload.exited"])
         #expect(try store.query(EventQuery(sinceMilliseconds: 2500)).count == 2)
+        #expect(try store.query(EventQuery(sinceMilliseconds: 2000, kindPrefix: "workload.")).map(\.kind) == ["workload.exited"])
         #expect(try store.query(EventQuery(origin: b.key.nodeID)).map(\.kind) == ["member.dead", "workload"])
         let loaded = try store.query(EventQuery(kindPrefix: "workload.exited"))[0]
         #expect(loaded == events[2])
@@ -88,6 +89,15 @@ struct Author {
         #expect(throws: EventError.self) { try Event(signing: a.key, seq: EventSeq(9), time: e.time, kind: "Bad Kind", attributes: [:]) }
         #expect(throws: EventError.self) {
             try Event(signing: a.key, seq: EventSeq(9), time: e.time, kind: "x", attributes: ["v": String(repeating: "x", count: 1000)])
+        }
+    }
+
+    @Test func encodedSizeMatchesTheEncoder() {
+        var a = Author()
+        for attrs in [[:], ["who": "ana"], ["a": "1", "bb": "22", "ccc": String(repeating: "é", count: 40)]] {
+            let e = a.next("workload.exited", attrs)
+            var w = ByteWriter(); e.encode(into: &w)
+            #expect(e.encodedSize == w.count)
         }
     }
 

@@ -1,0 +1,98 @@
+import Foundation
+
+/// The outcome of an event-log run: dissemination latency, convergence and catch-up
+/// times, replication bytes against the raw event bytes, invariants and bounds.
+///
+/// Bytes ratio: every replication message's encoded body (pushes, digests and batches,
+/// as `ReplicationMessage.encoded` lays them out) plus the sealed frame's overhead,
+/// whether or not the network delivered it, divided by the encoded bytes of every event
+/// stored by a node other than its origin (each event counted once per node that needed it).
+public struct EventLogReport {
+    public let scenario: EventLogScenario
+    public let seed: UInt64
+    public let nodes: Int
+    public let events: Int
+    /// Append → the last live node, in nanoseconds, sorted; only events that spread while
+    /// no fault was active.
+    let latencies: [Int64]
+    public let unmeasured: Int
+    public let distinctDigests: Int
+    public let metrics: EventLogMetrics
+    public let violations: [EventLogViolation]
+    public let network: NetworkCounters
+
+    func percentile(_ p: Double) -> Double? {
+        guard !latencies.isEmpty else { return nil }
+        let i = min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)
+        return Double(latencies[max(0, i)]) / 1e9
+    }
+
+    public var convergenceSeconds: Double? { metrics.watches.filter { !$0.2 }.map(\.1).max() }
+    public var catchUpSeconds: Double? { metrics.watches.filter { $0.2 }.map(\.1).max() }
+    public var bytesRatio: Double? {
+        metrics.rawEventBytesDelivered == 0 ? nil : Double(metrics.replicationBytes) / Double(metrics.rawEventBytesDelivered)
+    }
+
+    public func value(_ m: EventLogBound.Metric) -> Double? {
+        switch m {
+        case .latencyP50Seconds: percentile(0.5)
+        case .latencyP99Seconds: percentile(0.99)
+        case .latencyMaxSeconds: latencies.last.map { Double($0) / 1e9 }
+        case .convergenceSeconds: convergenceSeconds
+        case .catchUpSeconds: catchUpSeconds
+        case .bytesRatio: bytesRatio
+        }
+    }
+
+    /// Each bound with its measured value and whether it holds (a value not measured fails).
+    public var bounds: [(EventLogBound, Double?, Bool)] {
+        scenario.expectations.map { b in
+            let v = value(b.metric)
+            return (b, v, v.map(b.holds) ?? false)
+        }
+    }
+
+    public var passed: Bool { violations.isEmpty && bounds.allSatisfy(\.2) }
+
+    public func text(wallSeconds: Double?) -> String {
+        func f(_ x: Double?) -> String { x.map(Report.format) ?? "-" }
+        var out = """
+        scenario \(scenario.name) (engine eventlog)  seed \(seed)  nodes \(nodes)
+          events appended \(events) (refused while refilling: \(metrics.appendsRefused))
+          latency append -> last live node: p50 \(f(percentile(0.5))) s  p99 \(f(percentile(0.99))) s  max \(f(value(.latencyMaxSeconds))) s  (\(latencies.count) samples, \(unmeasured) spread during faults)
+          convergence after heal \(f(convergenceSeconds)) s  catch-up after restart \(f(catchUpSeconds)) s
+        """
+        for w in metrics.watches { out += "\n    \(w.0): \(Report.format(w.1)) s" }
+        let mb = { (b: Int) in Report.format(Double(b) / 1e6) }
+        out += """
+
+          replication bytes \(mb(metrics.replicationBytes)) MB (push \(mb(metrics.pushBytes)), digest \(mb(metrics.digestBytes)), batch \(mb(metrics.batchBytes))) / raw event bytes delivered \(mb(metrics.rawEventBytesDelivered)) MB = \(f(bytesRatio))
+          messages: push \(metrics.pushMessages), digest \(metrics.digestMessages), batch \(metrics.batchMessages); dropped by the network \(network.dropped.reduce(0, +)), at down nodes \(metrics.droppedAtDownNodes)
+          final digests: \(distinctDigests) distinct among live nodes
+        """
+        out += "\ninvariants:"
+        for inv in EventLogInvariant.allCases {
+            let n = metrics.violationCount[inv] ?? 0
+            out += "\n  \(n == 0 ? "ok  " : "FAIL") \(inv.rawValue)\(n == 0 ? "" : " (\(n))")"
+        }
+        for v in violations { out += "\n    at \(Report.format(v.atSeconds)) s: \(v.detail)" }
+        if !bounds.isEmpty { out += "\nbounds:" }
+        for (b, v, ok) in bounds { out += "\n  \(ok ? "ok  " : "FAIL") \(b) (measured \(f(v)))" }
+        if let wallSeconds { out += "\nwall time \(Report.format(wallSeconds)) s" }
+        out += "\n\(passed ? "PASS" : "FAIL") (seed \(seed); rerun: meshsim run \(scenario.name) --seed \(seed)\(nodes == scenario.nodes ? "" : " --nodes \(nodes)"))"
+        return out
+    }
+
+    public func json(wallSeconds: Double?) -> String {
+        var o: [String: Any] = [
+            "scenario": scenario.name, "engine": "eventlog", "seed": seed, "nodes": nodes, "events": events,
+            "passed": passed, "distinct_digests": distinctDigests, "unmeasured_events": unmeasured,
+            "replication_bytes": metrics.replicationBytes, "raw_event_bytes_delivered": metrics.rawEventBytesDelivered,
+            "violations": violations.map { "\($0.invariant.rawValue) at \($0.atSeconds) s: \($0.detail)" },
+        ]
+        for m in EventLogBound.Metric.allCases { if let v = value(m) { o[m.rawValue] = v } }
+        if let wallSeconds { o["wall_seconds"] = wallSeconds }
+        let data = try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
