@@ -59,7 +59,7 @@ public struct MembershipSettings: Sendable, Equatable {
 
     /// A LAN: sub-millisecond to few-millisecond round trips.
     public static let lan = MembershipSettings(
-        probeInterval: .seconds(1), probeTimeout: .milliseconds(500), indirectProbes: 3,
+        probeInterval: .seconds(1), probeTimeout: .milliseconds(500), indirectProbes: 5,
         suspicionMultiplier: 1.5, suspicionMaxMultiplier: 2, suspicionConfirmations: 3,
         gossipInterval: .milliseconds(200), gossipFanout: 3, retransmitMultiplier: 4,
         pushPullInterval: .seconds(30), reconnectInterval: .seconds(5), maxHealthScore: 8,
