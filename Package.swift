@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "Stats", dependencies: ["MeshCore", "SQLiteStore"], exclude: ["README.md"]),
         // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI",
+            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI", "Supervisor", "Stats",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
