@@ -57,7 +57,7 @@ actor SupervisorService {
     /// rest for the next agent to adopt.
     func shutdown() async {
         await supervisor.shutdown()
-        pump?.cancel()
+        await pump?.value   // detaching ended the event stream: the last `stopped` events are recorded
     }
 
     private func observe(_ event: SupervisorEvent) {

@@ -6,7 +6,10 @@ import Darwin
 
 /// A position in an instance's output stream that survives rotation: the file (by inode,
 /// since rotation renames files) and a byte offset in it. Remote readers (`meshctl logs -f`
-/// from another node) keep one and ask for what follows it.
+/// from another node) keep one and ask for what follows it. A reader that falls behind by
+/// more than the files kept may find its inode reused by a newer file (ext4 hands a freed
+/// inode out again at once); it then continues in that file at its old offset, without
+/// `gap`: a lag that large loses output either way.
 public struct LogCursor: Sendable, Codable, Equatable {
     /// The file's inode; 0 means "the start of the oldest file kept".
     public var file: UInt64
