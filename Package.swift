@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests", dependencies: ["MeshAPI", "MeshClient", "MeshWire"]),
