@@ -99,6 +99,10 @@ cpu = {p: (c1[p] - c0[p]) / hz / (t1 - t0) * 100 for p in pids}
 rss = {p: rss_kib(p) / 1024 for p in pids}
 print(f"{n} meshd and {n} serf agents, all idle at once for {t1 - t0:.0f} s (after {warmup:.0f} s warm-up)")
 print(f"{'':8}{'cpu % of one core (each)':>40}   {'mean':>6}   {'rss MiB (each)':>34}   {'mean':>6}")
+out = subprocess.run([meshctl, "--addr", apis[0], "--json", "members"], capture_output=True, text=True).stdout
+try: roles = {m["name"]: m["role"] for m in json.loads(out)}
+except ValueError: roles = {}
+print("meshd roles (m0..): " + " ".join(roles.get(f"m{i}", "?") for i in range(len(mpids))))
 for name, group in (("meshd", mpids), ("serf", spids)):
     cs = " ".join(f"{cpu[p]:5.2f}" for p in group); rs = " ".join(f"{rss[p]:5.1f}" for p in group)
     print(f"{name:8}{cs:>40}   {sum(cpu[p] for p in group) / len(group):6.2f}   {rs:>34}   {sum(rss[p] for p in group) / len(group):6.1f}")
