@@ -54,6 +54,8 @@ extension ClusterE2ETests {
                 name: "hello", command: "/bin/sh",
                 args: ["-c", "echo first-$((20+22)); while true; do echo tick; sleep 0.2; done"], restart: "never"))
             #expect(row.state == "running" && row.node == "n0" && row.pid != nil)
+            // The cluster is SIGKILLed at the end, which leaves instances running: end it here.
+            defer { if let pid = row.pid { kill(-pid, SIGKILL) } }
 
             // ps via B: the instance on n0, with rss from the stats sampler.
             let seen = try await Self.eventually("hello.0 running on n0 with rss, as B lists it") {
@@ -98,6 +100,7 @@ extension ClusterE2ETests {
                 name: "stubborn", command: "/bin/sh", args: ["-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"],
                 restart: "always", graceSeconds: 1))
             let pid = try #require(row.pid)
+            defer { kill(-pid, SIGKILL) }
             _ = try await Self.eventually("the trap is set") {
                 String(decoding: try await c.get("/v1/logs/stubborn.0"), as: UTF8.self).contains("ready") ? true : nil
             }
@@ -123,6 +126,7 @@ extension ClusterE2ETests {
             let keeper = try await Self.start(c, InstanceStartRequest(name: "keeper", command: "sleep", args: ["1000"], surviveAgent: true))
             let plain = try await Self.start(c, InstanceStartRequest(name: "plain", command: "sleep", args: ["999"]))
             let keeperPID = try #require(keeper.pid), plainPID = try #require(plain.pid)
+            defer { kill(-keeperPID, SIGKILL); kill(-plainPID, SIGKILL) }
 
             let dataDir = cluster.agents[1].dataDir
             #expect(try await cluster.agents[1].stop() == 0)
