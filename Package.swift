@@ -34,8 +34,10 @@ let package = Package(
         .target(name: "MeshWire", dependencies: ["MeshCore", "CSodium"]),
         // SWIM + Lifeguard membership: a pure state machine (no socket, clock or random source).
         .target(name: "Membership", dependencies: ["MeshCore", "MeshWire"]),
+        // One SQLite connection with prepared statements and typed errors, shared by the stores.
+        .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
         // Signed events, the SQLite store, and scuttlebutt anti-entropy (a pure state machine).
-        .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "CSQLite"]),
+        .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "SQLiteStore"]),
         // Raft with pre-vote and check-quorum (a pure state machine).
         .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog"]),
         // The HTTP API's JSON types and their Prometheus rendering, shared by meshd and meshctl
@@ -49,10 +51,10 @@ let package = Package(
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], exclude: ["README.md"]),
         // Node and process statistics from /proc and /sys; local SQLite history; Prometheus text.
-        .target(name: "Stats", dependencies: ["MeshCore", "EventLog"], exclude: ["README.md"]),
+        .target(name: "Stats", dependencies: ["MeshCore", "SQLiteStore"], exclude: ["README.md"]),
         // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI",
+            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI", "Supervisor", "Stats",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -90,7 +92,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests", dependencies: ["MeshAPI", "MeshClient", "MeshWire"]),

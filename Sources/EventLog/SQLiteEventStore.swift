@@ -1,5 +1,6 @@
 import Foundation
 import MeshCore
+import SQLiteStore
 
 /// The event log in one SQLite file (WAL, `synchronous=FULL`): the real store of the
 /// agent. The schema (README "Database schema") is made and upgraded by numbered

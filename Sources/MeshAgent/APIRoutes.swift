@@ -12,6 +12,8 @@ enum APIRoutes {
         var leaveTimeout: Duration
         /// Called after `POST /v1/leave` has left the mesh: the agent then shuts down.
         var afterLeave: @Sendable () -> Void
+        /// More `/metrics` families (node and instance statistics), appended to the runtime's.
+        var extraMetrics: @Sendable () async -> String = { "" }
     }
 
     static func router(runtime: MeshRuntime, hooks: Hooks) -> Router<BasicRequestContext> {
@@ -91,7 +93,7 @@ enum APIRoutes {
 
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: PrometheusText.contentType],
-                     body: .init(byteBuffer: ByteBuffer(string: await runtime.metricsText())))
+                     body: .init(byteBuffer: ByteBuffer(string: await runtime.metricsText() + (await hooks.extraMetrics()))))
         }
         return router
     }

@@ -18,6 +18,10 @@ public struct AgentConfig: Sendable, Equatable {
     public var logLevel: LogLevelName
     /// The timing profile of the protocol cores.
     public var profile: SettingsProfile
+    /// What a starting agent does with the instances the previous agent left running.
+    public var workloadRecovery: WorkloadRecovery = .adopt
+    /// How often node statistics are sampled (`stats.db`, `/metrics`, membership summary).
+    public var statsInterval: Duration = .seconds(10)
 
     /// The embedded defaults: a one-node mesh, API on loopback.
     public static func defaults(environment: [String: String]) -> AgentConfig {
@@ -31,6 +35,14 @@ public struct AgentConfig: Sendable, Equatable {
             dataDir: "\(dataHome)/meshd",
             join: [], tags: [:], clusterKeyFile: nil, logLevel: .info, profile: .lan)
     }
+}
+
+/// What a starting agent does with processes a previous agent started and left running.
+public enum WorkloadRecovery: String, CaseIterable, Sendable {
+    /// Keep them running and supervise them again.
+    case adopt
+    /// Stop them (SIGTERM, grace period, SIGKILL).
+    case stop
 }
 
 /// Log levels, as swift-log names them.

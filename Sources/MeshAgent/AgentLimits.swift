@@ -37,4 +37,20 @@ public enum AgentLimits {
     public static let maxRequestBodyBytes = 64 * 1024
     /// Addresses one `POST /v1/join` may name.
     public static let maxJoinAddressesPerRequest = 64
+    /// How long a node query (`ps`, `logs`, `stats` of another member) waits for the answer;
+    /// a member that does not answer in time is shown as unreachable.
+    public static let nodeQueryTimeout: Duration = .seconds(3)
+    /// Members asked at once by a mesh-wide query (`ps`); the rest wait for a free slot.
+    public static let maxNodeQueryFanOut = 16
+    /// The most output bytes one log request returns (a frame holds it with room to spare).
+    public static let maxLogChunkBytes = 256 * 1024
+    /// The most lines `logs --tail N` asks for.
+    public static let maxLogTailLines = 100_000
+    /// How often a followed log (`logs -f`) asks the instance's node for new output.
+    public static let logFollowPollInterval: Duration = .milliseconds(250)
+    /// Failed polls in a row after which a followed log ends (its node is gone).
+    public static let logFollowMaxFailures = 20
+    /// Stats history returned by default, and at most, by `GET /v1/stats`.
+    public static let defaultStatsHistory: Duration = .seconds(900)
+    public static let maxStatsHistory: Duration = .seconds(86_400)
 }

@@ -89,6 +89,7 @@ public struct AgentService: Service {
         let (udp, tcp, runtime, port, addresses) = (boundUDP, boundTCP, boundRuntime, boundPort, boundAddresses)
         await runtime.attach(udp: udp)
         let (services, serviceTasks) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
+        let (node, record) = try await startNodeServices(runtime: runtime, dataDir: dataDir, eventLog: services.eventLog)
         let consumer = Task {
             for await batch in inbound { await runtime.deliver(batch) }
         }
@@ -112,7 +113,8 @@ public struct AgentService: Service {
         // A leave asked through the API ends the agent like SIGTERM does.
         let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Void.self)
         let leaveTimeout = settingsProfile.membershipSettings.leavePropagation + AgentLimits.leaveGrace
-        let api = makeAPI(runtime: runtime, services: services, leaveTimeout: leaveTimeout, afterLeave: { stopRequest.yield() })
+        let api = makeAPI(runtime: runtime, services: services, node: node, record: record, leaveTimeout: leaveTimeout,
+                          afterLeave: { stopRequest.yield() })
         let apiGroup = ServiceGroup(configuration: .init(services: [api], logger: logger))
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -129,6 +131,9 @@ public struct AgentService: Service {
 
             logger.info("agent stopping")
             _ = try? await services.eventLog.append(kind: "agent.stopping", attributes: ["name": config.name])
+            // Workloads stop (and their events are recorded) while the mesh still listens.
+            await node.supervisor.shutdown()
+            await node.stats.stop()
             await services.consensus.transferLeadershipForLeave()
             let left = await runtime.leave(timeout: leaveTimeout)
             if !left { logger.warning("the leave was not confirmed within \(leaveTimeout); stopping anyway") }
@@ -148,10 +153,13 @@ public struct AgentService: Service {
     }
 
     /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).
-    private func makeAPI(runtime: MeshRuntime, services: AgentServices, leaveTimeout: Duration,
+    private func makeAPI(runtime: MeshRuntime, services: AgentServices, node: NodeServices,
+                         record: @escaping @Sendable (String, [String: String]) async -> Void, leaveTimeout: Duration,
                          afterLeave: @escaping @Sendable () -> Void) -> some Service {
-        let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave))
+        let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave,
+                                                                     extraMetrics: { await node.stats.metricsText() }))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
+        APIRoutes.addNodeRoutes(to: router, runtime: runtime, node: node, record: record)
         let host = config.api.host
         let onAPIReady = self.onAPIReady
         var apiLogger = logger

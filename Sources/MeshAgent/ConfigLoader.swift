@@ -21,6 +21,8 @@ public enum ConfigLoader {
     public static let maxTagValueBytes = 256
     public static let maxJoinAddresses = 64
     public static let maxConfigFileBytes = 1 << 20
+    /// Bounds of `stats_interval`, in seconds.
+    public static let statsIntervalRange = 1 ... 3600
 
     /// Every key the agent accepts, with what it allows.
     public static let keys: [String: String] = [
@@ -34,6 +36,9 @@ public enum ConfigLoader {
         "cluster_key_file": "a path to a file holding a base64 cluster key (make one with `meshctl keygen`)",
         "log_level": "one of " + LogLevelName.allCases.map(\.rawValue).joined(separator: ", "),
         "profile": "one of " + SettingsProfile.allCases.map(\.rawValue).joined(separator: ", "),
+        "workload_recovery": "one of " + WorkloadRecovery.allCases.map(\.rawValue).joined(separator: ", ")
+            + " (what to do with instances the previous agent left running)",
+        "stats_interval": "whole seconds between statistics samples, \(statsIntervalRange.lowerBound)-\(statsIntervalRange.upperBound)",
     ]
 
     /// The merged, validated configuration.
@@ -109,6 +114,8 @@ public enum ConfigLoader {
             }
             if let s = value as? String, !(value is NSNumber) {
                 out[key] = .text(s)
+            } else if let n = value as? NSNumber, key == "stats_interval" {
+                out[key] = .text(n.stringValue)
             } else if let list = value as? [Any], list.allSatisfy({ $0 is String }), key == "join" {
                 out[key] = .list(list as! [String])
             } else if let table = value as? [String: Any], table.values.allSatisfy({ $0 is String }), key == "tags" {
@@ -180,6 +187,14 @@ public enum ConfigLoader {
             let s = try text()
             guard let p = SettingsProfile(rawValue: s) else { throw fail(s) }
             config.profile = p
+        case "workload_recovery":
+            let s = try text()
+            guard let r = WorkloadRecovery(rawValue: s) else { throw fail(s) }
+            config.workloadRecovery = r
+        case "stats_interval":
+            let s = try text()
+            guard let n = Int(s), statsIntervalRange.contains(n) else { throw fail(s) }
+            config.statsInterval = .seconds(n)
         default:
             throw fail("\(raw)")
         }

@@ -49,6 +49,8 @@ actor MeshRuntime {
 
     /// The layers above membership (event log, consensus) that share these sockets.
     var services: AgentServices?
+    /// Answers other members' `nodeQuery` (instances, logs, stats of this node).
+    var nodeQueryHandler: (@Sendable (NodeQuery, NodeID) async -> NodeReply)?
     /// Told of every membership change (the agent records them as events).
     var changeObserver: (@Sendable (MemberChange) async -> Void)?
     /// One-way stream frames being sent now (bounded by `AgentLimits.maxConcurrentExchanges`).
@@ -118,10 +120,12 @@ actor MeshRuntime {
         rearm()
     }
 
-    /// Answers the push-pull that arrived on an inbound TCP connection; nil closes it unanswered.
-    func answerStream(_ bytes: [UInt8], from source: PeerAddress) -> [UInt8]? {
+    /// Answers the push-pull or node query that arrived on an inbound TCP connection; nil
+    /// closes it unanswered.
+    func answerStream(_ bytes: [UInt8], from source: PeerAddress) async -> [UInt8]? {
         counters.bytesInStream &+= UInt64(bytes.count)
         guard let frame = try? streamOpener.open(bytes, keyring: keyring, channel: .stream) else { return nil }
+        if frame.kind == .nodeQuery { return await answerNodeQuery(frame) }
         if frame.kind.rawValue >= AgentServices.firstKind {
             routeToServices(frame)   // one-way: no answer on the stream
             return nil

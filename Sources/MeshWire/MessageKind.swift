@@ -24,4 +24,8 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     case raftTimeoutNow = 68
     case commandForward = 96
     case commandReply = 97
+    /// A question to one member about its node (instances, a log chunk, statistics),
+    /// asked over a TCP exchange and answered on the same connection by `nodeReply`.
+    case nodeQuery = 98
+    case nodeReply = 99
 }

@@ -1,5 +1,7 @@
+import SQLiteStore
+
 /// Why statistics could not be stored or queried; the message says what to do.
-public enum StatsError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum StatsError: Error, Sendable, Equatable, CustomStringConvertible, SQLiteFailure {
     case storage(String)
     case invalidRange(fromMilliseconds: Int64, toMilliseconds: Int64)
 

@@ -1,5 +1,5 @@
-import EventLog
 import MeshCore
+import SQLiteStore
 
 /// One stored point of node history: a raw sample, or the average of a bucket of them.
 public struct StoredSample: Sendable, Equatable, Codable {
@@ -24,7 +24,7 @@ public struct StoredSample: Sendable, Equatable, Codable {
 ///
 /// Values are stored as integers with fixed scales (‰ for ratios, milli-units for load
 /// and °C) so averages stay exact enough and no float column accessor is needed. Uses the
-/// event log's `SQLiteDatabase` with `synchronous=NORMAL`: in WAL mode a power loss may
+/// shared `SQLiteDatabase` (module SQLiteStore) with `synchronous=NORMAL`: in WAL mode a power loss may
 /// drop the last few samples, which is acceptable for statistics and spares an fsync per
 /// sample. Not thread-safe: owned by ``StatsSampler``.
 public final class StatsStore {
@@ -36,34 +36,30 @@ public final class StatsStore {
         ("temp_millicelsius", 1000),
     ]
 
-    private let db: SQLiteDatabase
+    private let db: SQLiteDatabase<StatsError>
     private let settings: StatsSettings
-    private let insertRaw: SQLiteStatement
-    private let selectRange: SQLiteStatement
+    private let insertRaw: SQLiteStatement<StatsError>
+    private let selectRange: SQLiteStatement<StatsError>
 
     public init(path: String, settings: StatsSettings = StatsSettings()) throws(StatsError) {
         self.settings = settings
-        do {
-            db = try SQLiteDatabase(path: path)
-            try db.execute("PRAGMA synchronous=NORMAL")
-            let cols = Self.columns.map { "\($0.name) INTEGER" }.joined(separator: ", ")
-            try db.execute("""
-                CREATE TABLE IF NOT EXISTS samples_raw (t_ms INTEGER NOT NULL, \(cols));
-                CREATE INDEX IF NOT EXISTS samples_raw_t ON samples_raw (t_ms);
-                CREATE TABLE IF NOT EXISTS samples_downsampled (t_ms INTEGER PRIMARY KEY, \(cols));
-                """)
-            let names = Self.columns.map(\.name)
-            insertRaw = try db.prepare("INSERT INTO samples_raw (t_ms, \(names.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: names.count)))")
-            let select = names.map { "COALESCE(\($0), -1)" }.joined(separator: ", ")
-            selectRange = try db.prepare("""
-                SELECT t_ms, 0, \(select) FROM samples_raw WHERE t_ms >= ?1 AND t_ms <= ?2
-                UNION ALL
-                SELECT t_ms, 1, \(select) FROM samples_downsampled WHERE t_ms >= ?1 AND t_ms <= ?2
-                ORDER BY 1 LIMIT ?3
-                """)
-        } catch {
-            throw .storage(error.description)
-        }
+        db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA synchronous=NORMAL")
+        let cols = Self.columns.map { "\($0.name) INTEGER" }.joined(separator: ", ")
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS samples_raw (t_ms INTEGER NOT NULL, \(cols));
+            CREATE INDEX IF NOT EXISTS samples_raw_t ON samples_raw (t_ms);
+            CREATE TABLE IF NOT EXISTS samples_downsampled (t_ms INTEGER PRIMARY KEY, \(cols));
+            """)
+        let names = Self.columns.map(\.name)
+        insertRaw = try db.prepare("INSERT INTO samples_raw (t_ms, \(names.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: names.count)))")
+        let select = names.map { "COALESCE(\($0), -1)" }.joined(separator: ", ")
+        selectRange = try db.prepare("""
+            SELECT t_ms, 0, \(select) FROM samples_raw WHERE t_ms >= ?1 AND t_ms <= ?2
+            UNION ALL
+            SELECT t_ms, 1, \(select) FROM samples_downsampled WHERE t_ms >= ?1 AND t_ms <= ?2
+            ORDER BY 1 LIMIT ?3
+            """)
     }
 
     /// Stores one sample.
@@ -78,11 +74,11 @@ public final class StatsStore {
             stats.receiveBytesPerSecond, stats.transmitBytesPerSecond,
             s.temperatures.map(\.celsius).max(),
         ]
-        var bound: [SQLiteStatement.Value] = [.int(wallMilliseconds)]
+        var bound: [SQLiteStatement<StatsError>.Value] = [.int(wallMilliseconds)]
         for (value, column) in zip(values, Self.columns) {
             bound.append(value.map { .int(Int64(($0 * column.scale).rounded())) } ?? .null)
         }
-        do { try insertRaw.run(bound) } catch { throw .storage(error.description) }
+        try insertRaw.run(bound)
     }
 
     /// Averages raw samples older than `rawRetention` into buckets (whole buckets only, so
@@ -94,18 +90,14 @@ public final class StatsStore {
         let oldest = now - settings.downsampledRetention.nanoseconds / 1_000_000
         let names = Self.columns.map(\.name)
         let averages = names.map { "CAST(ROUND(AVG(\($0))) AS INTEGER)" }.joined(separator: ", ")
-        do {
-            try db.transaction { () throws(EventError) in
-                try db.execute("""
-                    INSERT OR REPLACE INTO samples_downsampled (t_ms, \(names.joined(separator: ", ")))
-                    SELECT (t_ms / \(bucket)) * \(bucket), \(averages) FROM samples_raw
-                    WHERE t_ms < \(cutoff) GROUP BY t_ms / \(bucket);
-                    DELETE FROM samples_raw WHERE t_ms < \(cutoff);
-                    DELETE FROM samples_downsampled WHERE t_ms < \(oldest);
-                    """)
-            }
-        } catch {
-            throw .storage(error.description)
+        try db.transaction { () throws(StatsError) in
+            try db.execute("""
+                INSERT OR REPLACE INTO samples_downsampled (t_ms, \(names.joined(separator: ", ")))
+                SELECT (t_ms / \(bucket)) * \(bucket), \(averages) FROM samples_raw
+                WHERE t_ms < \(cutoff) GROUP BY t_ms / \(bucket);
+                DELETE FROM samples_raw WHERE t_ms < \(cutoff);
+                DELETE FROM samples_downsampled WHERE t_ms < \(oldest);
+                """)
         }
     }
 
@@ -114,25 +106,21 @@ public final class StatsStore {
     public func query(fromMilliseconds from: Int64, toMilliseconds to: Int64) throws(StatsError) -> [StoredSample] {
         guard from <= to else { throw .invalidRange(fromMilliseconds: from, toMilliseconds: to) }
         var out: [StoredSample] = []
-        do {
-            try selectRange.run([.int(from), .int(to), .int(Int64(settings.maxQueryRows))]) { row in
-                func value(_ i: Int) -> Double? {
-                    let v = row.int(Int32(i + 2))
-                    return v < 0 ? nil : Double(v) / Self.columns[i].scale
-                }
-                func bytes(_ i: Int) -> UInt64? { value(i).map { UInt64($0) } }
-                out.append(StoredSample(
-                    wallMilliseconds: row.int(0), resolution: row.int(1) == 0 ? .raw : .downsampled,
-                    cores: value(0).map { Int($0) }, cpuUtilisation: value(1),
-                    load1: value(2), load5: value(3), load15: value(4),
-                    memoryTotalBytes: bytes(5), memoryAvailableBytes: bytes(6),
-                    swapTotalBytes: bytes(7), swapFreeBytes: bytes(8),
-                    diskTotalBytes: bytes(9), diskFreeBytes: bytes(10),
-                    receiveBytesPerSecond: value(11), transmitBytesPerSecond: value(12),
-                    temperatureCelsius: value(13)))
+        try selectRange.run([.int(from), .int(to), .int(Int64(settings.maxQueryRows))]) { row in
+            func value(_ i: Int) -> Double? {
+                let v = row.int(Int32(i + 2))
+                return v < 0 ? nil : Double(v) / Self.columns[i].scale
             }
-        } catch {
-            throw .storage(error.description)
+            func bytes(_ i: Int) -> UInt64? { value(i).map { UInt64($0) } }
+            out.append(StoredSample(
+                wallMilliseconds: row.int(0), resolution: row.int(1) == 0 ? .raw : .downsampled,
+                cores: value(0).map { Int($0) }, cpuUtilisation: value(1),
+                load1: value(2), load5: value(3), load15: value(4),
+                memoryTotalBytes: bytes(5), memoryAvailableBytes: bytes(6),
+                swapTotalBytes: bytes(7), swapFreeBytes: bytes(8),
+                diskTotalBytes: bytes(9), diskFreeBytes: bytes(10),
+                receiveBytesPerSecond: value(11), transmitBytesPerSecond: value(12),
+                temperatureCelsius: value(13)))
         }
         return out
     }

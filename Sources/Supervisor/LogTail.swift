@@ -20,9 +20,10 @@ enum LogTail {
     }
 
     /// The bytes of the last `count` lines, newlines included (what `follow` sends first).
-    static func tailBytes(base: String, maxFiles: Int, count: Int) -> [UInt8] {
+    /// `liveLimit` ignores what the live file holds beyond that size.
+    static func tailBytes(base: String, maxFiles: Int, count: Int, liveLimit: Int64? = nil) -> [UInt8] {
         guard count > 0 else { return [] }
-        let bytes = lastBytes(base: base, maxFiles: maxFiles, newlines: count + 1)
+        let bytes = lastBytes(base: base, maxFiles: maxFiles, newlines: count + 1, liveLimit: liveLimit)
         // Keep what follows the (count+1)-th newline from the end, ignoring a final newline.
         var seen = 0
         var i = bytes.count - 1
@@ -35,7 +36,7 @@ enum LogTail {
     }
 
     /// At least `newlines` newlines' worth of the stream's end (or all of it), in order.
-    private static func lastBytes(base: String, maxFiles: Int, newlines: Int) -> [UInt8] {
+    private static func lastBytes(base: String, maxFiles: Int, newlines: Int, liveLimit: Int64? = nil) -> [UInt8] {
         var chunks: [[UInt8]] = []   // newest first
         var seen = 0
         for path in RotatingLogFile.paths(base: base, maxFiles: maxFiles) {
@@ -45,6 +46,7 @@ enum LogTail {
             var st = stat()
             fstat(fd, &st)
             var end = Int(st.st_size)
+            if path == base, let liveLimit { end = min(end, Int(liveLimit)) }
             while end > 0 && seen < newlines {
                 let start = max(0, end - blockBytes)
                 var block = [UInt8](repeating: 0, count: end - start)

@@ -54,10 +54,14 @@ public struct ProcessSpec: Sendable, Codable, Equatable {
     public var restartPolicy: RestartPolicy
     /// SIGTERM-to-SIGKILL grace period when stopping; nil uses the supervisor's default.
     public var stopGracePeriod: Duration?
+    /// Keep running when the agent stops (for the next agent to adopt); false stops it with
+    /// the agent (``Supervisor/shutdown()``).
+    public var survivesAgent: Bool
 
     public init(command: String, arguments: [String] = [], environment: [String: String] = [:],
                 workingDirectory: String? = nil, user: String? = nil,
-                restartPolicy: RestartPolicy = .onFailure, stopGracePeriod: Duration? = nil) {
+                restartPolicy: RestartPolicy = .onFailure, stopGracePeriod: Duration? = nil,
+                survivesAgent: Bool = false) {
         self.command = command
         self.arguments = arguments
         self.environment = environment
@@ -65,6 +69,24 @@ public struct ProcessSpec: Sendable, Codable, Equatable {
         self.user = user
         self.restartPolicy = restartPolicy
         self.stopGracePeriod = stopGracePeriod
+        self.survivesAgent = survivesAgent
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case command, arguments, environment, workingDirectory, user, restartPolicy, stopGracePeriod, survivesAgent
+    }
+
+    /// Decodes state files written before `survivesAgent` existed (it is then false).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        command = try c.decode(String.self, forKey: .command)
+        arguments = try c.decode([String].self, forKey: .arguments)
+        environment = try c.decode([String: String].self, forKey: .environment)
+        workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        restartPolicy = try c.decode(RestartPolicy.self, forKey: .restartPolicy)
+        stopGracePeriod = try c.decodeIfPresent(Duration.self, forKey: .stopGracePeriod)
+        survivesAgent = try c.decodeIfPresent(Bool.self, forKey: .survivesAgent) ?? false
     }
 
     /// `/bin/sh -c script`: what tests and quick experiments use.

@@ -116,6 +116,16 @@ public actor Supervisor {
         }
     }
 
+    /// Agent shutdown: stops every active instance whose spec does not say it survives the
+    /// agent, then lets go of the rest (``detach()``) for the next agent to adopt.
+    public func shutdown() async {
+        let active = instances.values.filter { $0.state.isActive && !$0.spec.survivesAgent }.map(\.id)
+        await withTaskGroup(of: Void.self) { group in
+            for id in active { group.addTask { _ = try? await self.stop(id) } }
+        }
+        detach()
+    }
+
     /// Lets go of every process without stopping it, for the next agent to adopt (agent
     /// shutdown that keeps workloads running). Ends `events` and every `follow` stream;
     /// afterwards `start` throws and `stop` does nothing.

@@ -30,12 +30,15 @@ struct MeshD: AsyncParsableCommand {
     @Option(help: "A file holding the base64 cluster key.") var clusterKeyFile: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(help: "Timing profile: lan, wan or local.") var profile: String?
+    @Option(help: "Instances the previous agent left running: adopt or stop.") var workloadRecovery: String?
+    @Option(help: "Seconds between statistics samples (1-3600).") var statsInterval: String?
 
     func flagLayer() throws(ConfigError) -> [String: RawSetting] {
         var flags: [String: RawSetting] = [:]
         let texts: [(String, String?)] = [("name", name), ("bind", bind), ("advertise", advertise), ("api", api),
                                           ("data_dir", dataDir), ("cluster_key_file", clusterKeyFile),
-                                          ("log_level", logLevel), ("profile", profile)]
+                                          ("log_level", logLevel), ("profile", profile),
+                                          ("workload_recovery", workloadRecovery), ("stats_interval", statsInterval)]
         for case let (key, value?) in texts { flags[key] = .text(value) }
         if !join.isEmpty { flags["join"] = .list(join) }
         if !tag.isEmpty {

@@ -69,6 +69,11 @@ extension ClusterE2ETests {
                 assert fams["meshd_members"].type == "gauge"
                 alive = [s.value for s in fams["meshd_members"].samples if s.labels == {"status": "alive"}]
                 assert alive == [2.0], alive
+                # Node statistics (Stats module): counters without the _total suffix, units in names.
+                assert fams["meshd_node_cpu_seconds"].type == "counter", fams["meshd_node_cpu_seconds"].type
+                assert fams["meshd_node_memory_total_bytes"].type == "gauge"
+                assert fams["meshd_node_memory_total_bytes"].samples[0].value > 0
+                assert fams["meshd_node_network_receive_bytes"].type == "counter"
                 print(len(fams))
                 """]
             let input = Pipe(), output = Pipe(), errors = Pipe()

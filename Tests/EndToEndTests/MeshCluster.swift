@@ -17,11 +17,14 @@ final class MeshCluster: @unchecked Sendable {
 
     /// The timing profile every agent runs.
     let profile: String
+    /// More flags every agent gets (e.g. `--stats-interval 1`).
+    let extraArguments: [String]
 
     /// Starts `count` agents with the given timing profile (`local` unless told) and waits
     /// until each serves its API.
-    init(count: Int, prefix: String = "n", profile: String = "local") async throws {
+    init(count: Int, prefix: String = "n", profile: String = "local", arguments: [String] = []) async throws {
         self.profile = profile
+        extraArguments = arguments
         root = NSTemporaryDirectory() + "meshd-cluster-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         keyFile = root + "/cluster.key"
@@ -35,7 +38,7 @@ final class MeshCluster: @unchecked Sendable {
     @discardableResult
     func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil) async throws -> AgentProcess {
         var args = ["--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--profile", profile,
-                    "--cluster-key-file", keyFile]
+                    "--cluster-key-file", keyFile] + extraArguments
         let seedAgent = seed.map { agents[$0] } ?? agents.first
         if let first = seedAgent, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
         let agent = try AgentProcess(arguments: args, dataDir: dataDir ?? "\(root)/\(name)")

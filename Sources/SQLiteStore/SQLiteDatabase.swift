@@ -1,21 +1,28 @@
 import CSQLite
 
+/// An error type a store built on ``SQLiteDatabase`` throws: each store keeps its own typed
+/// error (`EventError`, `StatsError`) and says how a storage failure is spelled in it.
+public protocol SQLiteFailure: Error {
+    /// A failure of SQLite itself (open, prepare, step), with SQLite's message.
+    static func storage(_ message: String) -> Self
+}
+
 /// A small owner of one SQLite connection: prepared statements, transactions and typed
 /// errors over the C API. Not thread-safe; its owner (one actor or one thread) serialises
-/// access.
-public final class SQLiteDatabase {
+/// access. `Failure` is the owning store's error type, so its callers see one error type.
+public final class SQLiteDatabase<Failure: SQLiteFailure> {
     let handle: OpaquePointer
     public let path: String
 
     /// Opens (creating if needed) the database file in WAL mode with full fsync: a commit
     /// that returned is on disk, and survives both SIGKILL of the agent and power loss.
-    public init(path: String) throws(EventError) {
+    public init(path: String) throws(Failure) {
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
             if let db { sqlite3_close(db) }
-            throw .storage("cannot open \(path): \(message)")
+            throw Failure.storage("cannot open \(path): \(message)")
         }
         handle = db
         self.path = path
@@ -28,25 +35,25 @@ public final class SQLiteDatabase {
     deinit { sqlite3_close_v2(handle) }
 
     /// Runs one or more statements that return no rows.
-    public func execute(_ sql: String) throws(EventError) {
+    public func execute(_ sql: String) throws(Failure) {
         var error: UnsafeMutablePointer<CChar>?
         guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
             let message = error.map { String(cString: $0) } ?? lastError
             sqlite3_free(error)
-            throw .storage("\(message) (in: \(sql.prefix(80)))")
+            throw Failure.storage("\(message) (in: \(sql.prefix(80)))")
         }
     }
 
-    public func prepare(_ sql: String) throws(EventError) -> SQLiteStatement {
+    public func prepare(_ sql: String) throws(Failure) -> SQLiteStatement<Failure> {
         var stmt: OpaquePointer?
         guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil) == SQLITE_OK, let stmt else {
-            throw .storage("\(lastError) (preparing: \(sql.prefix(80)))")
+            throw Failure.storage("\(lastError) (preparing: \(sql.prefix(80)))")
         }
         return SQLiteStatement(stmt, database: self)
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
-    public func transaction<T>(_ body: () throws(EventError) -> T) throws(EventError) -> T {
+    public func transaction<T>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let value = try body()
@@ -62,22 +69,22 @@ public final class SQLiteDatabase {
 }
 
 /// A prepared statement; reset and re-bound for every use.
-public final class SQLiteStatement {
+public final class SQLiteStatement<Failure: SQLiteFailure> {
     let stmt: OpaquePointer
-    unowned let database: SQLiteDatabase
+    unowned let database: SQLiteDatabase<Failure>
 
-    init(_ stmt: OpaquePointer, database: SQLiteDatabase) { self.stmt = stmt; self.database = database }
+    init(_ stmt: OpaquePointer, database: SQLiteDatabase<Failure>) { self.stmt = stmt; self.database = database }
     deinit { sqlite3_finalize(stmt) }
 
     /// SQLite's SQLITE_TRANSIENT: copy bound bytes now.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    private static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
 
     public enum Value {
         case int(Int64), text(String), blob([UInt8]), null
     }
 
     /// Binds values, steps through all rows calling `row` for each, and resets.
-    public func run(_ values: [Value], row: ((SQLiteStatement) throws(EventError) -> Void)? = nil) throws(EventError) {
+    public func run(_ values: [Value], row: ((SQLiteStatement<Failure>) throws(Failure) -> Void)? = nil) throws(Failure) {
         sqlite3_reset(stmt)
         sqlite3_clear_bindings(stmt)
         for (i, v) in values.enumerated() {
@@ -92,7 +99,7 @@ public final class SQLiteStatement {
         while true {
             let rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE { break }
-            guard rc == SQLITE_ROW else { throw .storage(database.lastError) }
+            guard rc == SQLITE_ROW else { throw Failure.storage(database.lastError) }
             try row?(self)
         }
         sqlite3_reset(stmt)
@@ -111,4 +118,4 @@ public final class SQLiteStatement {
 }
 
 /// Rows changed by the last statement on `db`.
-func sqlite3Changes(_ db: SQLiteDatabase) -> Int64 { Int64(sqlite3_changes(db.handle)) }
+public func sqlite3Changes<Failure>(_ db: SQLiteDatabase<Failure>) -> Int64 { Int64(sqlite3_changes(db.handle)) }

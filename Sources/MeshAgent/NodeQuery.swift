@@ -1,0 +1,70 @@
+import Foundation
+import MeshAPI
+import MeshCore
+import MeshWire
+import Supervisor
+
+/// A question one agent asks another about its node, over one TCP exchange on the mesh
+/// port (`MessageKind.nodeQuery`, answered by `nodeReply` on the same connection). Both
+/// frames are sealed with the cluster key and signed, so only members ask and answer.
+/// Bodies are JSON: these are rare, human-triggered requests (`ps`, `logs`, `stats`).
+enum NodeQuery: Codable, Sendable, Equatable {
+    /// Every instance this node's supervisor knows, with cpu and rss.
+    case instances
+    /// A chunk of one instance's output.
+    case logs(LogRequest)
+    /// The latest sample and history of the last `historySeconds`.
+    case stats(historySeconds: Int)
+}
+
+/// What `NodeQuery.logs` asks: the last `tailLines` lines (no cursor), or what follows
+/// `cursor`, at most `maxBytes` (capped by `AgentLimits.maxLogChunkBytes` on the answering side).
+struct LogRequest: Codable, Sendable, Equatable {
+    var instance: String
+    var stream: LogStream
+    var tailLines: Int
+    var cursor: LogCursor?
+    var maxBytes: Int
+}
+
+/// A log chunk on the wire (bytes as base64 in the JSON body).
+struct LogChunkReply: Codable, Sendable, Equatable {
+    var data: Data
+    var next: LogCursor
+    var gap: Bool
+}
+
+/// The answer to a `NodeQuery`.
+enum NodeReply: Codable, Sendable, Equatable {
+    case instances([InstanceRow])
+    case logs(LogChunkReply)
+    case stats(NodeStatsInfo)
+    /// The node understood the question and refused it (unknown instance, bad request).
+    case refused(String)
+}
+
+/// Why asking a member failed.
+enum NodeQueryError: Error, Sendable, CustomStringConvertible {
+    case unknownMember(String)
+    case unreachable(String, reason: String)
+    case badReply(String, reason: String)
+    case refused(String)
+
+    var description: String {
+        switch self {
+        case let .unknownMember(name): "no live member \(name)"
+        case let .unreachable(name, reason): "\(name) did not answer: \(reason)"
+        case let .badReply(name, reason): "\(name) answered something unreadable: \(reason)"
+        case let .refused(why): why
+        }
+    }
+}
+
+extension NodeQuery {
+    var encoded: [UInt8] { (try? Array(JSONEncoder().encode(self))) ?? [] }
+    static func decode(_ body: [UInt8]) -> NodeQuery? { try? JSONDecoder().decode(NodeQuery.self, from: Data(body)) }
+}
+
+extension NodeReply {
+    var encoded: [UInt8] { (try? Array(JSONEncoder().encode(self))) ?? [] }
+}
