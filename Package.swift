@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deterministic simulator: virtual clock and network, faults, invariants, reports.
-        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership"]),
+        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership", "Consensus"]),
         .executableTarget(name: "meshsim", dependencies: [
             "MeshSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
-        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
+        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.

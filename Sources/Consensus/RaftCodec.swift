@@ -31,6 +31,7 @@ extension RaftMessage {
             w.writeList(m.entries) { w, e in w.write(e.term.value); w.write(e.index.value); w.write(e.kind.rawValue); w.writeBlob(e.command) }
         case let .appendResponse(m):
             w.write(m.term.value); w.write(m.success); w.write(m.matchIndex.value); w.write(m.hintIndex.value)
+            w.write(m.abstaining)
         case let .timeoutNow(term):
             w.write(term.value)
         }
@@ -62,7 +63,8 @@ extension RaftMessage {
             m = .appendEntries(AppendEntries(term: term, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries, leaderCommit: commit))
         case .raftAppendResponse:
             m = .appendResponse(AppendResponse(term: Term(try r.readUInt64()), success: try r.readBool(),
-                                               matchIndex: LogIndex(try r.readUInt64()), hintIndex: LogIndex(try r.readUInt64())))
+                                               matchIndex: LogIndex(try r.readUInt64()), hintIndex: LogIndex(try r.readUInt64()),
+                                               abstaining: try r.readBool()))
         case .raftTimeoutNow:
             m = .timeoutNow(Term(try r.readUInt64()))
         default:

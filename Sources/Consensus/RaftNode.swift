@@ -67,6 +67,14 @@ public struct RaftNode: Sendable {
     /// The whole log in memory (index i at position i - 1).
     public private(set) var log: [LogEntry]
     public private(set) var applied: LogIndex
+    /// True while this node's storage was found damaged and it restarted empty: it neither
+    /// votes nor campaigns, and its acknowledgements do not count towards commit, until it
+    /// learns of a committed configuration in which it is not a voter (its leader removed
+    /// it); then it is an ordinary learner that can be promoted again. Its lost votes and
+    /// log can therefore never be counted twice.
+    public private(set) var abstaining: Bool
+    /// On the leader: peers that answered as abstaining (their replicas do not count).
+    public private(set) var abstainingPeers: Set<NodeID> = []
 
     var random: SeededRandom
     var electionDeadline: MeshTime
@@ -87,8 +95,8 @@ public struct RaftNode: Sendable {
     /// Restores a node from what its storage holds (empty for a new node).
     /// `voters` is the initial configuration, used until the log holds a configuration entry.
     public init(id: NodeID, voters: [NodeID], learners: [NodeID] = [], settings: RaftSettings, random: SeededRandom,
-                now: MeshTime, hardState: HardState = HardState(), log: [LogEntry] = []) {
-        self.id = id; self.settings = settings; self.random = random
+                now: MeshTime, hardState: HardState = HardState(), log: [LogEntry] = [], abstaining: Bool = false) {
+        self.id = id; self.settings = settings; self.random = random; self.abstaining = abstaining
         initialConfiguration = RaftConfiguration(voters: voters, learners: learners)
         configuration = initialConfiguration
         hard = hardState; persistedHard = hardState; self.log = log
@@ -118,6 +126,8 @@ public struct RaftNode: Sendable {
     public var lastTerm: Term { log.last?.term ?? .zero }
     public var quorum: Int { voters.count / 2 + 1 }
     public var isVoter: Bool { voters.contains(id) }
+    /// A voter whose storage is intact: it may vote and campaign.
+    var mayVote: Bool { isVoter && !abstaining }
 
     public func term(at index: LogIndex) -> Term? {
         index == .zero ? .zero : (index.value <= UInt64(log.count) ? log[Int(index.value) - 1].term : nil)
@@ -145,14 +155,14 @@ public struct RaftNode: Sendable {
             }
             if settings.checkQuorum, now >= quorumCheckAt {
                 quorumCheckAt = now + settings.electionTimeout
-                if recentlyActive.union([id]).intersection(voters).count < quorum {
+                if recentlyActive.subtracting(abstainingPeers).union([id]).intersection(voters).count < quorum {
                     becomeFollower(term: term, leader: nil, now: now)
                 }
                 recentlyActive = []
             }
         case .follower, .preCandidate, .candidate:
             if now >= electionDeadline {
-                if !isVoter {
+                if !mayVote {
                     electionDeadline = now + randomElectionTimeout()   // a learner never campaigns
                 } else if settings.preVote { startPreVote(now: now) } else { campaign(now: now) }
             }
@@ -211,7 +221,7 @@ public struct RaftNode: Sendable {
         case let .appendEntries(m): handleAppendEntries(m, from: from, now: now)
         case let .appendResponse(m): handleAppendResponse(m, from: from, now: now)
         case let .timeoutNow(t):
-            if t == term, from == leader, isVoter { campaign(now: now, transfer: true) }
+            if t == term, from == leader, mayVote { campaign(now: now, transfer: true) }
         }
         return takeReady()
     }
@@ -234,6 +244,8 @@ public struct RaftNode: Sendable {
     /// True while a leader we follow has been heard within the minimum election timeout:
     /// then we neither grant votes nor pre-votes (the leader lease of check-quorum).
     func inLeaderLease(now: MeshTime) -> Bool {
+        // A leader is its own lease: it steps down by check-quorum, not by a pre-vote.
+        if settings.checkQuorum, role == .leader { return true }
         guard settings.checkQuorum, leader != nil, let heard = lastHeardFromLeader else { return false }
         return now - heard < settings.electionTimeout
     }
@@ -262,13 +274,13 @@ public struct RaftNode: Sendable {
 
     mutating func handleRequestVote(_ m: RequestVote, from: NodeID, now: MeshTime) {
         if m.preVote {
-            let grant = m.term > term && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex) && !inLeaderLease(now: now)
+            let grant = !abstaining && m.term > term && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex) && !inLeaderLease(now: now)
             send(.voteResponse(VoteResponse(preVote: true, term: grant ? m.term : term, granted: grant)), to: from)
             return
         }
         if inLeaderLease(now: now), m.term > term, !m.transfer { return }   // a disruptive candidate: ignore
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now) }
-        let grant = m.term == term && (hard.votedFor == nil || hard.votedFor == from)
+        let grant = !abstaining && m.term == term && (hard.votedFor == nil || hard.votedFor == from)
             && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex)
         if grant {
             hard.votedFor = from
@@ -303,7 +315,7 @@ public struct RaftNode: Sendable {
     mutating func becomeLeader(now: MeshTime) {
         role = .leader
         leader = id
-        nextIndex = [:]; matchIndex = [:]; inflight = [:]
+        nextIndex = [:]; matchIndex = [:]; inflight = [:]; abstainingPeers = []
         for peer in peers { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
         recentlyActive = []
         quorumCheckAt = now + settings.electionTimeout
@@ -387,17 +399,27 @@ public struct RaftNode: Sendable {
         let lastNew = LogIndex(m.prevLogIndex.value + UInt64(m.entries.count))
         let newCommit = min(m.leaderCommit, lastNew)
         if newCommit > hard.commit { hard.commit = newCommit }
-        send(.appendResponse(AppendResponse(term: term, success: true, matchIndex: lastNew, hintIndex: .zero)), to: from)
+        if abstaining, configurationIndex > .zero, configurationIndex <= hard.commit, !isVoter {
+            // Removed from the voters by a committed change: from now on an ordinary
+            // learner. Record a vote for the leader that removed us, so this term can never
+            // see a second vote from this node (the one it cast before losing its disk).
+            abstaining = false
+            if hard.votedFor == nil { hard.votedFor = from }
+        }
+        send(.appendResponse(AppendResponse(term: term, success: true, matchIndex: lastNew, hintIndex: .zero,
+                                            abstaining: abstaining)), to: from)
     }
 
     mutating func reject(to leader: NodeID, hint: LogIndex) {
-        send(.appendResponse(AppendResponse(term: term, success: false, matchIndex: .zero, hintIndex: hint)), to: leader)
+        send(.appendResponse(AppendResponse(term: term, success: false, matchIndex: .zero, hintIndex: hint,
+                                            abstaining: abstaining)), to: leader)
     }
 
     mutating func handleAppendResponse(_ m: AppendResponse, from: NodeID, now: MeshTime) {
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now); return }
         guard role == .leader, m.term == term, peers.contains(from) else { return }
         recentlyActive.insert(from)
+        if m.abstaining { abstainingPeers.insert(from) } else { abstainingPeers.remove(from) }
         if m.success {
             inflight[from] = max(0, inflight[from, default: 0] - 1)
             if m.matchIndex > matchIndex[from, default: .zero] { matchIndex[from] = m.matchIndex }
@@ -405,6 +427,10 @@ public struct RaftNode: Sendable {
             maybeCommit()
             if role == .leader, from == transferTarget, matchIndex[from] == lastIndex { send(.timeoutNow(term), to: from) }
         } else {
+            // A follower that lost its storage (abstaining) no longer holds what it once
+            // acknowledged: start again from what it has now. (For any other follower a
+            // hint below its match index is a stale reply, and the match index stands.)
+            if m.abstaining, m.hintIndex <= matchIndex[from, default: .zero] { matchIndex[from] = m.hintIndex.previous }
             // Back up to the follower's hint, never below what it is known to hold.
             let floor = matchIndex[from, default: .zero].next
             nextIndex[from] = max(floor, min(m.hintIndex, nextIndex[from, default: lastIndex.next]))
@@ -416,7 +442,7 @@ public struct RaftNode: Sendable {
     /// Commits the highest index stored on a quorum, if it is of the current term
     /// (§5.4.2: a leader never commits an earlier term's entry by counting replicas).
     mutating func maybeCommit() {
-        var matches = voters.map { $0 == id ? lastIndex : matchIndex[$0, default: .zero] }
+        var matches = voters.map { $0 == id ? lastIndex : abstainingPeers.contains($0) ? .zero : matchIndex[$0, default: .zero] }
         matches.sort(by: >)
         let candidate = matches[quorum - 1]
         if candidate > hard.commit, term(at: candidate) == term { hard.commit = candidate }

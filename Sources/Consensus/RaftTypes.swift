@@ -126,4 +126,12 @@ public struct AppendResponse: Sendable, Equatable {
     /// On failure, where the leader should retry from (fast backtracking: the follower's
     /// last index, or the first index of the conflicting term).
     public var hintIndex: LogIndex
+    /// The follower lost its storage and refills: its replica does not count (see
+    /// `RaftNode.abstaining`).
+    public var abstaining: Bool = false
+
+    public init(term: Term, success: Bool, matchIndex: LogIndex, hintIndex: LogIndex, abstaining: Bool = false) {
+        self.term = term; self.success = success; self.matchIndex = matchIndex; self.hintIndex = hintIndex
+        self.abstaining = abstaining
+    }
 }
