@@ -92,6 +92,9 @@ public enum RaftMessage: Sendable, Equatable {
     /// Leadership transfer (thesis §3.10): "campaign now", sent by the leader to the
     /// chosen successor once its log is up to date.
     case timeoutNow(Term)
+    /// A chunk of the leader's snapshot (Raft §7) and the answer to it.
+    case installSnapshot(InstallSnapshot)
+    case snapshotResponse(SnapshotResponse)
 }
 
 public struct RequestVote: Sendable, Equatable {

@@ -14,6 +14,19 @@ struct RaftSafety: Sendable {
     /// The term in which each entry of `committed` was first seen committed: leaders of
     /// later terms must hold it (a stale leader of that term or earlier need not).
     private var committedInTerm: [Term] = []
+    /// The state machine's digest after each committed entry (what a snapshot must carry).
+    private(set) var digests: [UInt64] = []
+
+    /// The digest of the applied state after `entry`, given the one before.
+    static func digest(_ previous: UInt64, _ e: LogEntry) -> UInt64 {
+        var h = (previous ^ e.term.value) &* 0x100_0000_01b3
+        for b in e.command { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    func digest(at index: LogIndex) -> UInt64? {
+        index == .zero ? 0 : (index.value <= UInt64(digests.count) ? digests[Int(index.value) - 1] : nil)
+    }
     private var leaders: [Term: NodeID] = [:]
     /// Per node slot: the index up to which its log was checked against `committed`.
     private var verified: [Int: LogIndex] = [:]
@@ -53,17 +66,18 @@ struct RaftSafety: Sendable {
             let k = Int(i.value) - 1
             if k < committed.count {
                 if i > n.commitIndex, committedInTerm[k] >= n.term { break }   // not yet this leader's to hold
-                guard i <= n.lastIndex else {
+                if i <= n.snapshotIndex { i = i.next; continue }      // covered by its snapshot's digest
+                guard let e = n.entry(at: i) else {
                     violate("leader \(n.id.w0) of term \(n.term) lacks committed entry \(i) at \(time) s")
                     break
                 }
-                let e = n.log[k]
                 if e.term != committed[k].term || e.command != committed[k].command || e.kind != committed[k].kind {
                     violate("node \(n.id.w0) holds \(i)@\(e.term) where \(i)@\(committed[k].term) was committed, at \(time) s")
                     break
                 }
-            } else if i <= n.commitIndex {
-                committed.append(n.log[k])
+            } else if i <= n.commitIndex, let e = n.entry(at: i) {
+                digests.append(Self.digest(digests.last ?? 0, e))
+                committed.append(e)
                 committedInTerm.append(n.term)
             } else { break }
             i = i.next

@@ -41,6 +41,8 @@ public struct RaftScenario: Sendable, Equatable {
     public var clientTimeout: Duration = .seconds(2)
     /// The leader runs `VoterPolicy` every second with the simulator's view of who is alive.
     public var policy: VoterPolicy?
+    /// Bytes of (deterministic) padding in every snapshot, so it travels in several chunks.
+    public var snapshotPaddingBytes = 0
     public var timeline: [RaftTimedAction] = []
     public var expectations: [RaftExpectation] = []
 
@@ -173,6 +175,12 @@ extension RaftScenario {
                 }
             case "loss": loss = try p.percent(0)
             case "fsync": fsync = try p.duration(0)
+            case "snapshot":
+                // snapshot every N [padding BYTES] [chunk BYTES]
+                guard p.words.first == "every" else { throw p.error("snapshot every N [padding BYTES] [chunk BYTES]") }
+                settings.snapshotThresholdEntries = try p.int(1, "entries between snapshots", min: 1)
+                if let i = p.words.firstIndex(of: "padding") { snapshotPaddingBytes = try p.int(i + 1, "bytes", min: 0) }
+                if let i = p.words.firstIndex(of: "chunk") { settings.snapshotChunkBytes = try p.int(i + 1, "bytes", min: 1) }
             case "torn_writes":
                 switch try p.word(0, "on or off") {
                 case "on": tornWrites = true
@@ -201,7 +209,7 @@ extension RaftScenario {
                 expectations.append(RaftExpectation(metric: metric, comparison: cmp, value: v))
             default:
                 throw ScenarioError.syntax(line: offset + 1, text: String(rawLine),
-                                           expected: "a key of a raft scenario (name, description, engine, seed, voters, learners, spares, profile, latency, loss, fsync, torn_writes, warmup, duration, settle, clients, policy, at, expect)")
+                                           expected: "a key of a raft scenario (name, description, engine, seed, voters, learners, spares, profile, latency, loss, fsync, torn_writes, snapshot, warmup, duration, settle, clients, policy, at, expect)")
             }
         }
         guard let name else { throw .missing(key: "name") }

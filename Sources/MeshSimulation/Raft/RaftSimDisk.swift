@@ -17,12 +17,15 @@ struct RaftSimDisk: Sendable {
     var lastSynced = LogIndex.zero
     var hardChecksum: UInt64 = RaftSimDisk.checksum(HardState(), .zero)
     var records: [Record] = []
+    /// The snapshot record (the log's records start after its index).
+    var snapshot: RaftSnapshot?
+    var snapshotChecksum: UInt64 = 0
     /// Readies written but not yet synced, in order.
     var unsynced: [RaftReady] = []
 
     /// Issues the writes a ready asks for (not yet durable).
     mutating func write(_ ready: RaftReady) {
-        if ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty { unsynced.append(ready) }
+        if ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty || ready.snapshot != nil { unsynced.append(ready) }
     }
 
     var hasUnsynced: Bool { !unsynced.isEmpty }
@@ -41,18 +44,30 @@ struct RaftSimDisk: Sendable {
         for (i, r) in unsynced.prefix(kept + 1).enumerated() { apply(r, tearLast: i == kept) }
     }
 
+    var first: UInt64 { snapshot?.index.value ?? 0 }
+
+    /// Where index `i` is (or would be) in `records`.
+    func position(_ i: LogIndex) -> Int { Int(i.value) - Int(first) - 1 }
+
     private mutating func apply(_ r: RaftReady, tearLast: Bool) {
-        if let t = r.truncateFrom, Int(t.value) - 1 < records.count { records.removeSubrange((Int(t.value) - 1)...) }
-        for e in r.entries {
-            if Int(e.index.value) - 1 < records.count { records.removeSubrange((Int(e.index.value) - 1)...) }
+        if let t = r.truncateFrom { records.removeSubrange(min(records.count, max(0, position(t)))...) }
+        for e in r.entries where e.index.value > first {
+            records.removeSubrange(min(records.count, max(0, position(e.index)))...)
             records.append(Record(entry: e, checksum: Self.checksum(e)))
+        }
+        if let s = r.snapshot {
+            // Replaces the records it covers, as RaftStorage's one transaction does.
+            let drop = min(records.count, max(0, Int(s.index.value) - Int(first)))
+            records.removeFirst(drop)
+            snapshot = s
+            snapshotChecksum = Self.checksum(s)
         }
         if tearLast, !records.isEmpty, !r.entries.isEmpty {
             records[records.count - 1].checksum ^= 0x5a5a   // a torn write: the record is half there
             return                                          // and the state record was not reached
         }
         if let h = r.hardState { hard = h }
-        lastSynced = LogIndex(UInt64(records.count))
+        lastSynced = LogIndex(first + UInt64(records.count))
         hardChecksum = Self.checksum(hard, lastSynced)
     }
 
@@ -74,20 +89,21 @@ struct RaftSimDisk: Sendable {
         }
     }
 
-    enum LoadResult { case ok(HardState, [LogEntry]), corrupt(String) }
+    enum LoadResult { case ok(HardState, RaftSnapshot?, [LogEntry]), corrupt(String) }
 
     /// What a restart reads, every record verified.
     func load() -> LoadResult {
         guard hardChecksum == Self.checksum(hard, lastSynced) else { return .corrupt("the state record fails its checksum") }
+        if let s = snapshot, snapshotChecksum != Self.checksum(s) { return .corrupt("the snapshot fails its checksum") }
         var log: [LogEntry] = []
         log.reserveCapacity(records.count)
         for r in records {
             guard r.checksum == Self.checksum(r.entry) else { return .corrupt("log entry \(r.entry.index) fails its checksum") }
-            guard r.entry.index.value == UInt64(log.count) + 1 else { return .corrupt("a gap before entry \(r.entry.index)") }
+            guard r.entry.index.value == first + UInt64(log.count) + 1 else { return .corrupt("a gap before entry \(r.entry.index)") }
             log.append(r.entry)
         }
-        guard UInt64(log.count) >= lastSynced.value else { return .corrupt("the log ends at \(log.count), before \(lastSynced)") }
-        return .ok(hard, log)
+        guard first + UInt64(log.count) >= lastSynced.value else { return .corrupt("the log ends at \(first + UInt64(log.count)), before \(lastSynced)") }
+        return .ok(hard, snapshot, log)
     }
 
     /// FNV-1a of the record's fields (the simulator's stand-in for `RaftStorage`'s BLAKE2b).
@@ -96,6 +112,12 @@ struct RaftSimDisk: Sendable {
         @inline(__always) func mix(_ x: UInt64) { h = (h ^ x) &* 0x100_0000_01b3 }
         mix(e.index.value); mix(e.term.value); mix(UInt64(e.kind.rawValue))
         for b in e.command { mix(UInt64(b)) }
+        return h
+    }
+
+    static func checksum(_ s: RaftSnapshot) -> UInt64 {
+        var h = checksum(LogEntry(term: s.term, index: s.index, kind: .configuration, command: s.configuration.encoded))
+        for b in s.data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return h
     }
 

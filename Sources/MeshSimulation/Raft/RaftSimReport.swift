@@ -65,7 +65,7 @@ extension RaftSimulation {
         for a in acks {
             let k = Int(a.index.value) - 1
             let ok = safety.holds(index: a.index, term: a.term, command: a.command) && holders.allSatisfy { c in
-                c.applied >= a.index && k < c.log.count && c.log[k].term == a.term && c.log[k].command == a.command
+                c.applied >= a.index && (a.index <= c.snapshotIndex || c.entry(at: a.index).map { $0.term == a.term && $0.command == a.command } == true)
             }
             if !ok { lost += 1; if firstLost == nil { firstLost = "acknowledged \(a.index)@\(a.term) missing after heal" } }
         }

@@ -27,6 +27,9 @@ public struct RaftSimulation: Sendable {
         /// Client writes this node proposed as leader, by index.
         var proposals: [LogIndex: [(client: Int, seq: UInt64, term: Term, command: [UInt8])]] = [:]
         var wasAbstaining = false
+        /// The state machine: the index applied and the digest of everything applied.
+        var machineIndex = LogIndex.zero
+        var machineDigest: UInt64 = 0
     }
 
     enum Input: Sendable {
@@ -159,6 +162,7 @@ public struct RaftSimulation: Sendable {
             let done = nodes[i].waitingOnSync
             nodes[i].waitingOnSync = []
             for r in done { dispatch(i, r) }
+            if nodes[i].core != nil { compactIfDue(i) }
             var readies: [RaftReady] = []
             let inbox = nodes[i].inbox
             nodes[i].inbox = []
@@ -236,6 +240,7 @@ public struct RaftSimulation: Sendable {
             queue.push(now + ns(scenario.fsync), .synced, slot, token: nodes[slot].incarnation)
         } else {
             for r in readies { dispatch(slot, r) }
+            compactIfDue(slot)
         }
         observe(slot)
         rescheduleWake(slot)
@@ -252,12 +257,19 @@ public struct RaftSimulation: Sendable {
 
     /// Sends a ready's messages and applies its committed entries (after its fsync).
     mutating func dispatch(_ slot: Int, _ r: RaftReady) {
+        if let s = r.snapshot { restore(slot, from: s) }
         for m in r.messages {
             guard let to = self.slot(of: m.to) else { continue }
             send(.toNode(slot: to, id: m.to, .raft(from: nodes[slot].id, m.message)), from: slot, to: to)
         }
         for e in r.committed {
             safety.applied(slot: slot, entry: e, at: time)
+            if e.index == nodes[slot].machineIndex.next {
+                nodes[slot].machineIndex = e.index
+                nodes[slot].machineDigest = RaftSafety.digest(nodes[slot].machineDigest, e)
+            } else {
+                safety.violate("node \(slot + 1) applied \(e.index) after \(nodes[slot].machineIndex), at \(time) s")
+            }
             if let waiting = nodes[slot].proposals.removeValue(forKey: e.index) {
                 for p in waiting {
                     let ok = p.term == e.term && p.command == e.command
@@ -265,6 +277,40 @@ public struct RaftSimulation: Sendable {
                 }
             }
         }
+    }
+
+    /// The shell's side of snapshots: compact once the core says so (persisted with the
+    /// next fsync), and restore the state machine from an installed snapshot.
+    mutating func compactIfDue(_ slot: Int) {
+        guard let core = nodes[slot].core, core.shouldCompact, nodes[slot].machineIndex == core.applied else { return }
+        let data = snapshotData(index: nodes[slot].machineIndex, digest: nodes[slot].machineDigest)
+        guard let s = nodes[slot].core!.compact(through: nodes[slot].machineIndex, data: data) else { return }
+        nodes[slot].disk.write(RaftReady(snapshot: s))
+        if !nodes[slot].syncing {
+            nodes[slot].syncing = true
+            queue.push(now + ns(scenario.fsync), .synced, slot, token: nodes[slot].incarnation)
+        }
+    }
+
+    func snapshotData(index: LogIndex, digest: UInt64) -> [UInt8] {
+        var d: [UInt8] = []
+        withUnsafeBytes(of: index.value.littleEndian) { d += $0 }
+        withUnsafeBytes(of: digest.littleEndian) { d += $0 }
+        for k in 0 ..< scenario.snapshotPaddingBytes { d.append(UInt8(truncatingIfNeeded: k &* 31 &+ Int(index.value))) }
+        return d
+    }
+
+    /// Restores a node's state machine from a snapshot, checking it is the committed state.
+    mutating func restore(_ slot: Int, from s: RaftSnapshot) {
+        guard s.data.count >= 16 else { safety.violate("node \(slot + 1) got a snapshot of \(s.data.count) bytes"); return }
+        let index = s.data[0 ..< 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let digest = s.data[8 ..< 16].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        if index != s.index.value || safety.digest(at: s.index) != digest || s.data != snapshotData(index: s.index, digest: digest) {
+            safety.violate("node \(slot + 1) installed a snapshot at \(s.index) that is not the committed state there, at \(time) s")
+        }
+        nodes[slot].machineIndex = s.index
+        nodes[slot].machineDigest = digest
+        snapshotsInstalled += 1
     }
 
     var leaderSlot: Int? { nodes.indices.first { nodes[$0].core?.role == .leader } }
@@ -431,13 +477,18 @@ public struct RaftSimulation: Sendable {
         let learners = (scenario.voters ..< scenario.voters + scenario.learners).map { Self.nodeID(slot: $0, generation: 0) }
         let t = MeshTime(nanoseconds: now)
         switch nodes[s].disk.load() {
-        case let .ok(hard, log):
+        case let .ok(hard, snapshot, log):
+            nodes[s].machineIndex = .zero
+            nodes[s].machineDigest = 0
+            if let snapshot { restore(s, from: snapshot); snapshotsInstalled -= 1 }   // its own, not an install
             nodes[s].core = RaftNode(id: nodes[s].id, voters: voters, learners: learners, settings: scenario.settings,
-                                     random: rng.fork(), now: t, hardState: hard, log: log)
+                                     random: rng.fork(), now: t, hardState: hard, snapshot: snapshot, log: log)
             safety.restarted(slot: s, commit: hard.commit)
         case .corrupt:
             corruptions += 1
             nodes[s].disk = RaftSimDisk()
+            nodes[s].machineIndex = .zero
+            nodes[s].machineDigest = 0
             nodes[s].core = RaftNode(id: nodes[s].id, voters: voters, learners: learners, settings: scenario.settings,
                                      random: rng.fork(), now: t, abstaining: true)
             nodes[s].wasAbstaining = true
