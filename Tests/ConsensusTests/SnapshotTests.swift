@@ -2,6 +2,7 @@
 import CSQLite
 import Foundation
 import MeshCore
+import MeshWire
 import Testing
 
 /// Log compaction and InstallSnapshot (Raft §7), message by message, and their storage.
@@ -91,5 +92,19 @@ struct SnapshotTests {
         sqlite3_exec(db, "UPDATE raft_snapshot SET data = x'070708'", nil, nil, nil)
         sqlite3_close(db)
         #expect(throws: RaftStorageError.corrupt("the snapshot fails its checksum")) { try RaftStorage(path: p).loadWithSnapshot() }
+    }
+}
+
+extension SnapshotTests {
+    @Test func theControlStateRoundTripsThroughItsSnapshot() throws {
+        var state = ControlState()
+        for (i, k) in ["b", "a", "c"].enumerated() {
+            let set = ControlCommand(.setVar(key: k, value: "v\(i)"), requester: "ana", via: rid(1))
+            _ = state.apply(LogEntry(term: Term(1), index: LogIndex(UInt64(i + 1)), command: set.encoded))
+        }
+        let restored = try ControlState(snapshot: state.snapshot)
+        #expect(restored == state)
+        #expect(restored.snapshot == state.snapshot)
+        #expect(throws: WireError.self) { try ControlState(snapshot: Array(state.snapshot.dropLast())) }
     }
 }

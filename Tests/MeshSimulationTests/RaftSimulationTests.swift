@@ -82,6 +82,15 @@ struct RaftSimulationTests {
         #expect(r.value(.voterReplacements) == 1)
     }
 
+    @Test func aLaggingFollowerCatchesUpByInstallSnapshotInChunks() throws {
+        let s = try Self.scenario("snapshot every 300 padding 150000\nclients 4 every 10ms\nat 1s restart follower after 8s", duration: "20s")
+        var sim = RaftSimulation(scenario: s)
+        let r = sim.run()
+        #expect(r.passed, "\(r.text(wallSeconds: nil))")
+        #expect((r.value(.snapshotsInstalled) ?? 0) >= 1)
+        #expect(r.value(.lostWrites) == 0)
+    }
+
     /// The checker itself: a log that changes a committed entry is reported.
     @Test func theSafetyCheckerCatchesAChangedCommittedEntry() {
         var checker = RaftSafety()
