@@ -432,7 +432,7 @@ public struct RaftSimulation: Sendable {
             shuffle(&order)
             for (k, s) in order.enumerated() { groups[s] = k < first ? 1 : 2 }
             if let l = leaderSlot { noteLeaderHit(l, isolate: true) }
-        case .heal: groups = Array(repeating: 0, count: nodes.count)
+        case .heal: heal()
         case let .loss(p): loss = p
         case .chaos: queue.push(now, .chaos, timelineIndex)
         }
@@ -499,8 +499,18 @@ public struct RaftSimulation: Sendable {
         rescheduleWake(s)
     }
 
-    mutating func healAll() {
+    /// Reconnects every node. A leader that was cut off and is still leading never stepped
+    /// down and was never replaced: its step-down and failover measurements are dropped.
+    mutating func heal() {
         groups = Array(repeating: 0, count: nodes.count)
+        if let s = openStepDown, let slot = slot(of: s.leader), nodes[slot].id == s.leader, nodes[slot].core?.role == .leader {
+            openStepDown = nil
+            if openFailover?.leader == s.leader { openFailover = nil }
+        }
+    }
+
+    mutating func healAll() {
+        heal()
         loss = 0
         for s in nodes.indices where nodes[s].core == nil { start(s) }
     }
@@ -523,7 +533,7 @@ public struct RaftSimulation: Sendable {
                 let down = ns(.seconds(1)) + Int64(rng.next() % UInt64(ns(.seconds(10))))
                 queue.push(now + down, .restart, s, token: nodes[s].incarnation)
             }
-        case 4: groups = Array(repeating: 0, count: nodes.count)
+        case 4: heal()
         default: for s in nodes.indices where nodes[s].core == nil { start(s) }
         }
     }
