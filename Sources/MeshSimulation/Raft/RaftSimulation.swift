@@ -63,7 +63,6 @@ public struct RaftSimulation: Sendable {
     var safety = RaftSafety()
     var acks: [Ack] = []
     var measuring = false
-    var measureStart: Int64 = 0
 
     // Measurements.
     var elections = 0
@@ -149,9 +148,11 @@ public struct RaftSimulation: Sendable {
                 guard clients[c].outstanding == seq else { return }
                 clients[c].outstanding = nil
                 clients[c].leaderHint = leader
-                if ok { acks.append(Ack(index: index, term: term, command: command)) }
-                if !ok || !safety.holds(index: index, term: term, command: command) {
-                    if ok { safety.violate("write \(c)/\(seq) acknowledged at \(index)@\(term) is not what was committed there, at \(time) s") }
+                if ok {
+                    acks.append(Ack(index: index, term: term, command: command))
+                    if !safety.holds(index: index, term: term, command: command) {
+                        safety.violate("write \(c)/\(seq) acknowledged at \(index)@\(term) is not what was committed there, at \(time) s")
+                    }
                 }
                 scheduleNextWrite(c)
             }
@@ -195,7 +196,7 @@ public struct RaftSimulation: Sendable {
         case .settle:
             switch e.token {
             case 0:
-                measuring = true; measureStart = now; lastLeader = currentLeader
+                measuring = true; lastLeader = currentLeader
                 lastLeaderTerm = lastLeader.flatMap { slot(of: $0) }.flatMap { nodes[$0].core?.term } ?? .zero
             case 1: measuring = false; healAll()
             default: clientsStopped = true
