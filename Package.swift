@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deterministic simulator: virtual clock and network, faults, invariants, reports.
-        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership", "EventLog"]),
+        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership", "EventLog", "Consensus"]),
         .executableTarget(name: "meshsim", dependencies: [
             "MeshSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
-        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation"]),
+        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.

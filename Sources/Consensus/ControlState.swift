@@ -69,6 +69,30 @@ public struct ControlState: Sendable, Equatable {
 
     public init() {}
 
+    /// The state's encoding for a Raft snapshot (variables in key order, so equal states
+    /// encode to equal bytes).
+    public var snapshot: [UInt8] {
+        var w = ByteWriter()
+        w.write(appliedIndex.value)
+        w.writeList(vars.keys.sorted()) { w, key in
+            let v = vars[key]!
+            w.write(key); w.write(v.value); w.write(v.index.value)
+        }
+        return w.bytes
+    }
+
+    /// Restores the state from a snapshot's data.
+    public init(snapshot bytes: [UInt8]) throws(WireError) {
+        var r = ByteReader(bytes)
+        appliedIndex = LogIndex(try r.readUInt64())
+        let entries = try r.readList(limit: ControlLimits.maxVars, minElementBytes: 12) { (r: inout ByteReader) throws(WireError) in
+            (try r.readString(limit: ControlLimits.maxVarKeyBytes),
+             VarEntry(value: try r.readString(limit: ControlLimits.maxVarValueBytes), index: LogIndex(try r.readUInt64())))
+        }
+        try r.expectEnd()
+        vars = Dictionary(entries, uniquingKeysWith: { _, last in last })
+    }
+
     /// Checks a command before it is proposed, so a bad one never reaches the log.
     public static func validate(_ op: ControlCommand.Operation) -> String? {
         switch op {

@@ -5,6 +5,9 @@ import MeshWire
 public enum RaftLimits {
     public static let maxEntriesPerMessage = 4096
     public static let maxCommandBytes = 1 << 20
+    /// A snapshot chunk on the wire, and a whole snapshot being received.
+    public static let maxSnapshotChunkBytes = 1 << 20
+    public static let maxSnapshotBytes = 1 << 30
 }
 
 extension RaftMessage {
@@ -15,6 +18,8 @@ extension RaftMessage {
         case .appendEntries: .raftAppendEntries
         case .appendResponse: .raftAppendResponse
         case .timeoutNow: .raftTimeoutNow
+        case .installSnapshot: .raftInstallSnapshot
+        case .snapshotResponse: .raftSnapshotResponse
         }
     }
 
@@ -31,8 +36,14 @@ extension RaftMessage {
             w.writeList(m.entries) { w, e in w.write(e.term.value); w.write(e.index.value); w.write(e.kind.rawValue); w.writeBlob(e.command) }
         case let .appendResponse(m):
             w.write(m.term.value); w.write(m.success); w.write(m.matchIndex.value); w.write(m.hintIndex.value)
+            w.write(m.abstaining)
         case let .timeoutNow(term):
             w.write(term.value)
+        case let .installSnapshot(m):
+            w.write(m.term.value); w.write(m.index.value); w.write(m.lastTerm.value); w.writeBlob(m.configuration.encoded)
+            w.write(m.offset); w.writeBlob(m.data); w.write(m.done)
+        case let .snapshotResponse(m):
+            w.write(m.term.value); w.write(m.index.value); w.write(m.nextOffset); w.write(m.installed)
         }
         return w.bytes
     }
@@ -62,9 +73,19 @@ extension RaftMessage {
             m = .appendEntries(AppendEntries(term: term, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries, leaderCommit: commit))
         case .raftAppendResponse:
             m = .appendResponse(AppendResponse(term: Term(try r.readUInt64()), success: try r.readBool(),
-                                               matchIndex: LogIndex(try r.readUInt64()), hintIndex: LogIndex(try r.readUInt64())))
+                                               matchIndex: LogIndex(try r.readUInt64()), hintIndex: LogIndex(try r.readUInt64()),
+                                               abstaining: try r.readBool()))
         case .raftTimeoutNow:
             m = .timeoutNow(Term(try r.readUInt64()))
+        case .raftInstallSnapshot:
+            let term = Term(try r.readUInt64()), index = LogIndex(try r.readUInt64()), lastTerm = Term(try r.readUInt64())
+            let configuration = try RaftConfiguration.decode(try r.readBlob(limit: 64 * 1024))
+            m = .installSnapshot(InstallSnapshot(term: term, index: index, lastTerm: lastTerm, configuration: configuration,
+                                                 offset: try r.readUInt64(), data: try r.readBlob(limit: RaftLimits.maxSnapshotChunkBytes),
+                                                 done: try r.readBool()))
+        case .raftSnapshotResponse:
+            m = .snapshotResponse(SnapshotResponse(term: Term(try r.readUInt64()), index: LogIndex(try r.readUInt64()),
+                                                   nextOffset: try r.readUInt64(), installed: try r.readBool()))
         default:
             throw .unknownKind(kind.rawValue)
         }

@@ -11,6 +11,9 @@ public struct RaftReady: Sendable, Equatable {
     public var entries: [LogEntry] = []
     public var messages: [Outgoing] = []
     public var committed: [LogEntry] = []
+    /// A snapshot received from the leader: persist it (replacing the log up to its index)
+    /// and restore the state machine from it before applying `committed`.
+    public var snapshot: RaftSnapshot?
 
     public struct Outgoing: Sendable, Equatable {
         public var to: NodeID
@@ -18,13 +21,13 @@ public struct RaftReady: Sendable, Equatable {
     }
 
     public init(hardState: HardState? = nil, truncateFrom: LogIndex? = nil, entries: [LogEntry] = [],
-                messages: [Outgoing] = [], committed: [LogEntry] = []) {
+                messages: [Outgoing] = [], committed: [LogEntry] = [], snapshot: RaftSnapshot? = nil) {
         self.hardState = hardState; self.truncateFrom = truncateFrom; self.entries = entries
-        self.messages = messages; self.committed = committed
+        self.messages = messages; self.committed = committed; self.snapshot = snapshot
     }
 
     public var isEmpty: Bool {
-        hardState == nil && truncateFrom == nil && entries.isEmpty && messages.isEmpty && committed.isEmpty
+        hardState == nil && truncateFrom == nil && entries.isEmpty && messages.isEmpty && committed.isEmpty && snapshot == nil
     }
 }
 
@@ -63,10 +66,27 @@ public struct RaftNode: Sendable {
     public var voters: [NodeID] { configuration.voters }
     public private(set) var role: RaftRole = .follower
     public private(set) var leader: NodeID?
-    public private(set) var hard: HardState
-    /// The whole log in memory (index i at position i - 1).
-    public private(set) var log: [LogEntry]
-    public private(set) var applied: LogIndex
+    public internal(set) var hard: HardState
+    /// The log after the snapshot, in memory (index i at position i - snapshot index - 1).
+    public internal(set) var log: [LogEntry]
+    /// The snapshot the log starts after (nil: the log starts at index 1). Its data is
+    /// kept to send to followers that need entries compacted away (Raft §7).
+    public internal(set) var snapshot: RaftSnapshot?
+    public var snapshotIndex: LogIndex { snapshot?.index ?? .zero }
+    var snapshotTerm: Term { snapshot?.term ?? .zero }
+    /// A snapshot being received, with the bytes so far.
+    var incoming: InstallSnapshot?
+    /// Leader: the offset of the next chunk, per follower being sent the snapshot.
+    var snapshotOffsets: [NodeID: UInt64] = [:]
+    public internal(set) var applied: LogIndex
+    /// True while this node's storage was found damaged and it restarted empty: it neither
+    /// votes nor campaigns, and its acknowledgements do not count towards commit, until it
+    /// learns of a committed configuration in which it is not a voter (its leader removed
+    /// it); then it is an ordinary learner that can be promoted again. Its lost votes and
+    /// log can therefore never be counted twice.
+    public private(set) var abstaining: Bool
+    /// On the leader: peers that answered as abstaining (their replicas do not count).
+    public private(set) var abstainingPeers: Set<NodeID> = []
 
     var random: SeededRandom
     var electionDeadline: MeshTime
@@ -87,12 +107,17 @@ public struct RaftNode: Sendable {
     /// Restores a node from what its storage holds (empty for a new node).
     /// `voters` is the initial configuration, used until the log holds a configuration entry.
     public init(id: NodeID, voters: [NodeID], learners: [NodeID] = [], settings: RaftSettings, random: SeededRandom,
-                now: MeshTime, hardState: HardState = HardState(), log: [LogEntry] = []) {
-        self.id = id; self.settings = settings; self.random = random
+                now: MeshTime, hardState: HardState = HardState(), snapshot: RaftSnapshot? = nil, log: [LogEntry] = [],
+                abstaining: Bool = false) {
+        self.id = id; self.settings = settings; self.random = random; self.abstaining = abstaining
         initialConfiguration = RaftConfiguration(voters: voters, learners: learners)
         configuration = initialConfiguration
-        hard = hardState; persistedHard = hardState; self.log = log
-        applied = .zero
+        hard = hardState; persistedHard = hardState; self.snapshot = snapshot
+        let after = snapshot?.index ?? .zero
+        self.log = log.filter { $0.index > after }
+        // The shell restored the state machine from the snapshot.
+        applied = after
+        if hard.commit < after { hard.commit = after }
         electionDeadline = now
         electionDeadline = now + randomElectionTimeout()
         recomputeConfiguration()
@@ -103,7 +128,7 @@ public struct RaftNode: Sendable {
         if let e = log.last(where: { $0.kind == .configuration }), let c = try? RaftConfiguration.decode(e.command) {
             configuration = c; configurationIndex = e.index
         } else {
-            configuration = initialConfiguration; configurationIndex = .zero
+            configuration = snapshot?.configuration ?? initialConfiguration; configurationIndex = snapshotIndex
         }
         if role == .leader {
             for peer in peers where nextIndex[peer] == nil { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
@@ -114,14 +139,27 @@ public struct RaftNode: Sendable {
 
     public var term: Term { hard.term }
     public var commitIndex: LogIndex { hard.commit }
-    public var lastIndex: LogIndex { LogIndex(UInt64(log.count)) }
-    public var lastTerm: Term { log.last?.term ?? .zero }
+    public var lastIndex: LogIndex { LogIndex(snapshotIndex.value + UInt64(log.count)) }
+    public var lastTerm: Term { log.last?.term ?? snapshotTerm }
     public var quorum: Int { voters.count / 2 + 1 }
     public var isVoter: Bool { voters.contains(id) }
+    /// A voter whose storage is intact: it may vote and campaign.
+    var mayVote: Bool { isVoter && !abstaining }
 
+    /// The term of the entry at `index`; nil when it is past the log or compacted away.
     public func term(at index: LogIndex) -> Term? {
-        index == .zero ? .zero : (index.value <= UInt64(log.count) ? log[Int(index.value) - 1].term : nil)
+        if index == snapshotIndex { return snapshotTerm }
+        guard index > snapshotIndex, index <= lastIndex else { return nil }
+        return log[position(index)].term
     }
+
+    /// The entry at `index`, unless it is past the log or compacted into the snapshot.
+    public func entry(at index: LogIndex) -> LogEntry? {
+        index > snapshotIndex && index <= lastIndex ? log[position(index)] : nil
+    }
+
+    /// Where `index` is in `log`.
+    @inline(__always) func position(_ index: LogIndex) -> Int { Int(index.value - snapshotIndex.value) - 1 }
 
     /// When `tick` must run next.
     public var nextWakeup: MeshTime {
@@ -145,14 +183,14 @@ public struct RaftNode: Sendable {
             }
             if settings.checkQuorum, now >= quorumCheckAt {
                 quorumCheckAt = now + settings.electionTimeout
-                if recentlyActive.union([id]).intersection(voters).count < quorum {
+                if recentlyActive.subtracting(abstainingPeers).union([id]).intersection(voters).count < quorum {
                     becomeFollower(term: term, leader: nil, now: now)
                 }
                 recentlyActive = []
             }
         case .follower, .preCandidate, .candidate:
             if now >= electionDeadline {
-                if !isVoter {
+                if !mayVote {
                     electionDeadline = now + randomElectionTimeout()   // a learner never campaigns
                 } else if settings.preVote { startPreVote(now: now) } else { campaign(now: now) }
             }
@@ -211,7 +249,9 @@ public struct RaftNode: Sendable {
         case let .appendEntries(m): handleAppendEntries(m, from: from, now: now)
         case let .appendResponse(m): handleAppendResponse(m, from: from, now: now)
         case let .timeoutNow(t):
-            if t == term, from == leader, isVoter { campaign(now: now, transfer: true) }
+            if t == term, from == leader, mayVote { campaign(now: now, transfer: true) }
+        case let .installSnapshot(m): handleInstallSnapshot(m, from: from, now: now)
+        case let .snapshotResponse(m): handleSnapshotResponse(m, from: from, now: now)
         }
         return takeReady()
     }
@@ -234,6 +274,8 @@ public struct RaftNode: Sendable {
     /// True while a leader we follow has been heard within the minimum election timeout:
     /// then we neither grant votes nor pre-votes (the leader lease of check-quorum).
     func inLeaderLease(now: MeshTime) -> Bool {
+        // A leader is its own lease: it steps down by check-quorum, not by a pre-vote.
+        if settings.checkQuorum, role == .leader { return true }
         guard settings.checkQuorum, leader != nil, let heard = lastHeardFromLeader else { return false }
         return now - heard < settings.electionTimeout
     }
@@ -262,13 +304,13 @@ public struct RaftNode: Sendable {
 
     mutating func handleRequestVote(_ m: RequestVote, from: NodeID, now: MeshTime) {
         if m.preVote {
-            let grant = m.term > term && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex) && !inLeaderLease(now: now)
+            let grant = !abstaining && m.term > term && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex) && !inLeaderLease(now: now)
             send(.voteResponse(VoteResponse(preVote: true, term: grant ? m.term : term, granted: grant)), to: from)
             return
         }
         if inLeaderLease(now: now), m.term > term, !m.transfer { return }   // a disruptive candidate: ignore
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now) }
-        let grant = m.term == term && (hard.votedFor == nil || hard.votedFor == from)
+        let grant = !abstaining && m.term == term && (hard.votedFor == nil || hard.votedFor == from)
             && isUpToDate(lastTerm: m.lastLogTerm, lastIndex: m.lastLogIndex)
         if grant {
             hard.votedFor = from
@@ -303,7 +345,7 @@ public struct RaftNode: Sendable {
     mutating func becomeLeader(now: MeshTime) {
         role = .leader
         leader = id
-        nextIndex = [:]; matchIndex = [:]; inflight = [:]
+        nextIndex = [:]; matchIndex = [:]; inflight = [:]; abstainingPeers = []; snapshotOffsets = [:]
         for peer in peers { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
         recentlyActive = []
         quorumCheckAt = now + settings.electionTimeout
@@ -328,13 +370,18 @@ public struct RaftNode: Sendable {
     mutating func sendAppend(to peer: NodeID, heartbeat: Bool) {
         let next = nextIndex[peer] ?? lastIndex.next
         let inFlight = inflight[peer, default: 0]
+        if next <= snapshotIndex {
+            // What it needs was compacted: a snapshot chunk instead (a heartbeat resends it).
+            if heartbeat || inFlight == 0 { sendSnapshotChunk(to: peer) }
+            return
+        }
         var entries: [LogEntry] = []
         if !heartbeat || inFlight == 0 {
             guard heartbeat || inFlight < settings.maxInflightMessages else { return }
             var bytes = 0
             var i = next
             while i <= lastIndex, entries.count < settings.maxEntriesPerMessage {
-                let e = log[Int(i.value) - 1]
+                let e = log[position(i)]
                 if !entries.isEmpty, bytes + e.command.count > settings.maxBytesPerMessage { break }
                 entries.append(e); bytes += e.command.count
                 i = i.next
@@ -370,12 +417,12 @@ public struct RaftNode: Sendable {
             return
         }
         var configurationTouched = false
-        for e in m.entries {
+        for e in m.entries where e.index > snapshotIndex {     // those up to it are committed and in the snapshot
             if let existing = term(at: e.index) {
                 if existing == e.term { continue }
                 precondition(e.index > hard.commit, "Raft safety: a committed entry would be overwritten")
                 if e.index <= configurationIndex { configurationTouched = true }
-                log.removeSubrange((Int(e.index.value) - 1)...)
+                log.removeSubrange(position(e.index)...)
                 ready.truncateFrom = min(ready.truncateFrom ?? e.index, e.index)
                 ready.entries.removeAll { $0.index >= e.index }
             }
@@ -387,17 +434,30 @@ public struct RaftNode: Sendable {
         let lastNew = LogIndex(m.prevLogIndex.value + UInt64(m.entries.count))
         let newCommit = min(m.leaderCommit, lastNew)
         if newCommit > hard.commit { hard.commit = newCommit }
-        send(.appendResponse(AppendResponse(term: term, success: true, matchIndex: lastNew, hintIndex: .zero)), to: from)
+        stopAbstainingIfRemoved(leader: from)
+        send(.appendResponse(AppendResponse(term: term, success: true, matchIndex: lastNew, hintIndex: .zero,
+                                            abstaining: abstaining)), to: from)
+    }
+
+    /// Removed from the voters by a committed change: from now on an ordinary learner.
+    /// Records a vote for the leader that removed it, so this term can never see a second
+    /// vote from this node (the one it may have cast before losing its disk).
+    mutating func stopAbstainingIfRemoved(leader: NodeID) {
+        guard abstaining, configurationIndex > .zero, configurationIndex <= hard.commit, !isVoter else { return }
+        abstaining = false
+        if hard.votedFor == nil { hard.votedFor = leader }
     }
 
     mutating func reject(to leader: NodeID, hint: LogIndex) {
-        send(.appendResponse(AppendResponse(term: term, success: false, matchIndex: .zero, hintIndex: hint)), to: leader)
+        send(.appendResponse(AppendResponse(term: term, success: false, matchIndex: .zero, hintIndex: hint,
+                                            abstaining: abstaining)), to: leader)
     }
 
     mutating func handleAppendResponse(_ m: AppendResponse, from: NodeID, now: MeshTime) {
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now); return }
         guard role == .leader, m.term == term, peers.contains(from) else { return }
         recentlyActive.insert(from)
+        if m.abstaining { abstainingPeers.insert(from) } else { abstainingPeers.remove(from) }
         if m.success {
             inflight[from] = max(0, inflight[from, default: 0] - 1)
             if m.matchIndex > matchIndex[from, default: .zero] { matchIndex[from] = m.matchIndex }
@@ -405,6 +465,10 @@ public struct RaftNode: Sendable {
             maybeCommit()
             if role == .leader, from == transferTarget, matchIndex[from] == lastIndex { send(.timeoutNow(term), to: from) }
         } else {
+            // A follower that lost its storage (abstaining) no longer holds what it once
+            // acknowledged: start again from what it has now. (For any other follower a
+            // hint below its match index is a stale reply, and the match index stands.)
+            if m.abstaining, m.hintIndex <= matchIndex[from, default: .zero] { matchIndex[from] = m.hintIndex.previous }
             // Back up to the follower's hint, never below what it is known to hold.
             let floor = matchIndex[from, default: .zero].next
             nextIndex[from] = max(floor, min(m.hintIndex, nextIndex[from, default: lastIndex.next]))
@@ -416,7 +480,7 @@ public struct RaftNode: Sendable {
     /// Commits the highest index stored on a quorum, if it is of the current term
     /// (§5.4.2: a leader never commits an earlier term's entry by counting replicas).
     mutating func maybeCommit() {
-        var matches = voters.map { $0 == id ? lastIndex : matchIndex[$0, default: .zero] }
+        var matches = voters.map { $0 == id ? lastIndex : abstainingPeers.contains($0) ? .zero : matchIndex[$0, default: .zero] }
         matches.sort(by: >)
         let candidate = matches[quorum - 1]
         if candidate > hard.commit, term(at: candidate) == term { hard.commit = candidate }
@@ -436,7 +500,7 @@ public struct RaftNode: Sendable {
     mutating func takeReady() -> RaftReady {
         if hard != persistedHard { ready.hardState = hard; persistedHard = hard }
         if hard.commit > applied {
-            ready.committed = Array(log[Int(applied.value) ..< Int(hard.commit.value)])
+            ready.committed = Array(log[position(applied.next) ... position(hard.commit)])
             applied = hard.commit
         }
         defer { ready = RaftReady() }

@@ -18,6 +18,11 @@ public struct RaftSettings: Sendable, Equatable {
     public var maxInflightMessages: Int
     /// Proposals accepted but not yet committed, beyond which new ones are refused.
     public var maxUncommittedEntries: Int
+    /// The shell snapshots the applied state and compacts the log once this many applied
+    /// entries are in it.
+    public var snapshotThresholdEntries = 8192
+    /// Bytes of snapshot per InstallSnapshot message (one chunk in flight per follower).
+    public var snapshotChunkBytes = 64 * 1024
 
     /// A LAN (or loopback): fail over within a few hundred milliseconds.
     public static let lan = RaftSettings(

@@ -14,6 +14,8 @@ public final class RaftStorage {
     private let putState: SQLiteStatement
     private let putEntry: SQLiteStatement
     private let truncate: SQLiteStatement
+    private let putSnapshot: SQLiteStatement
+    private let dropCompacted: SQLiteStatement
 
     static let schema = """
         CREATE TABLE IF NOT EXISTS raft_state (
@@ -30,6 +32,14 @@ public final class RaftStorage {
             command  BLOB    NOT NULL,      -- the encoded ControlCommand (empty: a leader's no-op) or configuration
             checksum BLOB    NOT NULL       -- BLAKE2b-128 of (idx, term, kind, command)
         );
+        CREATE TABLE IF NOT EXISTS raft_snapshot (
+            id            INTEGER PRIMARY KEY CHECK (id = 1),
+            idx           INTEGER NOT NULL, -- the last log index it covers
+            term          INTEGER NOT NULL, -- the term of that entry
+            configuration BLOB    NOT NULL, -- the voter set in effect there
+            data          BLOB    NOT NULL, -- the encoded ControlState
+            checksum      BLOB    NOT NULL  -- BLAKE2b-128 of (idx, term, configuration, data)
+        );
         """
 
     public init(path: String) throws(RaftStorageError) {
@@ -39,12 +49,14 @@ public final class RaftStorage {
             putState = try db.prepare("INSERT INTO raft_state (id, term, voted_for, commit_index, checksum) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET term = excluded.term, voted_for = excluded.voted_for, commit_index = excluded.commit_index, checksum = excluded.checksum")
             putEntry = try db.prepare("INSERT OR REPLACE INTO raft_log (idx, term, kind, command, checksum) VALUES (?, ?, ?, ?, ?)")
             truncate = try db.prepare("DELETE FROM raft_log WHERE idx >= ?")
+            putSnapshot = try db.prepare("INSERT INTO raft_snapshot (id, idx, term, configuration, data, checksum) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, configuration = excluded.configuration, data = excluded.data, checksum = excluded.checksum")
+            dropCompacted = try db.prepare("DELETE FROM raft_log WHERE idx <= ?")
         } catch { throw .io(error.description) }
     }
 
     /// Persists what `ready` asks, in one transaction.
     public func save(_ ready: RaftReady) throws(RaftStorageError) {
-        guard ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty else { return }
+        guard ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty || ready.snapshot != nil else { return }
         do {
             try db.transaction { () throws(EventError) in
                 if let h = ready.hardState {
@@ -56,16 +68,46 @@ public final class RaftStorage {
                     try putEntry.run([.int(Int64(e.index.value)), .int(Int64(e.term.value)), .int(Int64(e.kind.rawValue)),
                                       .blob(e.command), .blob(Self.checksum(e))])
                 }
+                if let s = ready.snapshot { try write(s) }
             }
         } catch { throw .io(error.description) }
     }
 
-    /// The persisted hard state and log, every checksum verified and the log gap-free.
+    /// Persists a snapshot the node made by compacting (`RaftNode.compact`) and drops the
+    /// entries it covers, in one transaction.
+    public func saveSnapshot(_ s: RaftSnapshot) throws(RaftStorageError) {
+        do { try db.transaction { () throws(EventError) in try write(s) } } catch { throw .io(error.description) }
+    }
+
+    private func write(_ s: RaftSnapshot) throws(EventError) {
+        try putSnapshot.run([.int(Int64(s.index.value)), .int(Int64(s.term.value)), .blob(s.configuration.encoded),
+                             .blob(s.data), .blob(Self.checksum(s))])
+        try dropCompacted.run([.int(Int64(s.index.value))])
+    }
+
+    /// The persisted hard state and log, every checksum verified and the log gap-free
+    /// (it must not hold a snapshot: `loadWithSnapshot` then).
     public func load() throws(RaftStorageError) -> (HardState, [LogEntry]) {
+        let (hard, snapshot, log) = try loadWithSnapshot()
+        guard snapshot == nil else { throw .corrupt("a snapshot is present; use loadWithSnapshot") }
+        return (hard, log)
+    }
+
+    /// The persisted hard state, snapshot and log after it, every checksum verified and
+    /// the log gap-free from the snapshot on.
+    public func loadWithSnapshot() throws(RaftStorageError) -> (HardState, RaftSnapshot?, [LogEntry]) {
         var hard = HardState()
+        var snapshot: RaftSnapshot?
         var log: [LogEntry] = []
         var failure: RaftStorageError?
         do {
+            try db.prepare("SELECT idx, term, configuration, data, checksum FROM raft_snapshot WHERE id = 1").run([]) { row in
+                guard let c = try? RaftConfiguration.decode(row.blob(2)) else { failure = .corrupt("the snapshot's configuration is unreadable"); return }
+                let s = RaftSnapshot(index: LogIndex(UInt64(row.int(0))), term: Term(UInt64(row.int(1))), configuration: c, data: row.blob(3))
+                if row.blob(4) != Self.checksum(s) { failure = .corrupt("the snapshot fails its checksum") }
+                snapshot = s
+            }
+            let first = snapshot?.index.value ?? 0
             try db.prepare("SELECT term, voted_for, commit_index, checksum FROM raft_state WHERE id = 1").run([]) { row in
                 let voted = row.blob(1)
                 let h = HardState(term: Term(UInt64(row.int(0))), votedFor: voted.isEmpty ? nil : NodeID(publicKey: voted),
@@ -77,25 +119,32 @@ public final class RaftStorage {
                 let kind = LogEntryKind(rawValue: UInt8(truncatingIfNeeded: row.int(2))) ?? .command
                 let e = LogEntry(term: Term(UInt64(row.int(1))), index: LogIndex(UInt64(row.int(0))), kind: kind, command: row.blob(3))
                 if failure == nil, row.blob(4) != Self.checksum(e) || Int64(kind.rawValue) != row.int(2) { failure = .corrupt("log entry \(e.index) fails its checksum") }
-                if failure == nil, e.index.value != UInt64(log.count) + 1 { failure = .corrupt("log has a gap before entry \(e.index)") }
+                if failure == nil, e.index.value != first + UInt64(log.count) + 1 { failure = .corrupt("log has a gap before entry \(e.index)") }
                 log.append(e)
             }
         } catch { throw .io(error.description) }
         if let failure { throw failure }
-        guard hard.commit.value <= UInt64(log.count) else {
-            throw .corrupt("commit index \(hard.commit) is past the last entry \(log.count): entries were lost")
+        let last = (snapshot?.index.value ?? 0) + UInt64(log.count)
+        guard hard.commit.value <= last else {
+            throw .corrupt("commit index \(hard.commit) is past the last entry \(last): entries were lost")
         }
-        return (hard, log)
+        return (hard, snapshot, log)
     }
 
     /// Empties the store (after corruption was found, before refilling from the leader).
     public func reset() throws(RaftStorageError) {
-        do { try db.execute("DELETE FROM raft_log; DELETE FROM raft_state;") } catch { throw .io(error.description) }
+        do { try db.execute("DELETE FROM raft_log; DELETE FROM raft_state; DELETE FROM raft_snapshot;") } catch { throw .io(error.description) }
     }
 
     static func checksum(_ h: HardState) -> [UInt8] {
         var w = ByteWriter()
         w.write(h.term.value); w.writeBlob(h.votedFor?.bytes ?? []); w.write(h.commit.value)
+        return Checksum.blake2b(w.bytes)
+    }
+
+    static func checksum(_ s: RaftSnapshot) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(s.index.value); w.write(s.term.value); w.writeBlob(s.configuration.encoded); w.writeBlob(s.data)
         return Checksum.blake2b(w.bytes)
     }
 

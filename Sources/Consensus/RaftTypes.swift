@@ -92,6 +92,9 @@ public enum RaftMessage: Sendable, Equatable {
     /// Leadership transfer (thesis §3.10): "campaign now", sent by the leader to the
     /// chosen successor once its log is up to date.
     case timeoutNow(Term)
+    /// A chunk of the leader's snapshot (Raft §7) and the answer to it.
+    case installSnapshot(InstallSnapshot)
+    case snapshotResponse(SnapshotResponse)
 }
 
 public struct RequestVote: Sendable, Equatable {
@@ -126,4 +129,12 @@ public struct AppendResponse: Sendable, Equatable {
     /// On failure, where the leader should retry from (fast backtracking: the follower's
     /// last index, or the first index of the conflicting term).
     public var hintIndex: LogIndex
+    /// The follower lost its storage and refills: its replica does not count (see
+    /// `RaftNode.abstaining`).
+    public var abstaining: Bool = false
+
+    public init(term: Term, success: Bool, matchIndex: LogIndex, hintIndex: LogIndex, abstaining: Bool = false) {
+        self.term = term; self.success = success; self.matchIndex = matchIndex; self.hintIndex = hintIndex
+        self.abstaining = abstaining
+    }
 }

@@ -6,6 +6,8 @@ import MeshCore
 /// configuration it returns.
 ///
 /// Rules, one change at a time, in this order:
+/// 0. a voter that lost its storage and refills (`refilling`, the leader's
+///    `abstainingPeers`) is removed at once: it cannot vote until it is a learner again;
 /// 1. a voter dead (or left) for at least `deadGrace` is removed;
 /// 2. a learner that is dead is dropped;
 /// 3. a learner that caught up (within `catchUpLag` of the leader's last index) is
@@ -38,7 +40,8 @@ public struct VoterPolicy: Sendable, Equatable {
 
     /// The configuration to propose next, or nil when the voter set is as wanted.
     public func nextChange(leader: NodeID, configuration c: RaftConfiguration, members: [NodeID: Member],
-                           matchIndex: [NodeID: LogIndex], lastIndex: LogIndex, now: MeshTime) -> RaftConfiguration? {
+                           matchIndex: [NodeID: LogIndex], lastIndex: LogIndex, now: MeshTime,
+                           refilling: Set<NodeID> = []) -> RaftConfiguration? {
         func isDeadLongEnough(_ id: NodeID) -> Bool {
             // Unknown to membership is not dead: a leader that just started may not have
             // heard of every member yet. Reaped members stay voters until re-learned dead.
@@ -51,6 +54,9 @@ public struct VoterPolicy: Sendable, Equatable {
         var wanted = max(1, min(desiredVoters, eligibleCount))
         if wanted % 2 == 0 { wanted -= 1 }
 
+        if let broken = c.voters.first(where: { $0 != leader && refilling.contains($0) }) {
+            return RaftConfiguration(voters: c.voters.filter { $0 != broken }, learners: c.learners + [broken])
+        }
         if let dead = c.voters.first(where: { $0 != leader && isDeadLongEnough($0) }) {
             return RaftConfiguration(voters: c.voters.filter { $0 != dead }, learners: c.learners)
         }
@@ -58,7 +64,7 @@ public struct VoterPolicy: Sendable, Equatable {
             return RaftConfiguration(voters: c.voters, learners: c.learners.filter { $0 != gone })
         }
         if c.voters.count < wanted {
-            let caughtUp = c.learners.filter { eligible($0) && matchIndex[$0, default: .zero].value + catchUpLag >= lastIndex.value }
+            let caughtUp = c.learners.filter { eligible($0) && !refilling.contains($0) && matchIndex[$0, default: .zero].value + catchUpLag >= lastIndex.value }
             if let promote = caughtUp.first {
                 return RaftConfiguration(voters: c.voters + [promote], learners: c.learners.filter { $0 != promote })
             }

@@ -109,8 +109,13 @@ actor ConsensusService {
          transport: any MeshTransport, now: @escaping @Sendable () -> MeshTime, logger: Logger) throws(RaftStorageError) {
         self.id = id; self.transport = transport; self.now = now; self.logger = logger; self.policy = policy
         storage = try RaftStorage(path: storagePath)
-        var (hard, log) = try storage.load()
-        if log.isEmpty && bootstrap {
+        var (hard, snapshot, log) = try storage.loadWithSnapshot()
+        if let snapshot {
+            do { state = try ControlState(snapshot: snapshot.data) } catch {
+                throw .corrupt("the snapshot at \(snapshot.index) does not decode: \(error)")
+            }
+        }
+        if log.isEmpty && snapshot == nil && bootstrap {
             // The first entry names the first voter set, so every later member learns it from the log.
             let first = LogEntry(term: Term(1), index: LogIndex(1), kind: .configuration, command: RaftConfiguration(voters: [id]).encoded)
             hard = HardState(term: Term(1), votedFor: nil, commit: .zero)
@@ -119,7 +124,7 @@ actor ConsensusService {
         }
         let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         node = RaftNode(id: id, voters: [], settings: settings, random: SeededRandom(seed: seed), now: now(),
-                        hardState: hard, log: log)
+                        hardState: hard, snapshot: snapshot, log: log)
     }
 
     func setOnApplied(_ f: @escaping @Sendable (LogEntry, ControlCommand?, ControlResult) async -> Void) { onApplied = f }
@@ -282,6 +287,12 @@ actor ConsensusService {
             let body = m.message.encoded
             await transport.send(kind: m.message.kind, body: body, to: m.to, channel: .fitting(body.count))
         }
+        if let s = ready.snapshot {
+            // Installed from the leader: the state machine starts again from it.
+            do { state = try ControlState(snapshot: s.data) } catch {
+                logger.critical("the leader's snapshot does not decode", metadata: ["index": "\(s.index)", "error": "\(error)"])
+            }
+        }
         for entry in ready.committed {
             var command: ControlCommand?
             var result = ControlResult.ok
@@ -298,6 +309,15 @@ actor ConsensusService {
                 await reply(CommandReply(requestID: requestID, index: entry.index.value, error: error), to: member)
             }
             if let onApplied { await onApplied(entry, command, result) }
+        }
+        compactIfDue()
+    }
+
+    /// Compacts the log into a snapshot of the applied state once the core says so.
+    func compactIfDue() {
+        guard node.shouldCompact, let s = node.compact(through: node.applied, data: state.snapshot) else { return }
+        do { try storage.saveSnapshot(s) } catch {
+            logger.error("raft snapshot not saved; the log keeps its entries", metadata: ["error": "\(error)"])
         }
     }
 

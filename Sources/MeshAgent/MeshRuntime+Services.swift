@@ -64,6 +64,7 @@ extension MeshRuntime {
         case .eventPush, .eventDigest, .eventBatch:
             services.eventInbox.yield(frame)
         case .raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse, .raftTimeoutNow,
+             .raftInstallSnapshot, .raftSnapshotResponse,
              .commandForward, .commandReply:
             services.consensusInbox.yield(frame)
         default:

@@ -22,6 +22,8 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     case raftAppendEntries = 66
     case raftAppendResponse = 67
     case raftTimeoutNow = 68
+    case raftInstallSnapshot = 69
+    case raftSnapshotResponse = 70
     case commandForward = 96
     case commandReply = 97
     /// A question to one member about its node (instances, a log chunk, statistics),

@@ -37,7 +37,14 @@ struct Run: ParsableCommand {
     @Option(help: "Write a line per simulation event to this file (slow; for one seed).")
     var trace: String?
 
+    @Option(help: "Run every seed of a range such as 1-1000 (raft engine); exit 1 if any fails.")
+    var seeds: String?
+
     func run() throws {
+        if let text = try? ScenarioLibrary.text(of: scenario), RaftScenario.engine(of: text) == "raft" {
+            try RaftRun(text: text, seed: seed, seeds: seeds, json: json).run()
+            return
+        }
         if (try? EventLogScenario.read(scenario).engine) == "eventlog" { return try runEventLog() }
         let loaded: Scenario
         var simulation: Simulation
