@@ -36,7 +36,7 @@ public struct Simulation {
 
     var nodes: [SimNode]
     var network: Network
-    var queue = EventQueue(capacity: 1 << 16)
+    var queue = EventQueue<EventKind>(capacity: 1 << 16)
     var deliveries: [Delivery] = []
     var freeDeliveries: [Int32] = []
     var actions: [InternalAction] = []
@@ -227,8 +227,11 @@ public struct Simulation {
             }
         }
         let bytes = body + WireLimits.frameOverheadBytes
+        // A datagram costs its bytes when sent; a stream (push-pull over TCP) only once its
+        // connection is made: to a crashed or cut-off node the connect fails and no payload
+        // leaves (the agent's reconnect rounds try a dead member every few seconds).
         let counting = now >= warmupEnd
-        if counting { load.count(message.kind, bytes: bytes) }
+        if counting, transport == .datagram { load.count(message.kind, bytes: bytes) }
         if transport == .datagram, body > WireLimits.maxDatagramBodyBytes {
             oversizedDatagrams += 1
             invariants.violate(.datagramSize, at: now,
@@ -245,6 +248,7 @@ public struct Simulation {
             if trace != nil { trace!.line(now, "drop \(message.kind) n\(from)->n\(to) \(reason)") }
             return
         }
+        if counting, transport != .datagram, nodes[to].state.isUp { load.count(message.kind, bytes: bytes) }
         let delivery = Delivery(message: message, from: Int32(from), to: Int32(to), transport: transport, bytes: Int32(bytes))
         schedule(delivery, at: route.arrival)
         if route.duplicateArrival >= 0 { schedule(delivery, at: route.duplicateArrival) }
