@@ -15,12 +15,15 @@ enum EventKind: UInt8, Sendable {
 }
 
 /// One scheduled event: ordered by time, then by the sequence number it was scheduled with,
-/// so two runs with the same seed pop events in exactly the same order.
-struct ScheduledEvent: Sendable {
+/// so two runs with the same seed pop events in exactly the same order. `kind` says what it
+/// is about (each engine has its own kinds), `index` which node, slot or action, and
+/// `token` is free for the engine (a wake-up or incarnation stamp that makes it stale).
+struct ScheduledEvent<Kind: Sendable>: Sendable {
     var time: Int64
     var seq: UInt64
     var index: Int32
-    var kind: EventKind
+    var kind: Kind
+    var token: UInt64 = 0
 
     @inline(__always)
     static func precedes(_ a: ScheduledEvent, _ b: ScheduledEvent) -> Bool {
@@ -28,11 +31,12 @@ struct ScheduledEvent: Sendable {
     }
 }
 
-/// A binary min-heap of `ScheduledEvent`s keyed by (time, sequence number).
+/// A binary min-heap of `ScheduledEvent`s keyed by (time, sequence number), shared by the
+/// membership, event-log and Raft engines.
 ///
 /// No allocation per event once the backing array has grown to the run's peak size.
-struct EventQueue: Sendable {
-    private var heap: [ScheduledEvent] = []
+struct EventQueue<Kind: Sendable>: Sendable {
+    private var heap: [ScheduledEvent<Kind>] = []
     private(set) var nextSeq: UInt64 = 0
 
     init(capacity: Int = 1024) { heap.reserveCapacity(capacity) }
@@ -43,15 +47,15 @@ struct EventQueue: Sendable {
 
     /// Schedules an event and returns its sequence number.
     @discardableResult
-    mutating func push(time: Int64, kind: EventKind, index: Int32) -> UInt64 {
+    mutating func push(time: Int64, kind: Kind, index: Int32, token: UInt64 = 0) -> UInt64 {
         let seq = nextSeq
         nextSeq &+= 1
-        heap.append(ScheduledEvent(time: time, seq: seq, index: index, kind: kind))
+        heap.append(ScheduledEvent(time: time, seq: seq, index: index, kind: kind, token: token))
         siftUp(heap.count - 1)
         return seq
     }
 
-    mutating func pop() -> ScheduledEvent? {
+    mutating func pop() -> ScheduledEvent<Kind>? {
         guard let first = heap.first else { return nil }
         let last = heap.removeLast()
         if !heap.isEmpty {

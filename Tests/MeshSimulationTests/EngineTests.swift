@@ -5,7 +5,7 @@ import Testing
 /// The event queue, the network model and the scenario format, each on its own.
 struct EngineTests {
     @Test func eventQueuePopsByTimeThenSchedulingOrder() {
-        var q = EventQueue()
+        var q = EventQueue<EventKind>()
         var r = SeededRandom(seed: 9)
         var pushed: [(Int64, UInt64)] = []
         for i in 0 ..< 5000 {

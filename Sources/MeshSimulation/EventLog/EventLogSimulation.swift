@@ -38,7 +38,7 @@ public struct EventLogSimulation {
     let table: EventTable
     let clock = VirtualNow()
     var network: Network
-    var queue = EventQueue(capacity: 1 << 16)
+    var queue = EventQueue<EventKind>(capacity: 1 << 16)
     var nodes: [Node]
     var deliveries: [Delivery?] = []
     var freeDeliveries: [Int32] = []

@@ -52,7 +52,7 @@ public struct RaftSimulation: Sendable {
 
     var rng: SeededRandom
     var now: Int64 = 0
-    var queue = RaftEventHeap()
+    var queue = EventQueue<RaftEventKind>()
     var nodes: [Node] = []
     var payloads: [Payload?] = []
     var freePayloads: [Int] = []
