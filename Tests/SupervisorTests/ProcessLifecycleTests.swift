@@ -107,8 +107,9 @@ import Glibc
         }
     }
 
-    @Test func runsAsTheGivenUser() async throws {
-        guard getuid() == 0, let nobody = getpwnam("nobody") else { print("skipped: needs root and a 'nobody' user"); return }
+    @Test(.enabled(if: getuid() == 0 && getpwnam("nobody") != nil, "needs root and a 'nobody' user"))
+    func runsAsTheGivenUser() async throws {
+        let nobody = try #require(getpwnam("nobody"))
         let uid = nobody.pointee.pw_uid
         try await withSupervisor { sup, events, _ in
             let id: InstanceID = "user.0"
