@@ -1,7 +1,8 @@
 /// This agent and the mesh as `GET /v1/status` and `meshctl status --json` show them.
 ///
-/// `leader`, `term`, `voters` and `quorum_reachable` are `null` until the consensus layer
-/// exists (a later issue); `consensus` says so in words.
+/// `leader`, `term`, `voters`, `quorum_reachable`, `commit_index`, `applied_index` and
+/// `voter_health` are `null` while the consensus layer has no view yet; `consensus` says so
+/// in words.
 public struct StatusInfo: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
@@ -18,6 +19,11 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public var quorumReachable: Bool?
     /// A one-line description of the consensus layer's state.
     public var consensus: String
+    /// The highest log index this agent knows committed, and the highest it has applied.
+    public var commitIndex: UInt64?
+    public var appliedIndex: UInt64?
+    /// Each voter as membership sees it from here.
+    public var voterHealth: [VoterHealth]?
     /// Seconds since this agent started.
     public var uptimeSeconds: Double
     /// Whether this agent is leaving or has left the mesh.
@@ -25,16 +31,19 @@ public struct StatusInfo: Codable, Sendable, Equatable {
 
     public init(id: String, name: String, address: String, addresses: [String], apiAddress: String,
                 profile: String, members: [String: Int], leader: String?, term: UInt64?, voters: [String]?,
-                quorumReachable: Bool?, consensus: String, uptimeSeconds: Double, leaving: Bool) {
+                quorumReachable: Bool?, consensus: String, uptimeSeconds: Double, leaving: Bool,
+                commitIndex: UInt64? = nil, appliedIndex: UInt64? = nil, voterHealth: [VoterHealth]? = nil) {
         self.id = id; self.name = name; self.address = address; self.addresses = addresses
         self.apiAddress = apiAddress; self.profile = profile; self.members = members; self.leader = leader
         self.term = term; self.voters = voters; self.quorumReachable = quorumReachable
         self.consensus = consensus; self.uptimeSeconds = uptimeSeconds; self.leaving = leaving
+        self.commitIndex = commitIndex; self.appliedIndex = appliedIndex; self.voterHealth = voterHealth
     }
 
     enum CodingKeys: String, CodingKey {
         case id, name, address, addresses, apiAddress = "api_address", profile, members, leader, term, voters
         case quorumReachable = "quorum_reachable", consensus, uptimeSeconds = "uptime_seconds", leaving
+        case commitIndex = "commit_index", appliedIndex = "applied_index", voterHealth = "voter_health"
     }
 
     /// Writes `null` for the consensus fields rather than leaving them out, so scripts can
@@ -49,5 +58,20 @@ public struct StatusInfo: Codable, Sendable, Equatable {
         try c.encode(voters, forKey: .voters); try c.encode(quorumReachable, forKey: .quorumReachable)
         try c.encode(consensus, forKey: .consensus); try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
         try c.encode(leaving, forKey: .leaving)
+        try c.encode(commitIndex, forKey: .commitIndex); try c.encode(appliedIndex, forKey: .appliedIndex)
+        try c.encode(voterHealth, forKey: .voterHealth)
+    }
+}
+
+/// One voter in `meshctl status`: its membership status as this agent sees it (`alive`,
+/// `suspect`, `dead`, `left`, or `unknown` for a voter this agent has not heard of).
+public struct VoterHealth: Codable, Sendable, Equatable {
+    public var name: String
+    public var id: String
+    public var status: String
+    public var leader: Bool
+
+    public init(name: String, id: String, status: String, leader: Bool) {
+        self.name = name; self.id = id; self.status = status; self.leader = leader
     }
 }

@@ -31,6 +31,7 @@ extension MeshRuntime {
         var counts = Dictionary(uniqueKeysWithValues: MemberStatus.allCases.map { ($0.description, 0) })
         for m in membership.members { counts[m.status.description, default: 0] += 1 }
         var leader: String?, term: UInt64?, voters: [String]?, quorum: Bool?
+        var commit: UInt64?, applied: UInt64?, health: [VoterHealth]?
         var summary = "consensus is not running"
         if let consensus = services?.consensus {
             let s = await consensus.status
@@ -44,6 +45,12 @@ extension MeshRuntime {
             let reachable = voterIDs.filter { $0 == identity.nodeID || view.members[$0]?.alive == true }.count
             quorum = voterIDs.isEmpty ? nil : reachable >= voterIDs.count / 2 + 1
             summary = "\(s.role.rawValue), commit \(s.commitIndex), applied \(s.appliedIndex); \(reachable) of \(voterIDs.count) voters reachable"
+            commit = s.commitIndex.value
+            applied = s.appliedIndex.value
+            health = voterIDs.map { id in
+                let status = id == identity.nodeID ? "alive" : membership.member(id)?.status.description ?? "unknown"
+                return VoterHealth(name: name(id), id: id.hex, status: status, leader: id == leaderID)
+            }
         }
         return StatusInfo(
             id: identity.nodeID.hex, name: localName,
@@ -52,7 +59,8 @@ extension MeshRuntime {
             leader: leader, term: term, voters: voters, quorumReachable: quorum,
             consensus: summary,
             uptimeSeconds: (MeshClock.now() - startedAt).seconds,
-            leaving: leaveState != .member)
+            leaving: leaveState != .member,
+            commitIndex: commit, appliedIndex: applied, voterHealth: health)
     }
 
     /// A member named by its name or a prefix of its hex id (alive members preferred when

@@ -21,8 +21,13 @@ public enum Views {
         kv.add("members", ["alive", "suspect", "dead", "left"].map { "\($0) \(s.members[$0] ?? 0)" }.joined(separator: ", "))
         kv.add("leader", s.leader ?? "none (\(s.consensus))")
         kv.add("term", s.term.map { "\($0)" } ?? "-")
-        kv.add("voters", s.voters.map { $0.joined(separator: ", ") } ?? "-")
+        if let health = s.voterHealth {
+            kv.add("voters", health.map { "\($0.name) \($0.status)\($0.leader ? " (leader)" : "")" }.joined(separator: ", "))
+        } else {
+            kv.add("voters", s.voters.map { $0.joined(separator: ", ") } ?? "-")
+        }
         kv.add("quorum", s.quorumReachable.map { $0 ? "reachable" : "not reachable" } ?? "-")
+        kv.add("commit", s.commitIndex.map { "\($0) (applied \(s.appliedIndex ?? 0))" } ?? "-")
         kv.add("consensus", s.consensus)
         kv.add("uptime", seconds(s.uptimeSeconds))
         if s.leaving { kv.add("state", "leaving the mesh") }

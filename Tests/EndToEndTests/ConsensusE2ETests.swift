@@ -55,6 +55,12 @@ extension ClusterE2ETests {
         let follower = (leader + 1) % 3
         let first = try await setVar(c, follower, "color", "blue")
         #expect(first.status == 0, "\(first.stderr)")
+        // Status shows the commit index and each voter's health, the leader marked.
+        let seen = try #require(await status(c, follower))
+        #expect((seen.commitIndex ?? 0) > 0 && (seen.appliedIndex ?? 0) > 0)
+        #expect(seen.voterHealth?.count == 3)
+        #expect(seen.voterHealth?.filter(\.leader).map(\.name) == [leaderName])
+        #expect(seen.voterHealth?.allSatisfy { $0.status == "alive" } == true)
 
         kill(c.agents[leader].process.processIdentifier, SIGKILL)
         c.agents[leader].process.waitUntilExit()
@@ -65,6 +71,11 @@ extension ClusterE2ETests {
         }
         let second = try await setVar(c, survivors[1], "shape", "round")
         #expect(second.status == 0, "\(second.stderr)")
+        try await eventually(c, "the killed leader to show as a dead or replaced voter") {
+            guard let health = await status(c, survivors[0])?.voterHealth else { return false }
+            let old = health.first { $0.name == leaderName }
+            return old == nil || old?.status == "dead"
+        }
 
         // The old leader comes back as a follower and holds both writes.
         try await c.startAgent(name: leaderName, dataDir: "\(c.root)/\(leaderName)", joining: survivors[0])
