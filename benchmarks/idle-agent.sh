@@ -13,19 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-5}; IDLE_S=${IDLE_S:-60}; WARMUP_S=${WARMUP_S:-10}; PROFILE=${PROFILE:-lan}; BASE_PORT=${BASE_PORT:-29000}
 
-if ! command -v serf >/dev/null 2>&1; then
-  echo "idle-agent: installing serf (Debian package)" >&2
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq serf >/dev/null
-fi
-if [ -z "${BIN_DIR:-}" ]; then
-  scripts/setup.sh
-  swift build -c release --product meshd >&2
-  swift build -c release --product meshctl >&2
-  BIN_DIR=$(swift build -c release --show-bin-path)
-fi
-MESHD="$BIN_DIR/meshd"; MESHCTL="$BIN_DIR/meshctl"
+. benchmarks/lib.sh     # after the cd above: paths are from the package root
+ensure_serf idle-agent
+ensure_meshd_binaries
 
 WORK=$(mktemp -d /tmp/idle-agent.XXXXXX)
 MESHD_PIDS=(); SERF_PIDS=()
