@@ -47,10 +47,18 @@ extension ClusterE2ETests {
             #expect(try await meshctl(["members", "--no-such-flag"]).status == 2)
             let refused = try await meshctl(["--addr", cluster.agents[0].apiAddress!, "rtt", "ghost"])
             #expect(refused.status == 1 && refused.stderr.contains("no member named ghost") && refused.stdout.isEmpty)
-            let status = try await meshctl(["--addr", cluster.agents[0].apiAddress!, "--json", "status"])
-            let info = try JSONDecoder().decode(StatusInfo.self, from: Data(status.stdout.utf8))
+            // A lone agent leads itself once its first election timeout has run out (up to
+            // 2 × 250 ms on the lan profile, longer on a loaded machine): poll, with a deadline.
+            var status = try await meshctl(["--addr", cluster.agents[0].apiAddress!, "--json", "status"])
+            var info = try JSONDecoder().decode(StatusInfo.self, from: Data(status.stdout.utf8))
+            let deadline = ContinuousClock.now + .seconds(15)
+            while info.leader == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await meshctl(["--addr", cluster.agents[0].apiAddress!, "--json", "status"])
+                info = try JSONDecoder().decode(StatusInfo.self, from: Data(status.stdout.utf8))
+            }
             #expect(status.status == 0 && info.name == "n0" && info.members["alive"] == 1)
-            #expect(info.leader == "n0" && info.voters == ["n0"] && info.quorumReachable == true)   // a lone agent leads itself
+            #expect(info.leader == "n0" && info.voters == ["n0"] && info.quorumReachable == true, "\(info.consensus)")
         }
 
         @Test(.enabled(if: prometheusParserAvailable, "needs python3 with prometheus_client (scripts/setup.sh)"))
