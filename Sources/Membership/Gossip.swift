@@ -25,7 +25,9 @@ extension Membership {
         for id in records.keys.sorted() {
             let r = records[id]!
             let alive = r.incarnation == r.alive.incarnation ? r.alive : r.alive.with(incarnation: r.incarnation)
-            states.append(MemberState(alive: alive, status: r.status, coordinate: r.coordinate))
+            // Others' coordinates stay out (as in Serf, they travel with probes): they
+            // were two thirds of a full state's bytes.
+            states.append(MemberState(alive: alive, status: r.status, coordinate: nil))
         }
         return Array(states.prefix(MembershipLimits.maxPushPullStates))
     }
@@ -81,7 +83,7 @@ extension Membership {
                 if records[a.id] == nil && a.id != local.id { continue }
                 apply(.suspect(id: a.id, incarnation: a.incarnation, from: sender), now: now)
             }
-            if let c = state.coordinate, a.id != local.id, records[a.id] != nil { records[a.id]!.coordinate = c }
+            if let c = state.coordinate, a.id != local.id, records[a.id] != nil { coordinates[a.id] = c }
         }
         if !push.isReply {
             out.append(.reply(PushPull(isJoin: push.isJoin, isReply: true, states: fullState()), to: address))

@@ -50,20 +50,22 @@ public struct MembershipMetrics: Sendable, Equatable {
 }
 
 /// The member table's entry for one peer. Kept small (the simulator holds N × N of
-/// them): the alive update is a shared reference, suspicions live in their own table.
+/// them: 10,000 nodes are 10⁸ records): the alive update is a shared reference,
+/// suspicions and Vivaldi coordinates live in their own tables (a member's coordinate is
+/// known only once it has been probed or has probed us), and the one-byte fields come last
+/// so the record packs into 40 bytes.
 struct MemberRecord: Sendable {
     /// The newest alive update heard (identity, addresses, metadata).
     var alive: AliveUpdate
     /// The member's incarnation as far as we know; a suspect or dead update may raise it
     /// above `alive.incarnation`.
     var incarnation: Incarnation
-    var status: MemberStatus
     var statusSince: MeshTime
-    /// Index into `alive.addresses` of the address that answered the last direct probe.
-    var answeredIndex: Int8 = -1
     /// Smoothed direct round trip in nanoseconds; 0 until measured.
     var rttNanoseconds: Int64 = 0
-    var coordinate: Coordinate?
+    var status: MemberStatus
+    /// Index into `alive.addresses` of the address that answered the last direct probe.
+    var answeredIndex: Int8 = -1
 
     init(alive: AliveUpdate, status: MemberStatus, statusSince: MeshTime) {
         self.alive = alive; self.incarnation = alive.incarnation; self.status = status; self.statusSince = statusSince
@@ -79,7 +81,7 @@ struct MemberRecord: Sendable {
     /// Where to send a direct probe: the address that answered last, else the first.
     var preferredAddress: PeerAddress? { answeredAddress ?? alive.addresses.first }
 
-    func snapshot() -> MemberSnapshot {
+    func snapshot(coordinate: Coordinate?) -> MemberSnapshot {
         MemberSnapshot(id: alive.id, name: alive.name, status: status, incarnation: incarnation,
                        addresses: alive.addresses, answeredAddress: answeredAddress, metadata: alive.metadata,
                        rtt: rtt, coordinate: coordinate, statusSince: statusSince, isLocal: false)

@@ -29,6 +29,9 @@ public struct Membership: Sendable {
     var queue: Dissemination
     var health: LocalHealth
     var vivaldi = Vivaldi()
+    /// The last Vivaldi coordinate each member reported (in its pings, acks, or a push-pull
+    /// from it), for `estimatedRTT` between any two members. Dropped when the member is reaped.
+    var coordinates: [NodeID: Coordinate] = [:]
     /// Lifeguard suspicion timers of the members now suspect.
     var suspicions: [NodeID: Suspicion] = [:]
     /// Dead or left members, kept until reaped.
@@ -102,11 +105,11 @@ public struct Membership: Sendable {
 
     /// Every member this node knows, itself included, ordered by name then id.
     public var members: [MemberSnapshot] {
-        ([localSnapshot] + records.values.map { $0.snapshot() }).sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+        ([localSnapshot] + records.values.map { $0.snapshot(coordinate: coordinates[$0.alive.id]) }).sorted { ($0.name, $0.id) < ($1.name, $1.id) }
     }
 
     public func member(_ id: NodeID) -> MemberSnapshot? {
-        id == local.id ? localSnapshot : records[id]?.snapshot()
+        id == local.id ? localSnapshot : records[id]?.snapshot(coordinate: coordinates[id])
     }
 
     /// This node's Vivaldi coordinate.

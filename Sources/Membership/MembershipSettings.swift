@@ -56,6 +56,15 @@ public struct MembershipSettings: Sendable, Equatable {
     /// On average this many members that learn of a new suspicion probe the suspect next,
     /// out of their round-robin order, so confirmations (or the refutation) come quickly.
     public var suspicionProbers: Int = 3
+    /// Anti-entropy's share of a node's bandwidth, in bytes per second (both directions of
+    /// its own push-pulls, averaged): beyond a few thousand members, the push-pull period
+    /// is stretched so that a full exchange, at `pushPullMemberBytes` per member each way,
+    /// fits this budget. Keeps load per node flat in N where memberlist's log scaling
+    /// alone lets it grow as N / log N.
+    public var pushPullBytesPerSecond: Int = 1000
+    /// The estimate of one member's entry in a full state (id, incarnation, status, name,
+    /// addresses, small metadata; no coordinate), for the budget above.
+    public static let pushPullMemberBytes = 64
 
     /// A LAN: sub-millisecond to few-millisecond round trips.
     public static let lan = MembershipSettings(
@@ -106,10 +115,14 @@ public struct MembershipSettings: Sendable, Equatable {
         retransmitMultiplier * Int(ceil(log10(Double(n + 1))))
     }
 
-    /// The push-pull period, stretched for large meshes (memberlist's pushPullScale:
-    /// doubles per doubling beyond 32 members) so TCP load stays flat in N.
+    /// The push-pull period, stretched for large meshes: memberlist's pushPullScale (one
+    /// more interval per doubling beyond 32 members), or longer where a full exchange
+    /// would exceed `pushPullBytesPerSecond`.
     public func pushPullPeriod(members n: Int) -> Duration {
         guard n > 32 else { return pushPullInterval }
-        return pushPullInterval.scaled(by: ceil(log2(Double(n)) - log2(32.0)) + 1)
+        let scaled = pushPullInterval.scaled(by: ceil(log2(Double(n)) - log2(32.0)) + 1)
+        let exchangeBytes = 2 * n * Self.pushPullMemberBytes
+        let budgeted = Duration.seconds(exchangeBytes / max(1, pushPullBytesPerSecond))
+        return max(scaled, budgeted)
     }
 }

@@ -97,7 +97,7 @@ extension Membership {
 
     mutating func handlePing(_ ping: Ping, from sender: NodeID, address: PeerAddress, now: MeshTime) {
         guard ping.target == local.id else { metrics.pingsForAnotherNode += 1; return }
-        if let c = ping.coordinate { records[sender]?.coordinate = c }
+        if let c = ping.coordinate, records[sender] != nil { coordinates[sender] = c }
         let updates = piggyback(budget: settings.maxMessageBytes - MembershipMessage.ackFixedBytes)
         send(.ack(Ack(seq: ping.seq, coordinate: vivaldi.coordinate, updates: updates)), to: address)
     }
@@ -115,7 +115,7 @@ extension Membership {
                 let sample = max(1, rtt.nanoseconds)
                 record.rttNanoseconds = record.rttNanoseconds > 0 ? (record.rttNanoseconds * 3 + sample) / 4 : sample
                 if let c = ack.coordinate {
-                    record.coordinate = c
+                    coordinates[sender] = c
                     vivaldi.observe(peer: sender, coordinate: c, rtt: rtt)
                 }
             }

@@ -162,9 +162,30 @@ extension Membership {
                 continue
             }
             records.removeValue(forKey: id)
+            coordinates.removeValue(forKey: id)
+            vivaldi.forget(id)
             down.remove(id)
             out.append(.changed(MemberChange(kind: .reaped, id: id, name: record.alive.name,
                                              incarnation: record.incarnation, by: nil)))
         }
+    }
+}
+
+extension Membership {
+    /// Starts from a converged view: every member of `members` is known alive, as after a
+    /// full-state exchange whose news has long since spread. Nothing is queued for gossip
+    /// and no change is reported. For simulating a mesh already at steady state (meshsim's
+    /// `bootstrap converged`, which skips the join storm); an agent always joins.
+    @_spi(Simulation)
+    public mutating func preload(_ members: [AliveUpdate], now: MeshTime) {
+        for a in members where a.id != local.id && records[a.id] == nil && !a.addresses.isEmpty {
+            records[a.id] = MemberRecord(alive: a, status: .alive, statusSince: now)
+        }
+        probeOrder = records.keys.sorted()
+        probeOrder.shuffle(using: &random)
+        probeCursor = 0
+        joining = nil
+        // At steady state the members' push-pulls are spread evenly over the period.
+        nextPushPullAt = now + settings.pushPullPeriod(members: liveCount).scaled(by: random.nextUnit())
     }
 }

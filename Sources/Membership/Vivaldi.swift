@@ -55,6 +55,9 @@ struct Vivaldi: Sendable {
     }
 
     /// The estimated round trip between two coordinates.
+    /// Drops a reaped member's latency filter.
+    mutating func forget(_ peer: NodeID) { latencySamples.removeValue(forKey: peer) }
+
     static func distance(_ a: Coordinate, _ b: Coordinate) -> Duration {
         var d = rawDistance(a, b)
         let adjusted = d + a.adjustment + b.adjustment

@@ -1,10 +1,12 @@
-import Membership
+@_spi(Simulation) import Membership
 import MeshCore
 
 /// Scheduled work of the engine itself: bootstrap, the tracer update, the scenario's
 /// timeline, and the follow-ups faults schedule (restarts, repeated pauses, churn).
 enum InternalAction {
     case start(node: Int)
+    /// `bootstrap converged`: every bootstrapping node starts knowing every other one.
+    case startConverged
     case warmupEnd
     case tracerUpdate
     case timeline(Int)
@@ -22,8 +24,12 @@ extension Simulation {
     mutating func scheduleInitialEvents() {
         let count = scenario.nodes
         let spread = scenario.bootstrapSpread.nanoseconds
-        for i in 0 ..< count {
-            schedule(.start(node: i), at: spread * Int64(i) / Int64(count))
+        if scenario.convergedStart {
+            schedule(.startConverged, at: 0)
+        } else {
+            for i in 0 ..< count {
+                schedule(.start(node: i), at: spread * Int64(i) / Int64(count))
+            }
         }
         schedule(.warmupEnd, at: warmupEnd)
         if let t = scenario.tracerJoinAt, warmupEnd + t.nanoseconds < endTime {
@@ -42,6 +48,9 @@ extension Simulation {
             if node == scenario.nodes - 1 {
                 observations.watchConvergence(.bootstrap, from: now)
             }
+        case .startConverged:
+            startConverged()
+            observations.watchConvergence(.bootstrap, from: now)
         case .warmupEnd:
             load = LoadCounters()
             observations.beginMeasuredPeriod(at: now, upNodes: upNodeCount)
@@ -131,11 +140,41 @@ extension Simulation {
 
     /// Starts (or restarts) node `i` with a fresh core and joins it through a few live nodes.
     mutating func start(_ i: Int) {
+        let seeds = pickUp(count: SimulationLimits.joinSeeds, excluding: i).map { addresses[$0][0] }
+        let restarted = nodes[i].lives > 0
+        bringUp(i)
+        trace?.line(now, "start n\(i) life \(nodes[i].lives) seeds \(seeds)")
+        observations.nodeStarted(i, at: now, up: upNodeCount, restarted: restarted, measured: now >= warmupEnd)
+        if !seeds.isEmpty {
+            let effects = nodes[i].core!.join(seeds, now: MeshTime(nanoseconds: now))
+            execute(effects, of: i)
+        }
+        rearm(i)
+    }
+
+    /// `bootstrap converged`: starts every bootstrapping node at once, each core preloaded
+    /// with every other one alive at incarnation 0 (what each node's own state is), so the
+    /// run begins at steady state without the join storm.
+    mutating func startConverged() {
+        let count = scenario.nodes
+        let alive = (0 ..< count).map { AliveUpdate(id: ids[$0], incarnation: .zero, name: "n\($0)", addresses: addresses[$0], metadata: .init()) }
+        for i in 0 ..< count {
+            bringUp(i)
+            nodes[i].core!.preload(alive, now: MeshTime(nanoseconds: now))
+            observations.nodeStarted(i, at: now, up: upNodeCount, restarted: false, measured: false)
+        }
+        for o in 0 ..< count {
+            for s in 0 ..< count where s != o { observations.setView(o, s, Observations.Code.alive, at: now) }
+        }
+        trace?.line(now, "start n0 ... n\(count - 1) converged")
+        for i in 0 ..< count { rearm(i) }
+    }
+
+    /// A fresh core for node `i` (its first life's random stream, or a fork for a restart).
+    private mutating func bringUp(_ i: Int) {
         let random: SeededRandom
         if nodes[i].lives == 0 { random = nodeRandom[i] } else { random = restartRandom.fork() }
         let local = LocalMember(id: ids[i], name: "n\(i)", addresses: addresses[i])
-        let seeds = pickUp(count: SimulationLimits.joinSeeds, excluding: i).map { addresses[$0][0] }
-        let restarted = nodes[i].lives > 0
         nodes[i].core = Membership(local: local, settings: settings, random: random, now: MeshTime(nanoseconds: now))
         nodes[i].state = .running
         nodes[i].pausedUntil = 0
@@ -144,13 +183,6 @@ extension Simulation {
         // A dead verdict about a previous life, or before others learn of it, is no false positive.
         nodes[i].excusedUntil = now + observations.falsePositiveWindow
         upNodeCount += 1
-        observations.nodeStarted(i, at: now, up: upNodeCount, restarted: restarted, measured: now >= warmupEnd)
-        trace?.line(now, "start n\(i) life \(nodes[i].lives) seeds \(seeds)")
-        if !seeds.isEmpty {
-            let effects = nodes[i].core!.join(seeds, now: MeshTime(nanoseconds: now))
-            execute(effects, of: i)
-        }
-        rearm(i)
     }
 
     /// Stops node `i` at once: it processes nothing more and messages to it are dropped.

@@ -20,6 +20,11 @@ public struct Scenario: Sendable, Equatable {
     public var warmup: Duration
     /// How long joins are spread over at the start (node i joins at `i × spread / nodes`).
     public var bootstrapSpread: Duration
+    /// `bootstrap converged`: every node starts at time 0 already knowing every other one
+    /// alive (`Membership.preload`), as a mesh long at steady state does, instead of joining.
+    /// The join storm's N² alive updates are skipped, which is what makes 5,000- and
+    /// 10,000-node runs affordable; the join path is what the other scenarios exercise.
+    public var convergedStart: Bool
     /// The measured period after the warm-up.
     public var duration: Duration
     /// When the tracer node (the last one) joins, measured from the end of the warm-up: the
@@ -39,7 +44,9 @@ public struct Scenario: Sendable, Equatable {
     public init(name: String, description: String = "", nodes: Int, profile: Profile = .lan, seed: UInt64 = 1,
                 warmup: Duration = .seconds(30), bootstrapSpread: Duration = .seconds(10), duration: Duration = .seconds(60),
                 tracerJoinAt: Duration? = .seconds(5), network: NetworkParameters? = nil, addressesPerNode: Int = 1,
-                falsePositivePauseThreshold: Duration? = nil, timeline: [TimedAction] = [], expectations: [ExpectedBound] = []) {
+                falsePositivePauseThreshold: Duration? = nil, timeline: [TimedAction] = [], expectations: [ExpectedBound] = [],
+                convergedStart: Bool = false) {
+        self.convergedStart = convergedStart
         self.name = name; self.description = description; self.nodes = nodes; self.profile = profile; self.seed = seed
         self.warmup = warmup; self.bootstrapSpread = bootstrapSpread; self.duration = duration
         self.tracerJoinAt = tracerJoinAt; self.network = network ?? profile.network
@@ -207,6 +214,7 @@ extension Scenario {
         var profile = Profile.lan
         var seed: UInt64 = 1
         var warmup = Duration.seconds(30), spread = Duration.seconds(10), duration = Duration.seconds(60)
+        var converged = false
         var tracer: Duration? = .seconds(5)
         var addresses = 1
         var fpThreshold: Duration?
@@ -232,7 +240,8 @@ extension Scenario {
                 profile = pr
             case "seed": seed = UInt64(try p.int(0, "a seed (a non-negative integer)", min: 0))
             case "warmup": warmup = try p.duration(0)
-            case "bootstrap": spread = try p.duration(0)
+            case "bootstrap":
+                if args.first == "converged" { converged = true; spread = .zero } else { converged = false; spread = try p.duration(0) }
             case "duration": duration = try p.duration(0)
             case "tracer":
                 if args.first == "off" { tracer = nil } else { tracer = try p.duration(0) }
@@ -280,7 +289,7 @@ extension Scenario {
         self.init(name: name, description: description, nodes: nodes, profile: profile, seed: seed, warmup: warmup,
                   bootstrapSpread: spread, duration: duration, tracerJoinAt: tracer, network: network,
                   addressesPerNode: addresses, falsePositivePauseThreshold: fpThreshold,
-                  timeline: timeline, expectations: expectations)
+                  timeline: timeline, expectations: expectations, convergedStart: converged)
         guard bootstrapSpread <= warmup else {
             throw .invalid(key: "bootstrap", value: "\(bootstrapSpread)", allowed: "at most the warmup (\(warmup))")
         }

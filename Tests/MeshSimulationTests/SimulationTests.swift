@@ -45,6 +45,24 @@ struct SimulationTests {
         }
     }
 
+    /// `bootstrap converged`: every node starts knowing every other alive, so the mesh is
+    /// whole at time 0, nothing is gossiped until something changes, and a crash is still
+    /// detected everywhere.
+    @Test func aConvergedStartIsWholeAtOnceAndStillDetectsCrashes() throws {
+        var s = Self.scenario("converged", nodes: 40, timeline: [TimedAction(at: .seconds(5), action: .crash(.count(2)))],
+                              expectations: [ExpectedBound(.detectionMaxSeconds, .lessOrEqual, Report.memberlistBound(nodes: 40))])
+        s.convergedStart = true
+        s.bootstrapSpread = .zero
+        var sim = try Simulation(scenario: s)
+        let report = sim.run()
+        #expect(report.bootstrapConvergeSeconds == 0)
+        #expect(report.undetectedCrashes == 0 && report.crashes == 2)
+        #expect(report.falsePositives == 0)
+        #expect(report.passed, "\(report.text(wallSeconds: nil))")
+        let parsed = try Scenario(parsing: "name c\nnodes 5\nbootstrap converged\n")
+        #expect(parsed.convergedStart && parsed.bootstrapSpread == .zero)
+    }
+
     @Test func steadyStateHasNoFalsePositives() throws {
         let s = Self.scenario("steady", nodes: 30, duration: .seconds(60),
                               expectations: [ExpectedBound(.falsePositives, .equal, 0)])
