@@ -20,9 +20,17 @@ extension Membership {
     }
 
     /// Every member's state, this node first, then by id.
-    func fullState() -> [MemberState] {
+    /// Every member's id in ascending order; sorted again only when the set changed.
+    mutating func sortedIDs() -> [NodeID] {
+        if let ids = sortedIDCache { return ids }
+        let ids = records.keys.sorted()
+        sortedIDCache = ids
+        return ids
+    }
+
+    mutating func fullState() -> [MemberState] {
         var states = [MemberState(alive: localAlive, status: .alive, coordinate: vivaldi.coordinate)]
-        for id in records.keys.sorted() {
+        for id in sortedIDs() {
             let r = records[id]!
             let alive = r.incarnation == r.alive.incarnation ? r.alive : r.alive.with(incarnation: r.incarnation)
             // Others' coordinates stay out (as in Serf, they travel with probes): they

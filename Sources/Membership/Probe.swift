@@ -25,7 +25,7 @@ extension Membership {
         }
         for _ in 0 ... probeOrder.count {
             if probeCursor >= probeOrder.count {
-                probeOrder = records.keys.sorted()
+                probeOrder = sortedIDs()
                 probeOrder.shuffle(using: &random)
                 probeCursor = 0
                 if probeOrder.isEmpty { return nil }
@@ -161,7 +161,7 @@ extension Membership {
     /// `eligible`.
     mutating func randomMembers(_ count: Int, excluding: NodeID?, _ eligible: (MemberRecord) -> Bool) -> [NodeID] {
         guard count > 0, !probeOrder.isEmpty || !records.isEmpty else { return [] }
-        if probeOrder.count < records.count { probeOrder = records.keys.sorted(); probeOrder.shuffle(using: &random); probeCursor = 0 }
+        if probeOrder.count < records.count { probeOrder = sortedIDs(); probeOrder.shuffle(using: &random); probeCursor = 0 }
         var chosen: [NodeID] = []
         if probeOrder.count <= 4 * count + 16 {
             var candidates = probeOrder.filter { id in id != excluding && records[id].map(eligible) == true }
