@@ -31,6 +31,12 @@ public enum NodeState: UInt8, Sendable, CustomStringConvertible {
 /// One simulated node: its membership core and what the simulator knows about it.
 struct SimNode {
     var core: Membership?
+
+    /// The core's next wake-up in nanoseconds. Mutating on purpose: called as
+    /// `nodes[i].coreWakeup()` it reaches the core in place, where a read such as
+    /// `nodes[i].core?.nextWakeup` copied the whole core (a dozen retains, 9 % of a
+    /// steady run).
+    mutating func coreWakeup() -> Int64? { core?.nextWakeup.nanoseconds }
     var state: NodeState = .notStarted
     /// Paused (receives and processes nothing) while `now < pausedUntil`.
     var pausedUntil: Int64 = 0

@@ -144,10 +144,8 @@ public struct Simulation {
 
     /// Keeps exactly one valid wake-up event per node, at the core's `nextWakeup`.
     mutating func rearm(_ i: Int, afterTick: Bool = false) {
-        // Read through the optional, not `let core = ...`: binding copies the whole core
-        // (a dozen retains), which was 6 % of a steady run.
-        guard nodes[i].state.isUp, let wake = nodes[i].core?.nextWakeup else { return }
-        var t = wake.nanoseconds
+        guard nodes[i].state.isUp, let wake = nodes[i].coreWakeup() else { return }
+        var t = wake
         if afterTick, t <= now {
             wakeStalls += 1
             t = now + SimulationLimits.minimumWakeStep.nanoseconds
