@@ -20,13 +20,10 @@ extension Membership {
     }
 
     /// Every member's state, this node first, then by id.
-    /// Every member's id in ascending order; sorted again only when the set changed.
-    mutating func sortedIDs() -> [NodeID] {
-        if let ids = sortedIDCache { return ids }
-        let ids = records.keys.sorted()
-        sortedIDCache = ids
-        return ids
-    }
+    /// Every member's id in ascending order: a deterministic order, where the dictionary's
+    /// changes from process to process. Sorted on each use: a cached copy cost 32 bytes
+    /// per member per node (3 GB of a 10,000-node simulation) to save 2.5 % of its time.
+    func sortedIDs() -> [NodeID] { records.keys.sorted() }
 
     mutating func fullState() -> [MemberState] {
         var states = [MemberState(alive: localAlive, status: .alive, coordinate: vivaldi.coordinate)]

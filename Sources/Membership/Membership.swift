@@ -18,9 +18,6 @@ public struct Membership: Sendable {
 
     var random: SeededRandom
     var records: [NodeID: MemberRecord] = [:]
-    /// Every member's id in ascending order, for deterministic iteration (the dictionary's
-    /// order changes from process to process); nil once the set of members has changed.
-    var sortedIDCache: [NodeID]?
     /// Probe order: every known member once per round, shuffled each round (SWIM §4.3).
     var probeOrder: [NodeID] = []
     var probeCursor = 0

@@ -29,7 +29,6 @@ extension Membership {
         }
         guard var record = records[a.id] else {
             records[a.id] = MemberRecord(alive: a, status: .alive, statusSince: now)
-            sortedIDCache = nil
             probeOrder.insert(a.id, at: Int(random.next() % UInt64(probeOrder.count + 1)))
             if probeCursor > 0 { probeCursor += 1 }
             out.append(.changed(MemberChange(kind: .joined, id: a.id, name: a.name, incarnation: a.incarnation, by: nil)))
@@ -163,7 +162,6 @@ extension Membership {
                 continue
             }
             records.removeValue(forKey: id)
-            sortedIDCache = nil
             coordinates.removeValue(forKey: id)
             vivaldi.forget(id)
             down.remove(id)
@@ -183,7 +181,6 @@ extension Membership {
         for a in members where a.id != local.id && records[a.id] == nil && !a.addresses.isEmpty {
             records[a.id] = MemberRecord(alive: a, status: .alive, statusSince: now)
         }
-        sortedIDCache = nil
         probeOrder = sortedIDs()
         probeOrder.shuffle(using: &random)
         probeCursor = 0
