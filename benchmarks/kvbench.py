@@ -9,7 +9,9 @@ per client thread, a small JSON body per write.
   meshd  PUT  /v1/vars/KEY        {"value": V}                    (INTERFACES.md `var set`)
   etcd   POST /v3/kv/put          {"key": b64(KEY), "value": b64(V)}  (the JSON gRPC gateway)
 
-Measured, for each system in turn: RSS when idle, sequential write latency against the
+Both clusters run at the same time and every measurement alternates between them in short
+turns (`--slices`), so the load of this shared VM, which drifts by a factor of several within
+minutes, weighs on both alike. Measured: RSS when idle, sequential write latency against the
 leader (p50, p99), throughput with 1, 8 and 64 concurrent clients against the leader, RSS
 under that load, and failover after SIGKILL of the leader (median of ROUNDS): from the kill
 until a write through a survivor commits. The failover probe starts a fresh write every
@@ -212,7 +214,7 @@ def wait_leader(c, seconds=60):
     sys.exit(f"{c.name}: no leader with 3 voters within {seconds} s; logs in {c.work}")
 
 
-def sequential(c, leader, count):
+def sequential(c, leader, count, raw=False):
     conn = c.connect(leader)
     lat = []
     for k in range(count):
@@ -221,6 +223,8 @@ def sequential(c, leader, count):
             sys.exit(f"{c.name}: a sequential write failed")
         lat.append(time.perf_counter() - t)
     conn.close()
+    if raw:
+        return lat
     lat.sort()
     return lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
 
@@ -251,12 +255,14 @@ def throughput(c, leader, clients, seconds):
     while any(t.is_alive() for t in threads):
         peak[0] = max(peak[0], max(c.rss() or [0]))
         time.sleep(0.5)
-    return sum(counts) / (time.time() - t0), sum(errors), peak[0]
+    secs = time.time() - t0
+    return sum(counts) / secs, sum(errors), peak[0], secs
 
 
-def failover(c, rounds):
+def failover(c, rounds, label=None):
     times = []
     for r in range(rounds):
+        r = label - 1 if label is not None else r
         leader = wait_leader(c)
         time.sleep(2)                               # settle: everyone caught up, heartbeats flowing
         leader = wait_leader(c)
@@ -297,25 +303,47 @@ def failover(c, rounds):
     return times
 
 
-def run(c, seq_count, tput_seconds, rounds, client_counts):
-    out = {"system": c.name}
-    c.start_all()
-    leader = wait_leader(c)
+def interleaved(clusters, seq_count, tput_seconds, rounds, client_counts, slices):
+    """Both clusters run at once; every measurement alternates between them in `slices`
+    short turns, so a change of machine load (other builds on this VM) hits both alike."""
+    out = {c.name: {"system": c.name} for c in clusters}
+    for c in clusters:
+        c.start_all()
+    leaders = {c.name: wait_leader(c) for c in clusters}
     time.sleep(5)
-    out["idle_rss_mib"] = max(c.rss())
-    out["write_p50_ms"], out["write_p99_ms"] = sequential(c, leader, seq_count)
-    print(f"  {c.name} sequential writes: p50 {out['write_p50_ms']:.2f} ms, p99 {out['write_p99_ms']:.2f} ms", flush=True)
-    peak = 0.0
+    for c in clusters:
+        out[c.name]["idle_rss_mib"] = max(c.rss())
+    lat = {c.name: [] for c in clusters}
+    for _ in range(slices):
+        for c in clusters:
+            lat[c.name] += sequential(c, leaders[c.name], max(1, seq_count // slices), raw=True)
+    for c in clusters:
+        l = sorted(lat[c.name])
+        out[c.name]["write_p50_ms"] = l[len(l) // 2] * 1000
+        out[c.name]["write_p99_ms"] = l[min(len(l) - 1, int(len(l) * 0.99))] * 1000
+        print(f"  {c.name} sequential writes: p50 {out[c.name]['write_p50_ms']:.2f} ms, p99 {out[c.name]['write_p99_ms']:.2f} ms ({len(l)} writes)", flush=True)
+    peak = {c.name: 0.0 for c in clusters}
     for n in client_counts:
-        rate, errors, p = throughput(c, leader, n, tput_seconds)
-        out[f"tput_{n}"], out[f"errors_{n}"] = rate, errors
-        peak = max(peak, p)
-        print(f"  {c.name} {n} clients: {rate:.0f} writes/s ({errors} errors)", flush=True)
-    out["loaded_rss_mib"] = peak
-    out["failover_ms"] = [t * 1000 for t in failover(c, rounds)]
-    out["failover_median_ms"] = statistics.median(out["failover_ms"])
-    c.stop_all()
-    return out
+        done = {c.name: [0.0, 0.0, 0] for c in clusters}     # writes, seconds, errors
+        for _ in range(max(1, slices // 5)):
+            for c in clusters:
+                rate, errors, p, secs = throughput(c, leaders[c.name], n, tput_seconds / max(1, slices // 5))
+                done[c.name][0] += rate * secs; done[c.name][1] += secs; done[c.name][2] += errors
+                peak[c.name] = max(peak[c.name], p)
+        for c in clusters:
+            w, secs, errors = done[c.name]
+            out[c.name][f"tput_{n}"], out[c.name][f"errors_{n}"] = w / secs, errors
+            print(f"  {c.name} {n} clients: {w / secs:.0f} writes/s ({errors} errors)", flush=True)
+    for c in clusters:
+        out[c.name]["loaded_rss_mib"] = peak[c.name]
+        out[c.name]["failover_ms"] = []
+    for r in range(rounds):
+        for c in clusters:
+            out[c.name]["failover_ms"] += [t * 1000 for t in failover(c, 1, label=r + 1)]
+    for c in clusters:
+        out[c.name]["failover_median_ms"] = statistics.median(out[c.name]["failover_ms"])
+        c.stop_all()
+    return [out[c.name] for c in clusters]
 
 
 def main():
@@ -325,19 +353,18 @@ def main():
     p.add_argument("--work", required=True); p.add_argument("--base-port", type=int, default=29400)
     p.add_argument("--seq", type=int, default=2000); p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--rounds", type=int, default=5); p.add_argument("--clients", default="1,8,64")
+    p.add_argument("--slices", type=int, default=10, help="turns each measurement alternates in")
     p.add_argument("--only", choices=["meshd", "etcd"])
     a = p.parse_args()
     clients = [int(x) for x in a.clients.split(",")]
-    results = []
     clusters = []
     if a.only != "meshd":
         clusters.append(Etcd(a.work, a.etcd, a.base_port + 100))
     if a.only != "etcd":
         clusters.append(Meshd(a.work, a.meshd, a.meshctl, a.base_port))
+    print(" and ".join(f"3 {c.name}" for c in clusters) + " members on 127.0.0.1, measured in alternating turns", flush=True)
     try:
-        for c in clusters:
-            print(f"{c.name}: 3 members on 127.0.0.1", flush=True)
-            results.append(run(c, a.seq, a.seconds, a.rounds, clients))
+        results = interleaved(clusters, a.seq, a.seconds, a.rounds, clients, a.slices)
     finally:
         for c in clusters:
             c.stop_all()
