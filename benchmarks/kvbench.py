@@ -346,6 +346,45 @@ def interleaved(clusters, seq_count, tput_seconds, rounds, client_counts, slices
     return [out[c.name] for c in clusters]
 
 
+def steady_load(c, clients, seconds):
+    """`clients` writers saturate the leader for `seconds` while every member's view of
+    leader and term is sampled twice a second; returns writes/s and the changes seen."""
+    c.start_all()
+    leader = wait_leader(c)
+    time.sleep(5)
+    first = {i: c.status(i) for i in c.alive()}
+    terms = {s["term"] for s in first.values()}
+    seen, changes, samples, stop = [], [0], [0], [False]
+
+    def watch():
+        last = (first[leader]["leader"], first[leader]["term"])
+        while not stop[0]:
+            for i in c.alive():
+                try:
+                    s = c.status(i)
+                except (OSError, ValueError, http.client.HTTPException):
+                    continue
+                samples[0] += 1
+                now = (s.get("leader"), s.get("term"))
+                if now != last and now[0] is not None:
+                    changes[0] += 1
+                    seen.append((round(time.time() - t0, 1), i, now))
+                    last = now
+            time.sleep(0.5)
+
+    t0 = time.time()
+    w = threading.Thread(target=watch)
+    w.start()
+    rate, errors, peak, secs = throughput(c, leader, clients, seconds)
+    stop[0] = True
+    w.join()
+    last = {i: c.status(i) for i in c.alive()}
+    c.stop_all()
+    return {"clients": clients, "seconds": secs, "writes_per_s": rate, "errors": errors, "peak_rss_mib": peak,
+            "term_before": sorted(terms), "term_after": sorted({s["term"] for s in last.values()}),
+            "leader_changes_seen": changes[0], "changes": seen, "status_samples": samples[0]}
+
+
 def main():
     import argparse
     p = argparse.ArgumentParser()
@@ -355,7 +394,20 @@ def main():
     p.add_argument("--rounds", type=int, default=5); p.add_argument("--clients", default="1,8,64")
     p.add_argument("--slices", type=int, default=10, help="turns each measurement alternates in")
     p.add_argument("--only", choices=["meshd", "etcd"])
+    p.add_argument("--steady-load", type=float, metavar="SECONDS",
+                   help="instead: meshd only, 64 clients (--clients) saturating writes for SECONDS; count leader changes")
     a = p.parse_args()
+    if a.steady_load:
+        c = Meshd(a.work, a.meshd, a.meshctl, a.base_port)
+        try:
+            r = steady_load(c, int(a.clients.split(",")[-1]), a.steady_load)
+        finally:
+            c.stop_all()
+        print(f"meshd, 3 members, {r['clients']} clients for {r['seconds']:.0f} s: {r['writes_per_s']:.0f} writes/s, "
+              f"{r['errors']} errors; term {r['term_before']} -> {r['term_after']}; leader changes seen: "
+              f"{r['leader_changes_seen']} ({r['status_samples']} status samples); peak RSS {r['peak_rss_mib']:.1f} MiB")
+        print("JSON " + json.dumps(r))
+        return
     clients = [int(x) for x in a.clients.split(",")]
     clusters = []
     if a.only != "meshd":
