@@ -1,5 +1,5 @@
-# Shared by the benchmark scripts that run meshd next to serf: sourced, not run.
-# Installs serf (Debian package) when missing, then sets MESHD and MESHCTL, building
+# Shared by the benchmark scripts that run meshd next to serf or etcd: sourced, not run.
+# Installs serf or etcd (Debian packages) when missing, then sets MESHD and MESHCTL, building
 # release binaries unless BIN_DIR names a folder that has them.
 
 ensure_serf() {
@@ -18,4 +18,14 @@ ensure_meshd_binaries() {
     BIN_DIR=$(swift build -c release --show-bin-path)
   fi
   MESHD="$BIN_DIR/meshd"; MESHCTL="$BIN_DIR/meshctl"
+}
+
+ensure_etcd() {
+  command -v etcd >/dev/null 2>&1 && return
+  echo "$1: installing etcd 3.4 (Debian packages etcd-server, etcd-client)" >&2
+  local sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
+  # Debian's package starts a system etcd where systemd runs; it listens on 2379/2380 only,
+  # not on this benchmark's ports.
 }

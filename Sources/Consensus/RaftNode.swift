@@ -39,6 +39,10 @@ public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
     case configurationPending(index: LogIndex)
     case notSingleServerChange
     case unknownMember(NodeID)
+    /// A forced recovery was asked while a leader is known or this node leads.
+    case quorumReachable(leader: NodeID?)
+    /// A forced recovery was asked on a node whose storage was reset.
+    case abstaining
 
     public var description: String {
         switch self {
@@ -48,6 +52,8 @@ public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .configurationPending(index): "the configuration change at \(index) has not committed yet"
         case .notSingleServerChange: "a configuration change may add or remove one voter at a time"
         case let .unknownMember(id): "\(id) is not a voter or learner"
+        case let .quorumReachable(leader): "a leader is reachable (\(leader.map { "\($0)" } ?? "this node")); recovery is only for a voter set that lost its quorum for good"
+        case .abstaining: "this node's raft storage was reset after damage; recover from a survivor whose log is intact"
         }
     }
 }
@@ -204,6 +210,24 @@ public struct RaftNode: Sendable {
         propose(.command, command)
     }
 
+    /// Appends several commands at once if this node leads (group commit): one log write
+    /// and one AppendEntries per follower carry them all. Accepts as many as the
+    /// uncommitted limit leaves room for, in order; returns their indexes (possibly fewer
+    /// than `commands`: the rest are refused).
+    public mutating func propose(batch commands: [[UInt8]], now: MeshTime) -> Result<([LogIndex], Term, RaftReady), RaftError> {
+        guard role == .leader else { return .failure(.notLeader(leader: leader)) }
+        if let t = transferTarget { return .failure(.transferring(to: t)) }
+        let uncommitted = lastIndex.value - hard.commit.value
+        guard uncommitted < UInt64(settings.maxUncommittedEntries) else {
+            return .failure(.tooManyUncommitted(limit: settings.maxUncommittedEntries))
+        }
+        let room = Int(UInt64(settings.maxUncommittedEntries) - uncommitted)
+        let indexes = commands.prefix(room).map { appendLocal($0, kind: .command).index }
+        for peer in peers { sendAppend(to: peer, heartbeat: false) }
+        maybeCommit()
+        return .success((indexes, term, takeReady()))
+    }
+
     /// Proposes a new configuration: at most one voter added or removed, learners freely,
     /// one change in flight at a time (thesis §4.1).
     public mutating func proposeConfiguration(_ new: RaftConfiguration, now: MeshTime) -> Result<(LogIndex, Term, RaftReady), RaftError> {
@@ -238,6 +262,27 @@ public struct RaftNode: Sendable {
         } else {
             sendAppend(to: target, heartbeat: false)
         }
+        return .success(takeReady())
+    }
+
+    /// Recovery after the voter set has lost its quorum for good (its voters destroyed):
+    /// an explicit, operator-forced step that Raft's safety cannot cover, so it refuses
+    /// while this node leads or hears a leader (`quorumReachable`) and on a node whose
+    /// storage was reset (`abstaining`). This node raises its term, appends a
+    /// configuration in which it is the only voter and `learners` (the surviving members)
+    /// refill, and leads it at once: the no-op of its term commits everything in its log.
+    /// The shell's voter policy then promotes the learners one at a time.
+    ///
+    /// Entries that only the lost voters held are lost; run it on the survivor whose log
+    /// is the most complete.
+    public mutating func forceSoleVoter(learners: [NodeID], now: MeshTime) -> Result<RaftReady, RaftError> {
+        if role == .leader || inLeaderLease(now: now) { return .failure(.quorumReachable(leader: leader)) }
+        if abstaining { return .failure(.abstaining) }
+        hard.term = term.next
+        hard.votedFor = id
+        role = .candidate
+        _ = appendLocal(RaftConfiguration(voters: [id], learners: learners.filter { $0 != id }).encoded, kind: .configuration)
+        becomeLeader(now: now)
         return .success(takeReady())
     }
 

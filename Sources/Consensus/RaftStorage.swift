@@ -6,6 +6,12 @@ import MeshWire
 /// log, every record with a BLAKE2b checksum. `save` commits (and fsyncs) before it
 /// returns, so the shell may send what the `RaftReady` carries right after.
 ///
+/// One exception: a save that only moves the commit index (no entry, no new term or
+/// vote) commits without its own fsync (`synchronous=NORMAL` for that transaction); the
+/// next synced commit makes it durable with everything before it. Raft needs no durable
+/// commit index (the paper keeps it in memory); the stored one only lets `load` detect a
+/// log that lost synced entries, and an older value there is still a true lower bound.
+///
 /// A torn or corrupted record is detected by `load` and reported as
 /// `RaftStorageError.corrupt`: the agent then starts this node empty, as a non-voter that
 /// refills from the leader, instead of voting with bad state.
@@ -16,6 +22,11 @@ public final class RaftStorage {
     private let truncate: SQLiteStatement
     private let putSnapshot: SQLiteStatement
     private let dropCompacted: SQLiteStatement
+    /// The term and vote of the last save, to tell a commit-only save from one Raft needs durable.
+    private var savedTerm: Term?
+    private var savedVote: NodeID?
+    /// Saves that committed without their own fsync (commit index only).
+    public private(set) var unsyncedSaves = 0
 
     static let schema = """
         CREATE TABLE IF NOT EXISTS raft_state (
@@ -51,13 +62,26 @@ public final class RaftStorage {
             truncate = try db.prepare("DELETE FROM raft_log WHERE idx >= ?")
             putSnapshot = try db.prepare("INSERT INTO raft_snapshot (id, idx, term, configuration, data, checksum) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, configuration = excluded.configuration, data = excluded.data, checksum = excluded.checksum")
             dropCompacted = try db.prepare("DELETE FROM raft_log WHERE idx <= ?")
-        } catch { throw .io(error.description) }
+        } catch { throw Self.classify(error.description) }
+    }
+
+    /// SQLite's own words for a damaged file ("database disk image is malformed", "file is
+    /// not a database"): corruption, not an I/O failure to retry.
+    static let damagedFileMessages = ["malformed", "not a database"]
+
+    /// `.corrupt` when SQLite says the file is damaged, `.io` otherwise.
+    static func classify(_ message: String) -> RaftStorageError {
+        damagedFileMessages.contains(where: message.contains) ? .corrupt("the database file is damaged: \(message)") : .io(message)
     }
 
     /// Persists what `ready` asks, in one transaction.
     public func save(_ ready: RaftReady) throws(RaftStorageError) {
         guard ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty || ready.snapshot != nil else { return }
+        let commitOnly = ready.truncateFrom == nil && ready.entries.isEmpty && ready.snapshot == nil
+            && ready.hardState.map { savedTerm == $0.term && savedVote == $0.votedFor } == true
         do {
+            if commitOnly { try db.execute("PRAGMA synchronous=NORMAL") }
+            defer { if commitOnly { try? db.execute("PRAGMA synchronous=FULL") } }
             try db.transaction { () throws(EventError) in
                 if let h = ready.hardState {
                     try putState.run([.int(Int64(h.term.value)), h.votedFor.map { .blob($0.bytes) } ?? .null,
@@ -71,6 +95,8 @@ public final class RaftStorage {
                 if let s = ready.snapshot { try write(s) }
             }
         } catch { throw .io(error.description) }
+        if let h = ready.hardState { savedTerm = h.term; savedVote = h.votedFor }
+        if commitOnly { unsyncedSaves += 1 }
     }
 
     /// Persists a snapshot the node made by compacting (`RaftNode.compact`) and drops the
@@ -101,6 +127,11 @@ public final class RaftStorage {
         var log: [LogEntry] = []
         var failure: RaftStorageError?
         do {
+            // Pages that no query below would touch (free lists, index b-trees) are checked too.
+            try db.prepare("PRAGMA quick_check").run([]) { row in
+                let verdict = row.text(0)
+                if verdict != "ok", failure == nil { failure = .corrupt("the database file is damaged: \(verdict)") }
+            }
             try db.prepare("SELECT idx, term, configuration, data, checksum FROM raft_snapshot WHERE id = 1").run([]) { row in
                 guard let c = try? RaftConfiguration.decode(row.blob(2)) else { failure = .corrupt("the snapshot's configuration is unreadable"); return }
                 let s = RaftSnapshot(index: LogIndex(UInt64(row.int(0))), term: Term(UInt64(row.int(1))), configuration: c, data: row.blob(3))
@@ -122,8 +153,9 @@ public final class RaftStorage {
                 if failure == nil, e.index.value != first + UInt64(log.count) + 1 { failure = .corrupt("log has a gap before entry \(e.index)") }
                 log.append(e)
             }
-        } catch { throw .io(error.description) }
+        } catch { throw Self.classify(error.description) }
         if let failure { throw failure }
+        savedTerm = hard.term; savedVote = hard.votedFor
         let last = (snapshot?.index.value ?? 0) + UInt64(log.count)
         guard hard.commit.value <= last else {
             throw .corrupt("commit index \(hard.commit) is past the last entry \(last): entries were lost")

@@ -55,3 +55,21 @@ public struct CommandResult: Codable, Sendable, Equatable {
     public var index: UInt64
     public init(result: String, index: UInt64) { self.result = result; self.index = index }
 }
+
+/// `POST /v1/raft/recover`: re-form the voter set from this survivor after a quorum loss.
+public struct RaftRecoverRequest: Codable, Sendable, Equatable {
+    /// Must be true: recovery loses whatever only the lost voters held.
+    public var force: Bool
+    public init(force: Bool) { self.force = force }
+}
+
+/// What `POST /v1/raft/recover` did: this agent is the only voter in `term`, and the alive
+/// members refill as learners (the leader promotes them as they catch up).
+public struct RaftRecoverResult: Codable, Sendable, Equatable {
+    public var term: UInt64
+    public var voters: [String]
+    public var learners: [String]
+    public init(term: UInt64, voters: [String], learners: [String]) {
+        self.term = term; self.voters = voters; self.learners = learners
+    }
+}

@@ -70,6 +70,17 @@ extension APIRoutes {
         router.delete("/v1/vars/:key") { request, context in
             try await write(.removeVar(key: context.parameters.get("key") ?? ""), services: services, request: request)
         }
+
+        router.post("/v1/raft/recover") { request, _ in
+            let body = try await decode(RaftRecoverRequest.self, from: request)
+            switch await services.consensus.recover(force: body.force) {
+            case let .failure(e): throw APIFailure.http(status: .conflict, detail: e.description)
+            case let .success(r):
+                let names = await runtime.memberNames()
+                return JSONResponse.make(RaftRecoverResult(term: r.term.value, voters: r.voters.map { names[$0] ?? $0.description },
+                                                           learners: r.learners.map { names[$0] ?? $0.description }))
+            }
+        }
     }
 
     static func write(_ op: ControlCommand.Operation, services: AgentServices, request: Request) async throws -> Response {
@@ -78,7 +89,7 @@ extension APIRoutes {
         case let .failure(e):
             switch e {
             case .noLeader: throw APIFailure.http(status: .serviceUnavailable, detail: e.description)
-            case .timedOut: throw APIFailure.http(status: .gatewayTimeout, detail: e.description)
+            case .timedOut, .leaderChanged: throw APIFailure.http(status: .gatewayTimeout, detail: e.description)
             case .refused, .storage: throw APIFailure.refused(e.description)
             }
         }

@@ -38,6 +38,12 @@ enum AgentEvents {
 }
 
 extension AgentEvents {
+    /// `agent.raft_storage_reset`: Raft's storage was damaged at start, kept aside, and
+    /// this node started empty and abstaining.
+    static func raftStorageReset(reason: String, keptAt: String) -> (kind: String, attributes: [String: String]) {
+        ("agent.raft_storage_reset", ["reason": String(reason.prefix(512)), "kept": keptAt, "abstaining": "true"])
+    }
+
     /// The `agent.frames_rejected` summary: frames refused since the previous summary, by
     /// reason (`reason=count` attributes, plus `total` and `interval_s`); nil when none were.
     static func rejectedFrames(now current: [String: UInt64], previous: [String: UInt64],

@@ -40,19 +40,15 @@ extension AgentService {
                                            settings: config.profile.replicationSettings, transport: transport,
                                            now: { MeshClock.now() }, wallMilliseconds: { Self.wallMilliseconds() },
                                            logger: logger)
-        let consensus: ConsensusService
-        do {
-            consensus = try ConsensusService(id: identity.nodeID, storagePath: "\(dataDir.path)/raft.db",
-                                             bootstrap: config.join.isEmpty, settings: config.profile.raftSettings,
-                                             policy: VoterPolicy(), transport: transport, now: { MeshClock.now() }, logger: logger)
-        } catch {
-            guard case .corrupt = error else { throw error }
-            // Never vote with bad state: start empty as a non-voter and refill from the leader.
-            logger.error("\(error)")
-            try RaftStorage(path: "\(dataDir.path)/raft.db").reset()
-            consensus = try ConsensusService(id: identity.nodeID, storagePath: "\(dataDir.path)/raft.db", bootstrap: false,
-                                             settings: config.profile.raftSettings, policy: VoterPolicy(),
-                                             transport: transport, now: { MeshClock.now() }, logger: logger)
+        let opened = try ConsensusService.open(dataDir: dataDir.path, id: identity.nodeID, bootstrap: config.join.isEmpty,
+                                               settings: config.profile.raftSettings, policy: VoterPolicy(),
+                                               transport: transport, now: { MeshClock.now() }, logger: logger)
+        let consensus = opened.service
+        if let reset = opened.reset {
+            let (kind, attributes) = AgentEvents.raftStorageReset(reason: reset.reason, keptAt: reset.keptAt)
+            do { _ = try await eventLog.append(kind: kind, attributes: attributes) } catch {
+                logger.warning("cannot record the raft storage reset", metadata: ["error": "\(error)"])
+            }
         }
         let (services, drains) = AgentServices.make(eventLog: eventLog, consensus: consensus)
         let log = logger
@@ -81,6 +77,10 @@ extension AgentService {
                 await consensus.membershipChanged(view.members, advertisedLeader: view.leader, advertisedVoters: view.voters)
                 let s = await consensus.status
                 await runtime.advertise(role: s.role, term: s.term, voters: s.voters, isVoter: s.voters.contains(identity.nodeID))
+                if RaftStorageRecovery.isAbstaining(dataDir: dataDir.path), await !consensus.abstaining {
+                    RaftStorageRecovery.clearMarker(dataDir: dataDir.path)
+                    log.info("raft storage refilled from the leader; this node may vote again when promoted")
+                }
                 try? await Task.sleep(for: Self.serviceGlueInterval)
             }
         }

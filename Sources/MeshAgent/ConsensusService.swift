@@ -10,6 +10,8 @@ public enum ConsensusError: Error, Equatable, Sendable, CustomStringConvertible 
     case noLeader(reachable: Int, voters: Int)
     case refused(String)
     case timedOut(Duration)
+    /// The leader a command was forwarded to lost its leadership (or died) before answering.
+    case leaderChanged
     case storage(String)
 
     public var description: String {
@@ -17,6 +19,7 @@ public enum ConsensusError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .noLeader(reachable, voters): "no leader: \(reachable) of \(voters) voters reachable"
         case let .refused(why): why
         case let .timedOut(d): "no answer from the leader within \(d); the command may or may not have been applied"
+        case .leaderChanged: "the leader changed before answering; the command may or may not have been applied"
         case let .storage(why): why
         }
     }
@@ -78,6 +81,13 @@ actor ConsensusService {
     /// How long a command waits for a leader to be known before `noLeader`.
     static let leaderWait = Duration.seconds(2)
     static let maxPendingCommands = 10_000
+    /// Applied entries waiting to be published into the event log, beyond which new
+    /// commands wait (up to `commandTimeout`) before they are proposed: the event log
+    /// stores each event in its own synced transaction and falls behind a saturating
+    /// write load, and an unbounded queue would grow without end (measured: 27,000 entries
+    /// behind after 45 s of 64 writers).
+    static let defaultMaxUnpublishedApplied = 2_000
+    let maxUnpublishedApplied: Int
     static let maxTimerSleep = Duration.milliseconds(500)
 
     let id: NodeID
@@ -97,17 +107,59 @@ actor ConsensusService {
     var waiters: [LogIndex: [(Term, CheckedContinuation<Result<LogIndex, ConsensusError>, Never>)]] = [:]
     /// Followers' commands this leader proposed: index -> (member, request id, term).
     var remoteWaiters: [LogIndex: [(NodeID, UInt64, Term)]] = [:]
-    /// Commands this node forwarded: request id -> caller.
-    var forwarded: [UInt64: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>] = [:]
+    /// Commands this node forwarded: request id -> caller and the leader it went to.
+    var forwarded: [UInt64: (caller: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>, leader: NodeID)] = [:]
+    /// The leader when `execute` last looked: forwarded commands to any other are failed
+    /// at once when it changes, rather than left to time out.
+    var knownLeader: NodeID?
+    /// Commands waiting for the next group commit (see `flushBatch`).
+    var batch: [(command: [UInt8], waiter: Waiter)] = []
+    var flushScheduled = false
+    /// The term and vote last written to storage: a leader's AppendEntries may only go
+    /// out before its log write when they are already durable.
+    var savedTerm = Term.zero
+    var savedVote: NodeID?
+    /// Who waits for a proposed command: a local caller or a member that forwarded it.
+    enum Waiter {
+        case local(CheckedContinuation<Result<LogIndex, ConsensusError>, Never>)
+        case remote(NodeID, requestID: UInt64)
+    }
     var nextRequestID: UInt64 = 1
     var timer: Task<Void, Never>?
     var onApplied: (@Sendable (LogEntry, ControlCommand?, ControlResult) async -> Void)?
+    /// Messages to send and applied entries to publish, each handled in order by one task
+    /// (`start`): `execute` never suspends, so two readies can never interleave their log
+    /// writes, sends or applies (actor reentrancy), and the sends run on other threads
+    /// while this actor's thread waits for an fsync.
+    let outbox: AsyncStream<Outbound>.Continuation
+    let outboxStream: AsyncStream<Outbound>
+    let appliedFeed: AsyncStream<(LogEntry, ControlCommand?, ControlResult)>.Continuation
+    let appliedStream: AsyncStream<(LogEntry, ControlCommand?, ControlResult)>
+    var workers: [Task<Void, Never>] = []
+    /// Entries in `appliedFeed` not yet handled by the publishing task.
+    var unpublished = 0
 
-    /// - Parameter bootstrap: start a new voter set of this node alone when the storage is
-    ///   empty (a node started without `--join`); otherwise wait to be added by a leader.
+    /// One message for the sending task.
+    struct Outbound: Sendable {
+        var kind: MessageKind
+        var body: [UInt8]
+        var to: NodeID
+    }
+
+    /// - Parameters:
+    ///   - bootstrap: start a new voter set of this node alone when the storage is
+    ///     empty (a node started without `--join`); otherwise wait to be added by a leader.
+    ///   - abstaining: the storage was found damaged and reset: neither vote nor campaign
+    ///     until the leader has removed this node from the voters (`RaftNode.abstaining`).
     init(id: NodeID, storagePath: String, bootstrap: Bool, settings: RaftSettings, policy: VoterPolicy,
-         transport: any MeshTransport, now: @escaping @Sendable () -> MeshTime, logger: Logger) throws(RaftStorageError) {
+         transport: any MeshTransport, now: @escaping @Sendable () -> MeshTime, logger: Logger,
+         abstaining: Bool = false, maxUnpublishedApplied: Int = ConsensusService.defaultMaxUnpublishedApplied) throws(RaftStorageError) {
+        self.maxUnpublishedApplied = maxUnpublishedApplied
         self.id = id; self.transport = transport; self.now = now; self.logger = logger; self.policy = policy
+        let o = AsyncStream.makeStream(of: Outbound.self)
+        outboxStream = o.stream; outbox = o.continuation
+        let a = AsyncStream.makeStream(of: (LogEntry, ControlCommand?, ControlResult).self)
+        appliedStream = a.stream; appliedFeed = a.continuation
         storage = try RaftStorage(path: storagePath)
         var (hard, snapshot, log) = try storage.loadWithSnapshot()
         if let snapshot {
@@ -115,7 +167,7 @@ actor ConsensusService {
                 throw .corrupt("the snapshot at \(snapshot.index) does not decode: \(error)")
             }
         }
-        if log.isEmpty && snapshot == nil && bootstrap {
+        if log.isEmpty && snapshot == nil && bootstrap && !abstaining {
             // The first entry names the first voter set, so every later member learns it from the log.
             let first = LogEntry(term: Term(1), index: LogIndex(1), kind: .configuration, command: RaftConfiguration(voters: [id]).encoded)
             hard = HardState(term: Term(1), votedFor: nil, commit: .zero)
@@ -123,13 +175,29 @@ actor ConsensusService {
             log = [first]
         }
         let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        savedTerm = hard.term; savedVote = hard.votedFor
         node = RaftNode(id: id, voters: [], settings: settings, random: SeededRandom(seed: seed), now: now(),
-                        hardState: hard, snapshot: snapshot, log: log)
+                        hardState: hard, snapshot: snapshot, log: log, abstaining: abstaining)
     }
+
+    /// Whether this node still abstains after storage damage (the agent keeps a marker
+    /// file until it does not).
+    var abstaining: Bool { node.abstaining }
 
     func setOnApplied(_ f: @escaping @Sendable (LogEntry, ControlCommand?, ControlResult) async -> Void) { onApplied = f }
 
     func start() {
+        let transport = transport, outboxStream = outboxStream, appliedStream = appliedStream
+        // Detached: these must not wait for this actor's thread, which an fsync may hold.
+        workers = [
+            Task.detached { for await m in outboxStream { await transport.send(kind: m.kind, body: m.body, to: m.to, channel: .fitting(m.body.count)) } },
+            Task.detached { [weak self] in
+                for await (entry, command, result) in appliedStream {
+                    if let f = await self?.onApplied { await f(entry, command, result) }
+                    await self?.publishedOne()
+                }
+            },
+        ]
         timer = Task { [weak self] in
             while !Task.isCancelled {
                 guard let self else { return }
@@ -139,10 +207,27 @@ actor ConsensusService {
         }
     }
 
-    func stop() { timer?.cancel() }
+    func publishedOne() { unpublished -= 1 }
+
+    /// Waits while the event log is too far behind (`maxUnpublishedApplied`); false when
+    /// it stayed behind for `commandTimeout`.
+    func admit() async -> Bool {
+        guard unpublished >= maxUnpublishedApplied else { return true }
+        let deadline = now() + Self.commandTimeout
+        while unpublished >= maxUnpublishedApplied {
+            guard now() < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
+    func stop() {
+        timer?.cancel()
+        outbox.finish(); appliedFeed.finish()
+    }
 
     func tick() async -> Duration {
-        await execute(node.tick(now: now()))
+        execute(node.tick(now: now()))
         await maintainVoters()
         return min(max(node.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep)
     }
@@ -171,10 +256,11 @@ actor ConsensusService {
         guard node.role == .leader, !node.configurationPending else { return }
         let match = Dictionary(uniqueKeysWithValues: node.configuration.learners.map { ($0, matchIndex(of: $0)) })
         guard let next = policy.nextChange(leader: id, configuration: node.configuration, members: members,
-                                           matchIndex: match, lastIndex: node.lastIndex, now: now()) else { return }
+                                           matchIndex: match, lastIndex: node.lastIndex, now: now(),
+                                           refilling: node.abstainingPeers) else { return }
         if case let .success((index, _, ready)) = node.proposeConfiguration(next, now: now()) {
             logger.info("voter set change proposed", metadata: ["index": "\(index)", "voters": "\(next.voters)", "learners": "\(next.learners)"])
-            await execute(ready)
+            execute(ready)
         }
     }
 
@@ -183,7 +269,41 @@ actor ConsensusService {
     /// Hands leadership to another voter before this node leaves (bounded by the caller).
     func transferLeadershipForLeave() async {
         guard node.role == .leader, let target = node.voters.first(where: { $0 != id && members[$0]?.alive == true }) else { return }
-        if case let .success(ready) = node.transferLeadership(to: target, now: now()) { await execute(ready) }
+        if case let .success(ready) = node.transferLeadership(to: target, now: now()) { execute(ready) }
+    }
+
+    // MARK: Quorum-loss recovery
+
+    /// What `recover` did: the new sole voter's term and the members it refills as learners.
+    struct Recovery: Sendable, Equatable {
+        var term: Term
+        var voters: [NodeID]
+        var learners: [NodeID]
+    }
+
+    /// Re-forms the voter set from this survivor when its quorum is lost for good
+    /// (`POST /v1/raft/recover`, `meshctl raft recover --force`): refuses unless `force`,
+    /// while membership shows a quorum of the voters alive, or while a leader is heard
+    /// (`RaftNode.forceSoleVoter`). The alive members become learners, and the voter
+    /// policy promotes them as they catch up.
+    func recover(force: Bool) -> Result<Recovery, ConsensusError> {
+        let voters = node.voters
+        let reachable = voters.filter { $0 == id || members[$0]?.alive == true }
+        if !voters.isEmpty, reachable.count >= node.quorum {
+            return .failure(.refused("\(reachable.count) of \(voters.count) voters are reachable: a quorum; recovery is only for a voter set that lost its quorum for good"))
+        }
+        guard force else {
+            return .failure(.refused("\(reachable.count) of \(voters.count) voters reachable; recovery makes this node the only voter and loses what only the lost voters held: repeat with force to do it"))
+        }
+        let learners = members.filter { $0.value.alive && $0.key != id }.map(\.key).sorted()
+        switch node.forceSoleVoter(learners: learners, now: now()) {
+        case let .failure(e): return .failure(.refused(e.description))
+        case let .success(ready):
+            logger.critical("voter set re-formed by operator recovery: this node is the only voter",
+                            metadata: ["term": "\(node.term)", "lost_voters": "\(voters.filter { $0 != id })", "learners": "\(learners)"])
+            execute(ready)
+            return .success(Recovery(term: node.term, voters: node.voters, learners: node.configuration.learners))
+        }
     }
 
     // MARK: Commands
@@ -207,7 +327,7 @@ actor ConsensusService {
         nextRequestID += 1
         let body = ForwardedCommand(requestID: requestID, command: command).encoded
         return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
-            forwarded[requestID] = c
+            forwarded[requestID] = (c, leader)
             Task {
                 await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count))
                 try? await Task.sleep(for: Self.commandTimeout)
@@ -223,22 +343,60 @@ actor ConsensusService {
     }
 
     func expireForward(_ requestID: UInt64) {
-        forwarded.removeValue(forKey: requestID)?.resume(returning: .failure(.timedOut(Self.commandTimeout)))
+        forwarded.removeValue(forKey: requestID)?.caller.resume(returning: .failure(.timedOut(Self.commandTimeout)))
     }
 
     func proposeLocally(_ command: [UInt8]) async -> Result<LogIndex, ConsensusError> {
-        guard waiters.count < Self.maxPendingCommands else { return .failure(.refused("too many commands waiting; retry")) }
-        switch node.propose(command, now: now()) {
-        case let .failure(e): return .failure(e == .notLeader(leader: nil) ? noLeaderError : .refused(e.description))
-        case let .success((index, term, ready)):
-            return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
-                waiters[index, default: []].append((term, c))
-                Task {
-                    await self.execute(ready)
-                    try? await Task.sleep(for: Self.commandTimeout)
-                    self.expireLocal(index, term)
+        guard waiters.count + batch.count < Self.maxPendingCommands else { return .failure(.refused("too many commands waiting; retry")) }
+        guard node.role == .leader else { return .failure(noLeaderError) }
+        guard await admit() else { return .failure(.timedOut(Self.commandTimeout)) }
+        return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
+            enqueue(command, .local(c))
+        }
+    }
+
+    /// Group commit: commands that arrive while the actor is busy (most often in an
+    /// fsync) wait in `batch` and are proposed together by one `flushBatch`, so one log
+    /// write and one AppendEntries per follower carry them all.
+    func enqueue(_ command: [UInt8], _ waiter: Waiter) {
+        batch.append((command, waiter))
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task { await self.flushBatch() }
+    }
+
+    func flushBatch() async {
+        flushScheduled = false
+        let items = batch
+        batch = []
+        guard !items.isEmpty else { return }
+        switch node.propose(batch: items.map(\.command), now: now()) {
+        case let .failure(e):
+            for item in items { fail(item.waiter, e) }
+        case let .success((indexes, term, ready)):
+            for (index, item) in zip(indexes, items) {
+                switch item.waiter {
+                case let .local(c): waiters[index, default: []].append((term, c))
+                case let .remote(member, requestID): remoteWaiters[index, default: []].append((member, requestID, term))
                 }
             }
+            for item in items.dropFirst(indexes.count) {
+                fail(item.waiter, .tooManyUncommitted(limit: node.settings.maxUncommittedEntries))
+            }
+            if !indexes.isEmpty {
+                Task {
+                    try? await Task.sleep(for: Self.commandTimeout)
+                    for index in indexes { self.expireLocal(index, term) }
+                }
+            }
+            execute(ready)
+        }
+    }
+
+    func fail(_ waiter: Waiter, _ e: RaftError) {
+        switch waiter {
+        case let .local(c): c.resume(returning: .failure(e == .notLeader(leader: nil) ? noLeaderError : .refused(e.description)))
+        case let .remote(member, requestID): reply(CommandReply(requestID: requestID, index: 0, error: e.description), to: member)
         }
     }
 
@@ -254,39 +412,61 @@ actor ConsensusService {
         switch kind {
         case .commandForward:
             let f = try ForwardedCommand.decode(body)
-            switch node.propose(f.command, now: now()) {
-            case let .success((index, term, ready)):
-                remoteWaiters[index, default: []].append((member, f.requestID, term))
-                await execute(ready)
-            case let .failure(e):
-                await reply(CommandReply(requestID: f.requestID, index: 0, error: e.description), to: member)
+            if node.role == .leader, waiters.count + batch.count < Self.maxPendingCommands {
+                if unpublished < maxUnpublishedApplied {
+                    enqueue(f.command, .remote(member, requestID: f.requestID))
+                } else {
+                    Task {          // waits apart, so the inbox keeps flowing meanwhile
+                        if await self.admit() { self.enqueue(f.command, .remote(member, requestID: f.requestID)) } else {
+                            self.reply(CommandReply(requestID: f.requestID, index: 0, error: ConsensusError.timedOut(Self.commandTimeout).description), to: member)
+                        }
+                    }
+                }
+            } else {
+                let why = node.role == .leader ? "too many commands waiting; retry" : RaftError.notLeader(leader: node.leader).description
+                reply(CommandReply(requestID: f.requestID, index: 0, error: why), to: member)
             }
         case .commandReply:
             let r = try CommandReply.decode(body)
-            guard let c = forwarded.removeValue(forKey: r.requestID) else { return }
+            guard let c = forwarded.removeValue(forKey: r.requestID)?.caller else { return }
             c.resume(returning: r.error.isEmpty ? .success(LogIndex(r.index)) : .failure(.refused(r.error)))
         default:
             let message = try RaftMessage.decode(kind: kind, body: body)
-            await execute(node.step(message, from: member, now: now()))
+            execute(node.step(message, from: member, now: now()))
         }
     }
 
-    func reply(_ r: CommandReply, to member: NodeID) async {
-        let body = r.encoded
-        await transport.send(kind: .commandReply, body: body, to: member, channel: .fitting(body.count))
+    /// Handles the frames of the agent's Raft inbox in order, on this actor's own thread:
+    /// one hand-off between threads per frame, where a separate draining task would take
+    /// two (a heartbeat and its answer are most of an idle leader's work).
+    func drain(_ frames: AsyncStream<Frame>) async {
+        for await f in frames { try? await receive(kind: f.kind, body: f.body, from: f.sender) }
     }
 
-    /// Persist (fsync), then send, then apply: the order Raft needs.
-    func execute(_ ready: RaftReady) async {
+    func reply(_ r: CommandReply, to member: NodeID) {
+        outbox.yield(Outbound(kind: .commandReply, body: r.encoded, to: member))
+    }
+
+    /// Persist (fsync), then send, then apply: the order Raft needs. One exception: a
+    /// leader's AppendEntries go out before its own log write (thesis §10.2.1), so the
+    /// followers' fsyncs run in parallel with the leader's. That is safe because the
+    /// leader counts its own log towards commit only when it handles an answer, and this
+    /// actor handles nothing before `save` below has returned (it blocks the actor).
+    func execute(_ ready: RaftReady) {
         guard !ready.isEmpty else { return }
+        var after = ready.messages
+        let termDurable = ready.hardState.map { $0.term == savedTerm && $0.votedFor == savedVote } ?? true
+        if node.role == .leader, termDurable {
+            let early = ready.messages.filter { if case .appendEntries = $0.message { true } else { false } }
+            after = ready.messages.filter { if case .appendEntries = $0.message { false } else { true } }
+            send(early)
+        }
         do { try storage.save(ready) } catch {
             logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
             return
         }
-        for m in ready.messages {
-            let body = m.message.encoded
-            await transport.send(kind: m.message.kind, body: body, to: m.to, channel: .fitting(body.count))
-        }
+        if let h = ready.hardState { savedTerm = h.term; savedVote = h.votedFor }
+        send(after)
         if let s = ready.snapshot {
             // Installed from the leader: the state machine starts again from it.
             do { state = try ControlState(snapshot: s.data) } catch {
@@ -306,11 +486,29 @@ actor ConsensusService {
             }
             for (member, requestID, term) in remoteWaiters.removeValue(forKey: entry.index) ?? [] {
                 let error = term != entry.term ? "leadership changed before the command committed; retry" : Self.text(result)
-                await reply(CommandReply(requestID: requestID, index: entry.index.value, error: error), to: member)
+                reply(CommandReply(requestID: requestID, index: entry.index.value, error: error), to: member)
             }
-            if let onApplied { await onApplied(entry, command, result) }
+            if onApplied != nil { unpublished += 1; appliedFeed.yield((entry, command, result)) }
         }
         compactIfDue()
+        failForwardsOnLeaderChange()
+    }
+
+    func send(_ messages: [RaftReady.Outgoing]) {
+        for m in messages { outbox.yield(Outbound(kind: m.message.kind, body: m.message.encoded, to: m.to)) }
+    }
+
+    /// Commands forwarded to a leader that is no longer the leader will not be answered
+    /// by it: their callers hear `leaderChanged` now (and may retry) instead of waiting
+    /// out `commandTimeout`.
+    func failForwardsOnLeaderChange() {
+        guard node.leader != knownLeader else { return }
+        knownLeader = node.leader
+        guard let current = node.leader else { return }
+        for (requestID, f) in forwarded where f.leader != current {
+            forwarded.removeValue(forKey: requestID)
+            f.caller.resume(returning: .failure(.leaderChanged))
+        }
     }
 
     /// Compacts the log into a snapshot of the applied state once the core says so.

@@ -27,7 +27,7 @@ struct AgentServices: Sendable {
         let (raft, consensusInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
         let drains = [
             Task { for await f in events { try? await eventLog.receive(kind: f.kind, body: f.body, from: f.sender) } },
-            Task { for await f in raft { try? await consensus.receive(kind: f.kind, body: f.body, from: f.sender) } },
+            Task { await consensus.drain(raft) },
         ]
         return (AgentServices(eventLog: eventLog, consensus: consensus, eventInbox: eventInbox, consensusInbox: consensusInbox), drains)
     }

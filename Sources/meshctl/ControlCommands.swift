@@ -181,3 +181,36 @@ struct Var: AsyncParsableCommand {
         key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? key
     }
 }
+
+/// `meshctl raft recover --force`: the way out when the voter set lost its quorum for good.
+struct RaftCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raft",
+        abstract: "Consensus maintenance.",
+        subcommands: [Recover.self])
+
+    struct Recover: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-form the voter set from this agent after the quorum was lost for good.",
+            discussion: """
+            When most voters are destroyed and will not come back, no leader can be elected and
+            every write fails with "no leader". Run this on ONE survivor, the one with the
+            highest commit index (`meshctl status`): it becomes the only voter in a new term,
+            keeps its log, and the other alive members refill from it and are promoted back to
+            voters. Whatever only the lost voters held is lost. The agent refuses while a quorum
+            of voters is reachable or a leader is heard.
+            Example:
+              meshctl --addr 10.0.0.7:7601 raft recover --force
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Required: confirms that the lost voters are gone for good.") var force = false
+        func run() async throws {
+            let body = RaftRecoverRequest(force: force)
+            try await global.show(RaftRecoverResult.self, { c throws(ClientError) in try await c.post("/v1/raft/recover", body: body) },
+                                  human: { r in
+                                      "voter set re-formed in term \(r.term): voters \(r.voters.joined(separator: ", ")); "
+                                          + "refilling as learners: \(r.learners.isEmpty ? "none" : r.learners.joined(separator: ", "))\n"
+                                  })
+        }
+    }
+}

@@ -35,6 +35,34 @@ struct StorageTests {
         #expect(try s.load().1.isEmpty)
     }
 
+    @Test func onlyACommitIndexMoveSkipsItsOwnFsyncAndIsStillReadBack() throws {
+        let p = path()
+        do {
+            let s = try RaftStorage(path: p)
+            _ = try s.loadWithSnapshot()
+            try s.save(RaftReady(hardState: HardState(term: Term(2), votedFor: rid(1), commit: .zero), entries: [e(2, 1), e(2, 2)]))
+            #expect(s.unsyncedSaves == 0)
+            try s.save(RaftReady(hardState: HardState(term: Term(2), votedFor: rid(1), commit: LogIndex(2))))
+            #expect(s.unsyncedSaves == 1)                      // commit only: no fsync of its own
+            try s.save(RaftReady(hardState: HardState(term: Term(3), votedFor: nil, commit: LogIndex(2))))
+            #expect(s.unsyncedSaves == 1)                      // a new term is synced
+            try s.save(RaftReady(hardState: HardState(term: Term(3), votedFor: rid(3), commit: LogIndex(2))))
+            #expect(s.unsyncedSaves == 1)                      // so is a vote
+        }
+        let (hard, log) = try RaftStorage(path: p).load()
+        #expect(hard == HardState(term: Term(3), votedFor: rid(3), commit: LogIndex(2)))
+        #expect(log == [e(2, 1), e(2, 2)])
+    }
+
+    @Test func sqliteDamageIsReportedAsCorruption() throws {
+        let p = path()
+        try Data((0 ..< 4096).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: URL(fileURLWithPath: p))
+        #expect { _ = try RaftStorage(path: p).loadWithSnapshot() } throws: { error in
+            guard case let .corrupt(why) = error as? RaftStorageError else { return false }
+            return why.contains("not a database")
+        }
+    }
+
     @Test func controlStateAppliesVarsInOrderWithLimits() throws {
         var state = ControlState()
         let set = ControlCommand(.setVar(key: "db.host", value: "10.0.0.5"), requester: "ana", via: rid(1))

@@ -88,6 +88,35 @@ extension ClusterE2ETests {
         #expect(read.stdout == "blue\n", "\(read.status) \(read.stderr)")
     }
 
+    @Test func raftRecoverRefusesWithAQuorumAndReformsTheVoterSetWhenTwoOfThreeAreGone() async throws {
+        let c = try await MeshCluster(count: 3, prefix: "q")
+        defer { c.shutdown() }
+        try await c.waitAllAlive()
+        try await eventually(c, "three voters") { await status(c, 0)?.voters?.count == 3 }
+        let first = try await setVar(c, 0, "color", "blue")
+        #expect(first.status == 0, "\(first.stderr)")
+        let refused = try await meshctl(["--addr", c.agents[0].apiAddress!, "raft", "recover", "--force"])
+        #expect(refused.status == 1 && refused.stderr.contains("quorum"), "\(refused.status) \(refused.stderr)")
+
+        // Two voters are destroyed; the survivor cannot elect anyone.
+        for i in [1, 2] {
+            kill(c.agents[i].process.processIdentifier, SIGKILL)
+            c.agents[i].process.waitUntilExit()
+        }
+        try await eventually(c, "the survivor to see both others dead") { await status(c, 0)?.members["dead"] == 2 }
+        let noLeader = try await meshctl(["--addr", c.agents[0].apiAddress!, "var", "set", "shape", "round"])
+        #expect(noLeader.status != 0)
+        let unforced = try await meshctl(["--addr", c.agents[0].apiAddress!, "raft", "recover"])
+        #expect(unforced.status == 1 && unforced.stderr.contains("force"), "\(unforced.stderr)")
+        let recovered = try await meshctl(["--addr", c.agents[0].apiAddress!, "raft", "recover", "--force"])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(recovered.stdout.contains("voters \(c.names[0])"), "\(recovered.stdout)")
+        let second = try await setVar(c, 0, "shape", "round")
+        #expect(second.status == 0, "\(second.stderr)")
+        let read = try await meshctl(["--addr", c.agents[0].apiAddress!, "var", "get", "color"])
+        #expect(read.stdout == "blue\n", "\(read.status) \(read.stderr)")
+    }
+
     @Test func anAgentStoppedWhileOthersLogCatchesUpWhenItReturns() async throws {
         let c = try await MeshCluster(count: 3, prefix: "e")
         defer { c.shutdown() }
