@@ -229,8 +229,9 @@ public struct EventLogSimulation {
         let bytes = body + WireLimits.frameOverheadBytes
         switch message {
         case .push: metrics.pushBytes += bytes; metrics.pushMessages += 1
-        case .digest: metrics.digestBytes += bytes; metrics.digestMessages += 1
+        case .digest, .delta: metrics.digestBytes += bytes; metrics.digestMessages += 1
         case .batch: metrics.batchBytes += bytes; metrics.batchMessages += 1
+        case .ihave, .graft, .prune: metrics.treeBytes += bytes; metrics.treeMessages += 1
         }
         let route = body <= WireLimits.maxDatagramBodyBytes
             ? network.routeDatagram(from: from, to: to, bytes: bytes, now: now)
@@ -246,15 +247,9 @@ public struct EventLogSimulation {
         }
     }
 
-    /// The encoded body size of a replication message (the layout of
-    /// `ReplicationMessage.encoded`, added up rather than encoded).
-    static func bodyBytes(_ m: ReplicationMessage) -> Int {
-        switch m {
-        case let .push(events): events.reduce(4) { $0 + $1.encodedSize }
-        case let .batch(events, _): events.reduce(1 + 4) { $0 + $1.encodedSize }
-        case let .digest(entries, _): 1 + 4 + entries.count * (NodeID.byteCount + 16)
-        }
-    }
+    /// The encoded body size of a replication message (`ReplicationMessage.encodedSize`:
+    /// the layout of `encoded`, added up rather than encoded).
+    static func bodyBytes(_ m: ReplicationMessage) -> Int { m.encodedSize }
 
     mutating func noteStored(_ e: Event, by node: Int) {
         let o = table.origin(e.origin)!
@@ -441,8 +436,9 @@ public struct EventLogViolation: Sendable {
 public struct EventLogMetrics {
     public var appended = 0
     public var appendsRefused = 0
-    public var pushBytes = 0, digestBytes = 0, batchBytes = 0
-    public var pushMessages = 0, digestMessages = 0, batchMessages = 0
+    /// Digest bytes include incremental digests; tree bytes are IHAVE, GRAFT and PRUNE.
+    public var pushBytes = 0, digestBytes = 0, batchBytes = 0, treeBytes = 0
+    public var pushMessages = 0, digestMessages = 0, batchMessages = 0, treeMessages = 0
     /// Encoded bytes of every event stored by a node other than its origin: the raw bytes
     /// that had to travel, once per receiving node.
     public var rawEventBytesDelivered = 0
@@ -451,5 +447,5 @@ public struct EventLogMetrics {
     public var violationCount: [EventLogInvariant: Int] = [:]
     /// (label, seconds, is a catch-up) of each convergence watch that closed.
     public var watches: [(String, Double, Bool)] = []
-    public var replicationBytes: Int { pushBytes + digestBytes + batchBytes }
+    public var replicationBytes: Int { pushBytes + digestBytes + batchBytes + treeBytes }
 }

@@ -1,0 +1,198 @@
+import MeshCore
+@testable import EventLog
+import MeshWire
+import Testing
+
+/// The broadcast tree and incremental digests, message by message.
+struct BroadcastTreeTests {
+    static let t0 = MeshTime.zero
+
+    /// A relay-only replicator (no identity) that knows `peers`.
+    static func node(peers: [NodeID], seed: UInt64 = 1, settings: ReplicationSettings = .lan) -> Replicator<MemoryEventStore> {
+        var r = try! Replicator(store: MemoryEventStore(), key: nil, settings: settings, random: SeededRandom(seed: seed), now: t0)
+        r.setPeers(peers)
+        return r
+    }
+
+    static func sends(_ effects: [ReplicationEffect]) -> [(ReplicationMessage, NodeID)] {
+        effects.compactMap { if case let .send(m, to) = $0 { (m, to) } else { nil } }
+    }
+
+    @Test func aPushThatBringsOnlyDuplicatesPrunesItsLink() {
+        let a = Author(), b = Author(), c = Author()
+        var author = Author()
+        let e1 = author.next()
+        var n = Self.node(peers: [a.key.nodeID, b.key.nodeID, c.key.nodeID])
+        var effects = n.receive(.push([e1]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        #expect(n.eagerPeers.contains(a.key.nodeID), "a push that brought news makes its sender eager")
+        #expect(!Self.sends(effects).contains { $0.0 == .prune })
+        effects = n.receive(.push([e1]), from: b.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        #expect(Self.sends(effects).contains { $0.0 == .prune && $0.1 == b.key.nodeID })
+        #expect(!n.eagerPeers.contains(b.key.nodeID))
+        #expect(n.metrics.prunesSent == 1 && n.metrics.duplicates == 1)
+        // The pruned peer drops the link on its side.
+        var other = Self.node(peers: [a.key.nodeID, c.key.nodeID], seed: 2)
+        let before = other.eagerPeers
+        #expect(!before.isEmpty)
+        _ = other.receive(.prune, from: before[0], now: Self.t0, wallMilliseconds: 1)
+        #expect(!other.eagerPeers.contains(before[0]))
+    }
+
+    @Test func aPushWithMoreNewsThanDuplicatesKeepsItsLink() {
+        let a = Author()
+        var author = Author()
+        let e1 = author.next(), e2 = author.next(), e3 = author.next()
+        var n = Self.node(peers: [a.key.nodeID])
+        _ = n.receive(.push([e1]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        let effects = n.receive(.push([e1, e2, e3]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        #expect(!Self.sends(effects).contains { $0.0 == .prune })
+        #expect(n.eagerPeers == [a.key.nodeID])
+    }
+
+    @Test func anAnnouncedEventThatDoesNotArriveIsGraftedAfterTheTimeout() {
+        let a = Author(), b = Author()
+        var author = Author()
+        let e1 = author.next(), e2 = author.next()
+        var n = Self.node(peers: [a.key.nodeID, b.key.nodeID])
+        _ = n.receive(.ihave([EventID(e1), EventID(e2)]), from: b.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        // e2 comes along the tree in time; e1 does not.
+        _ = n.receive(.push([e1]), from: a.key.nodeID, now: Self.t0 + .milliseconds(100), wallMilliseconds: 1)
+        let early = Self.sends(n.tick(now: Self.t0 + .milliseconds(700)))
+        #expect(!early.contains { if case .graft = $0.0 { true } else { false } }, "not before graftTimeout")
+        #expect(n.nextWakeup <= Self.t0 + ReplicationSettings.lan.graftTimeout)
+        let late = Self.sends(n.tick(now: Self.t0 + ReplicationSettings.lan.graftTimeout))
+        let grafts = late.filter { if case .graft = $0.0 { true } else { false } }
+        #expect(grafts.count == 1)
+        #expect(grafts.first?.0 == .graft([EventID(e2)]) && grafts.first?.1 == b.key.nodeID)
+        #expect(n.eagerPeers.contains(b.key.nodeID), "grafting makes the announcer's link eager")
+        #expect(n.metrics.graftsSent == 1)
+        // Nobody else announced it: the next timeout gives up (anti-entropy covers it).
+        _ = n.tick(now: Self.t0 + ReplicationSettings.lan.graftTimeout * 2)
+        #expect(n.metrics.graftsAbandoned == 1)
+    }
+
+    @Test func aGraftIsAnsweredAtOnceWithTheEventsAndAnEagerLink() {
+        let a = Author()
+        var author = Author()
+        let e1 = author.next(), e2 = author.next()
+        var n = Self.node(peers: [a.key.nodeID, author.key.nodeID])
+        _ = n.receive(.push([e1, e2]), from: author.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        let effects = Self.sends(n.receive(.graft([EventID(e2), EventID(tag: 42, seq: 1)]), from: a.key.nodeID,
+                                           now: Self.t0, wallMilliseconds: 1))
+        #expect(effects.count == 1)
+        #expect(effects.first?.0 == .push([e2]) && effects.first?.1 == a.key.nodeID)
+        #expect(n.eagerPeers.contains(a.key.nodeID))
+    }
+
+    @Test func announcementsOfHeldEventsAreIgnoredAndTheMissingTableIsBounded() {
+        let a = Author()
+        var author = Author()
+        let e1 = author.next()
+        var settings = ReplicationSettings.lan
+        settings.maxMissing = 2
+        var n = Self.node(peers: [a.key.nodeID], settings: settings)
+        _ = n.receive(.push([e1]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        _ = n.receive(.ihave([EventID(e1)] + (1 ... 3).map { EventID(tag: 7, seq: $0) }), from: a.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        #expect(n.missing.count == 2)
+        #expect(n.missing[EventID(e1)] == nil)
+        #expect(n.metrics.announcementsIgnored == 1)
+    }
+
+    /// A node whose only eager link dies still gets new events: other nodes' lazy
+    /// announcements make it graft, which links it back into the tree. Anti-entropy is
+    /// off (an hour), so only the tree can deliver.
+    @Test func theTreeRepairsItselfAfterAPeerDies() {
+        var settings = ReplicationSettings.lan
+        settings.antiEntropyInterval = .seconds(3600)
+        settings.lazyFanout = 3
+        var m = Mesh(size: 10, settings: settings)
+        for round in 0 ..< 20 { m.append(round % 10); m.advance(by: .milliseconds(200)) }
+        m.advance(by: .seconds(2))
+        for i in 1 ..< 10 { #expect(m.digest(i) == m.digest(0)) }
+        // The tree hub: the node with the most eager links; the nodes linked only through it.
+        let victim = (0 ..< 10).max { m.nodes[$0].eagerPeers.count < m.nodes[$1].eagerPeers.count }!
+        let orphans = (0 ..< 10).filter { m.nodes[$0].eagerPeers == [m.keys[victim].nodeID] }
+        #expect(!orphans.isEmpty, "this seed leaves some node hanging on the hub")
+        let graftsBefore = m.nodes.reduce(0) { $0 + $1.metrics.graftsSent }
+        m.down = [victim]
+        for i in 0 ..< 10 where i != victim { m.nodes[i].setPeers(m.keys.indices.filter { $0 != victim }.map { m.keys[$0].nodeID }) }
+        var appended: [Event] = []
+        for round in 0 ..< 20 where round % 10 != victim { appended.append(m.append(round % 10)); m.advance(by: .milliseconds(200)) }
+        m.advance(by: .seconds(3))
+        for i in 0 ..< 10 where i != victim {
+            let held = Set(m.all(i))
+            #expect(appended.allSatisfy(held.contains), "node \(i)")
+        }
+        #expect(m.nodes.reduce(0) { $0 + $1.metrics.graftsSent } > graftsBefore)
+        for i in 0 ..< 10 { #expect(!m.nodes[i].eagerPeers.contains(m.keys[victim].nodeID), "no link to the dead node is left") }
+    }
+
+    /// In a settled mesh the tree sends each event to each node about once: no pruning
+    /// storm, few duplicates.
+    @Test func aSettledTreeDeliversEachEventAboutOnce() {
+        var m = Mesh(size: 12)
+        for round in 0 ..< 120 { m.append(round % 12); m.advance(by: .milliseconds(100)) }
+        let dupsBefore = m.nodes.reduce(0) { $0 + $1.metrics.duplicates }
+        let storedBefore = m.nodes.reduce(0) { $0 + $1.metrics.stored }
+        for round in 0 ..< 240 { m.append(round % 12); m.advance(by: .milliseconds(100)) }
+        m.advance(by: .seconds(2))
+        let dups = m.nodes.reduce(0) { $0 + $1.metrics.duplicates } - dupsBefore
+        let stored = m.nodes.reduce(0) { $0 + $1.metrics.stored } - storedBefore
+        #expect(stored == 240 * 11)
+        #expect(Double(dups) < 0.2 * Double(stored), "\(dups) duplicates for \(stored) events stored")
+    }
+
+    @Test func incrementalDigestsCarryOnlyWhatThePeerDoesNotKnow() throws {
+        let peer = Author()
+        var n = try Replicator(store: MemoryEventStore(), key: Author().key, settings: .lan, random: SeededRandom(seed: 3), now: Self.t0)
+        n.assumeOwnHistoryComplete()
+        n.setPeers([peer.key.nodeID])
+        let own = n.key!.nodeID
+        var events: [Event] = []
+        for _ in 0 ..< 3 { events.append(try n.append(kind: "user.test", attributes: [:], wallMilliseconds: 1, now: Self.t0).0) }
+        func ask(_ entries: [DeltaEntry]) -> [(ReplicationMessage, NodeID)] {
+            Self.sends(n.receive(.delta(entries, isReply: false), from: peer.key.nodeID, now: Self.t0, wallMilliseconds: 1))
+        }
+        // First exchange: the peer is known to hold nothing, so all three go; once sent,
+        // the peer knows this node holds them, so the reply names nothing.
+        var out = ask([])
+        #expect(out.map(\.0) == [.batch(events, more: false), .delta([], isReply: true)])
+        // Nothing changed since: no batch, an empty reply.
+        out = ask([])
+        #expect(out.map(\.0) == [.delta([], isReply: true)])
+        // One new event: only it goes.
+        events.append(try n.append(kind: "user.test", attributes: [:], wallMilliseconds: 1, now: Self.t0).0)
+        out = ask([])
+        #expect(out.map(\.0) == [.batch([events[3]], more: false), .delta([], isReply: true)])
+        // The peer says it holds only 2 (a batch was lost): 3 and 4 go again.
+        out = ask([DeltaEntry(origin: own, high: EventSeq(2))])
+        #expect(out.map(\.0) == [.batch(Array(events[2...]), more: false), .delta([], isReply: true)])
+        // Another origin's events reached this node from elsewhere; the peer holds more of
+        // them: nothing to send, and the reply says how far this node got, so the peer
+        // sends the rest.
+        var x = Author()
+        let x1 = x.next(), x2 = x.next(), x3 = x.next()
+        _ = n.receive(.push([x1, x2, x3]), from: x.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        out = ask([DeltaEntry(origin: x.key.nodeID, high: EventSeq(5))])
+        #expect(out.map(\.0) == [.delta([DeltaEntry(origin: x.key.nodeID, high: EventSeq(3))], isReply: true)])
+        out = ask([])
+        #expect(out.map(\.0) == [.delta([], isReply: true)], "said once, not again")
+        #expect(n.metrics.deltasSent == 6)
+    }
+
+    @Test func everyFullDigestEveryRoundsTheSafetyNetSendsAFullDigest() {
+        var settings = ReplicationSettings.lan
+        settings.fullDigestEvery = 3
+        let peers = (0 ..< 4).map { _ in Author().key.nodeID }
+        var n = Self.node(peers: peers, settings: settings)
+        var kinds: [MessageKind] = []
+        var t = Self.t0
+        for _ in 0 ..< 10 {
+            t = n.nextWakeup
+            for (m, _) in Self.sends(n.tick(now: t)) { kinds.append(m.kind) }
+        }
+        // Four new members first get full digests, then two deltas to eager peers for each full one.
+        #expect(Array(kinds.prefix(4)) == [.eventDigest, .eventDigest, .eventDigest, .eventDigest])
+        #expect(Array(kinds.dropFirst(4)) == [.eventDigestDelta, .eventDigest, .eventDigestDelta, .eventDigestDelta, .eventDigest, .eventDigestDelta])
+    }
+}
