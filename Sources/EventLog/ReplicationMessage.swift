@@ -43,8 +43,9 @@ public enum ReplicationMessage: Sendable, Equatable {
     case ihave([EventID])
     /// Asks the receiver for these announced events and makes the link eager (GRAFT).
     case graft([EventID])
-    /// The receiver's pushes reached the sender as duplicates: the link becomes lazy (PRUNE).
-    case prune
+    /// The receiver's pushes of these origins (by tag) reached the sender as duplicates:
+    /// the link becomes lazy for them (PRUNE; per origin, so each origin's tree is its own).
+    case prune([UInt64])
     /// An incremental digest: the sender's high marks of only the origins it believes the
     /// receiver does not know it holds (changed since their last exchange, or behind a
     /// gap). `isReply` as for `digest`.
@@ -70,7 +71,7 @@ public enum ReplicationMessage: Sendable, Equatable {
         case let .batch(events, _): events.reduce(1 + 4) { $0 + $1.encodedSize }
         case let .digest(entries, _): 1 + 4 + entries.count * (NodeID.byteCount + 16)
         case let .ihave(ids), let .graft(ids): 4 + ids.count * EventID.encodedBytes
-        case .prune: 0
+        case let .prune(tags): 4 + tags.count * 8
         case let .delta(entries, _): 1 + 4 + entries.count * DeltaEntry.encodedBytes
         }
     }
@@ -87,7 +88,7 @@ public enum ReplicationMessage: Sendable, Equatable {
             w.writeList(events) { w, e in e.encode(into: &w) }
         case let .ihave(ids), let .graft(ids):
             w.writeList(ids) { w, id in w.write(id.tag); w.write(id.seq) }
-        case .prune: break
+        case let .prune(tags): w.writeList(tags) { w, t in w.write(t) }
         case let .delta(entries, isReply):
             w.write(isReply)
             w.writeList(entries) { w, d in w.write(d.origin); w.write(d.high.value) }
@@ -117,7 +118,9 @@ public enum ReplicationMessage: Sendable, Equatable {
             }
             m = kind == .eventIHave ? .ihave(ids) : .graft(ids)
         case .eventPrune:
-            m = .prune
+            m = .prune(try r.readList(limit: ReplicationLimits.maxAnnouncedIDs, minElementBytes: 8) { (r: inout ByteReader) throws(WireError) in
+                try r.readUInt64()
+            })
         case .eventDigestDelta:
             let isReply = try r.readBool()
             m = .delta(try r.readList(limit: ReplicationLimits.maxDigestEntries, minElementBytes: DeltaEntry.encodedBytes) { (r: inout ByteReader) throws(WireError) in

@@ -40,6 +40,7 @@ extension Replicator {
         var known = [UInt64](repeating: 0, count: slotIDs.count)
         for e in entries { if let s = slotOf[e.origin] { known[s] = e.marks.high.value } }
         tracked[peer]?.known = known
+        tracked[peer]?.synced = true
     }
 
     /// Sends `peer` what it lacks according to its full digest, within one batch's bytes.
@@ -80,7 +81,7 @@ extension Replicator {
     /// An incremental digest to `peer`: the origins whose high differs from what `peer`
     /// knows this node holds, or that are held back by a gap.
     mutating func sendDelta(to peer: NodeID, isReply: Bool, now: MeshTime) {
-        guard track(peer, now: now) else {
+        guard track(peer, now: now), tracked[peer]!.synced else {
             sendFullDigest(to: peer, isReply: isReply, now: now)
             return
         }
@@ -96,9 +97,14 @@ extension Replicator {
     }
 
     /// Takes `peer`'s incremental digest into its knowledge and sends it the events it is
-    /// not known to hold.
-    mutating func answerDelta(_ entries: [DeltaEntry], to peer: NodeID, now: MeshTime) {
-        guard track(peer, now: now) else { return }
+    /// not known to hold. A peer whose knowledge is not kept (or not yet learned from a
+    /// full digest) gets a full digest instead, which starts a full exchange; returns false
+    /// then.
+    mutating func answerDelta(_ entries: [DeltaEntry], to peer: NodeID, now: MeshTime) -> Bool {
+        guard track(peer, now: now), tracked[peer]!.synced else {
+            sendFullDigest(to: peer, isReply: false, now: now)
+            return false
+        }
         var k = tracked.removeValue(forKey: peer)!
         if k.known.count < slotHigh.count { k.known += [UInt64](repeating: 0, count: slotHigh.count - k.known.count) }
         for e in entries { if let s = slotOf[e.origin] { k.known[s] = e.high.value } }
@@ -106,6 +112,7 @@ extension Replicator {
         for s in slotHigh.indices where slotHigh[s] > k.known[s] { gaps.append((slotIDs[s], k.known[s])) }
         tracked[peer] = k
         sendBatch(gaps, to: peer)
+        return true
     }
 
     /// Starts keeping knowledge of `peer` (forgetting the least recently used non-eager

@@ -43,7 +43,9 @@ extension Replicator {
         for target in eager {
             track(target, now: now)
             var chunk: [Event] = [], bytes = 0
+            let skip = pruned[target] ?? []
             for (e, from) in pushQueue where from != target {
+                if !skip.isEmpty, let s = slotOf[e.origin], skip.contains(s) { continue }
                 let size = e.encodedSize
                 if bytes + size > settings.maxPushBytes, !chunk.isEmpty {
                     sendPush(chunk, to: target)
@@ -123,11 +125,33 @@ extension Replicator {
         nextGraftAt = next
         for q in requests.keys.sorted() {
             makeEager(q, now: now)
-            let ids = requests[q]!
+            let ids = withGaps(requests[q]!)
             for start in stride(from: 0, to: ids.count, by: ReplicationLimits.maxAnnouncedIDs) {
                 send(.graft(Array(ids[start ..< min(ids.count, start + ReplicationLimits.maxAnnouncedIDs)])), to: q)
             }
         }
+    }
+
+    /// The grafted ids preceded by the ids of the gap before each (an origin this node
+    /// holds only up to an earlier seq, or not at all): a grafted event alone would be held
+    /// ahead of its gap. At most `maxGraftEvents` ids in all; anti-entropy brings the rest.
+    func withGaps(_ ids: [EventID]) -> [EventID] {
+        var out: [EventID] = []
+        var asked: Set<EventID> = []
+        for id in ids {
+            let s = tagSlot[id.tag] ?? -1
+            let high = s >= 0 ? slotHigh[s] : 0
+            let origin = s >= 0 ? slotIDs[s] : nil
+            var seq = high + 1
+            while seq < id.seq, out.count < settings.maxGraftEvents - 1 {
+                let gap = EventID(tag: id.tag, seq: seq)
+                if origin.flatMap({ pending[$0]?[seq] }) == nil, asked.insert(gap).inserted { out.append(gap) }
+                seq += 1
+            }
+            if out.count >= settings.maxGraftEvents { break }
+            if asked.insert(id).inserted { out.append(id) }
+        }
+        return out
     }
 
     /// Pushes the grafted events this node holds to `peer` at once.

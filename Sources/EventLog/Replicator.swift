@@ -22,7 +22,8 @@ public struct ReplicationMetrics: Sendable, Equatable {
     public var deltasSent: UInt64 = 0
     public var batchesSent: UInt64 = 0
     public var eventBytesSent: UInt64 = 0
-    /// Broadcast tree: links pruned (a push that brought more duplicates than news), grafts
+    /// Broadcast tree: (link, origin) pairs pruned (a push that brought only duplicates of
+    /// an origin), grafts
     /// sent and answered, ids announced lazily.
     public var prunesSent: UInt64 = 0
     public var graftsSent: UInt64 = 0
@@ -44,14 +45,17 @@ public struct ReplicationMetrics: Sendable, Equatable {
 /// Replication of the event log as a state machine over an `EventStore`.
 ///
 /// - **Broadcast tree** (Plumtree: Leitão, Pereira, Rodrigues, "Epidemic Broadcast Trees",
-///   SRDS 2007). A new event travels whole along *eager* links, which start as
-///   `pushFanout` random members per node (symmetric: a push received makes its sender
-///   eager too). A push that brings more duplicates than new events prunes its link to
-///   lazy (`prune` back), so the eager graph thins to a spanning tree that every origin
-///   shares. Ids of new events go lazily (`ihave`) every `lazyInterval` to `lazyFanout`
-///   random members off the tree; an announced id still missing `graftTimeout` later is
-///   asked for (`graft`) from its announcer, whose link becomes eager: the tree repairs
-///   itself after a member dies or a partition heals.
+///   SRDS 2007, with per-source trees). A new event travels whole along *eager* links,
+///   which start as `pushFanout` random members per node (symmetric: a push received
+///   makes its sender a link too). Pruning is per origin: a push that brings only
+///   duplicates of an origin is answered with `prune` naming it, and the sender stops
+///   pushing that origin on that link, so each origin's events settle on their own
+///   first-arrival spanning tree over the same few links (a tree shared by all origins
+///   would be cut in several places by their duplicates). Ids of new events go lazily
+///   (`ihave`) every `lazyInterval` to `lazyFanout` random members; an announced id still
+///   missing `graftTimeout` later is asked for (`graft`) from its announcer, which makes it
+///   a link and lifts the prune: the tree repairs itself after a member dies, and finds
+///   shorter paths, and joins the two sides after a partition heals.
 /// - **Anti-entropy** (scuttlebutt: van Renesse et al., "Efficient Reconciliation and Flow
 ///   Control for Anti-Entropy Protocols", 2008). Each round sends a digest to one member,
 ///   who answers with what the sender lacks and its own digest. Digests are incremental
@@ -88,8 +92,12 @@ public struct Replicator<Store: EventStore> {
     var lazyQueue: [(id: EventID, from: NodeID?)] = []
     var peers: [NodeID] = []
     var peerSet: Set<NodeID> = []
-    /// The eager (tree) links.
+    /// The links (symmetric: a member this node picked, or one that pushed or grafted to
+    /// it). Each origin's events go to every link not pruned for that origin.
     var eager: [NodeID] = []
+    /// Per link, the origins (slots) it asked this node not to push (PRUNE); a GRAFT for
+    /// an origin lifts it.
+    var pruned: [NodeID: Set<Int>] = [:]
     /// Announced ids this node lacks.
     var missing: [EventID: Missing] = [:]
     var nextPushAt: MeshTime
@@ -123,6 +131,9 @@ public struct Replicator<Store: EventStore> {
         /// The highest seq per origin the peer believes this node holds.
         var claimed: [UInt64] = []
         var lastUsed: MeshTime
+        /// True once a full digest came from the peer: until then its knowledge is unknown
+        /// and deltas to and from it are replaced by a full exchange.
+        var synced = false
     }
 
     /// - Parameter key: this node's identity, to sign its own events (nil for a node that
@@ -165,6 +176,7 @@ public struct Replicator<Store: EventStore> {
         peers = next
         peerSet = nextSet
         eager.removeAll { !nextSet.contains($0) }
+        for p in pruned.keys where !nextSet.contains(p) { pruned[p] = nil }
         for p in tracked.keys where !nextSet.contains(p) { tracked[p] = nil }
         newPeers.removeAll { !nextSet.contains($0) }
         while !added.isEmpty, newPeers.count < settings.maxNewPeersQueued {
@@ -210,22 +222,20 @@ public struct Replicator<Store: EventStore> {
             // what anti-entropy delivers).
             let r = accept(events, wallMilliseconds: wallMilliseconds, allowJump: false)
             noteExchanged(events, with: peer)
-            if r.duplicates > r.new.count {
-                // Another eager path delivered these first: this link closes a cycle.
-                eager.removeAll { $0 == peer }
-                metrics.prunesSent += 1
-                out.append(.send(.prune, to: peer))
-            } else if !r.new.isEmpty {
-                makeEager(peer, now: now)
-            }
+            if !r.new.isEmpty { makeEager(peer, now: now) }
+            // Origins this push brought only duplicates of: another path delivers them
+            // first, so this link leaves their trees.
+            let prune = r.duplicateOrigins.subtracting(r.new.map(\.origin))
+            if !prune.isEmpty { send(.prune(prune.map(\.w0).sorted()), to: peer) }
             enqueue(r.new, from: peer)
         case let .ihave(ids):
             noteAnnounced(ids, by: peer, now: now)
         case let .graft(ids):
             makeEager(peer, now: now)
+            for id in ids { if let s = tagSlot[id.tag], s >= 0 { pruned[peer]?.remove(s) } }
             answerGraft(ids, to: peer)
-        case .prune:
-            eager.removeAll { $0 == peer }
+        case let .prune(tags):
+            for tag in tags { if let s = tagSlot[tag], s >= 0 { pruned[peer, default: []].insert(s) } }
         case let .digest(entries, isReply):
             if let own = key?.nodeID {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, entries.first { $0.origin == own }?.marks.high ?? .zero)
@@ -238,8 +248,7 @@ public struct Replicator<Store: EventStore> {
             if let own = key?.nodeID, let mine = entries.first(where: { $0.origin == own }) {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, mine.high)
             }
-            answerDelta(entries, to: peer, now: now)
-            if !isReply { sendDelta(to: peer, isReply: true, now: now) }
+            if answerDelta(entries, to: peer, now: now), !isReply { sendDelta(to: peer, isReply: true, now: now) }
         case let .batch(events, more):
             _ = accept(events, wallMilliseconds: wallMilliseconds, allowJump: true)
             noteExchanged(events, with: peer)
@@ -292,7 +301,7 @@ public struct Replicator<Store: EventStore> {
         case .delta: metrics.deltasSent += 1
         case let .ihave(ids): metrics.idsAnnounced += UInt64(ids.count)
         case .graft: metrics.graftsSent += 1
-        case .prune: metrics.prunesSent += 1
+        case let .prune(tags): metrics.prunesSent += UInt64(tags.count)
         }
         out.append(.send(m, to: peer))
     }
@@ -320,17 +329,17 @@ public struct Replicator<Store: EventStore> {
     /// Verifies and stores what continues each origin's sequence; holds what is ahead of
     /// a gap; drops duplicates. Returns the events newly stored (`stored`, including those
     /// a gap that closed released), the received events this node had not seen before,
-    /// stored or held (`new`, in message order: what a push relays), and how many were
+    /// stored or held (`new`, in message order: what a push relays), and the origins of the
     /// duplicates.
     @discardableResult
     mutating func accept(_ events: [Event], wallMilliseconds: UInt64,
-                         allowJump: Bool) -> (stored: [Event], new: [Event], duplicates: Int) {
+                         allowJump: Bool) -> (stored: [Event], new: [Event], duplicateOrigins: Set<NodeID>) {
         var fresh: [Event] = []
         var new: [Event] = []
-        var duplicates = 0
+        var duplicates: Set<NodeID> = []
         for e in events {
             let m = marks[e.origin]
-            if let m, e.seq <= m.high, m.high.value > 0 { metrics.duplicates += 1; duplicates += 1; continue }
+            if let m, e.seq <= m.high, m.high.value > 0 { metrics.duplicates += 1; duplicates.insert(e.origin); continue }
             if settings.verifySignatures || e.origin == key?.nodeID {
                 do { try e.verify() } catch {
                     metrics.rejected += 1
@@ -355,7 +364,7 @@ public struct Replicator<Store: EventStore> {
                 if !run.isEmpty { new.append(e) }
             } else if pending[e.origin]?[e.seq.value] != nil {
                 metrics.duplicates += 1
-                duplicates += 1
+                duplicates.insert(e.origin)
             } else if pending[e.origin, default: [:]].count < settings.maxPendingPerOrigin {
                 pending[e.origin, default: [:]][e.seq.value] = e
                 new.append(e)

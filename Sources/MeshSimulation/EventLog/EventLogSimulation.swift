@@ -1,3 +1,4 @@
+import Foundation
 import EventLog
 import MeshCore
 import MeshWire
@@ -381,6 +382,19 @@ public struct EventLogSimulation {
 
     mutating func finish() -> EventLogReport {
         checkInvariants()
+        if ProcessInfo.processInfo.environment["MESHSIM_EVENTLOG_DEBUG"] != nil {
+            var t = ReplicationMetrics()
+            var eagerSum = 0, isolated = 0
+            for n in nodes { if let r = n.replicator {
+                let m = r.metrics
+                t.duplicates += m.duplicates; t.prunesSent += m.prunesSent; t.graftsSent += m.graftsSent
+                t.graftedEventsSent += m.graftedEventsSent; t.idsAnnounced += m.idsAnnounced; t.graftsAbandoned += m.graftsAbandoned
+                t.eagerRefills += m.eagerRefills; t.stored += m.stored; t.batchesSent += m.batchesSent; t.deltasSent += m.deltasSent
+                t.digestsSent += m.digestsSent; t.pushesSent += m.pushesSent
+                eagerSum += r.eagerPeers.count; if r.eagerPeers.isEmpty { isolated += 1 }
+            } }
+            FileHandle.standardError.write(Data("debug: \(t) eager avg \(Double(eagerSum) / Double(nodes.count)) isolated \(isolated)\n".utf8))
+        }
         // Converged: every live node holds every origin's whole sequence, gap-free, and all
         // digests are equal.
         var digests: Set<UInt64> = []
