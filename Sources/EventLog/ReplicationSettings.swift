@@ -48,6 +48,10 @@ public struct ReplicationSettings: Sendable, Equatable {
     /// for incremental digests; the least recently used is forgotten first, and a peer not
     /// kept gets full digests.
     public var maxTrackedPeers: Int = 20
+    /// Anti-entropy answers leave out events younger than this (by their hybrid time
+    /// against this node's wall clock): fresh events are the tree's to deliver, and a copy
+    /// sent alongside would reach the peer first and make it prune its tree link.
+    public var antiEntropyGrace: Duration = .seconds(2)
     /// Eager (tree) links at most; a push from yet another member is still taken, but its
     /// link stays lazy.
     public var maxEagerPeers: Int = 12

@@ -44,7 +44,7 @@ extension Replicator {
     }
 
     /// Sends `peer` what it lacks according to its full digest, within one batch's bytes.
-    mutating func answer(_ entries: [DigestEntry], to peer: NodeID) {
+    mutating func answer(_ entries: [DigestEntry], to peer: NodeID, wallMilliseconds: UInt64) {
         var theirs: [NodeID: OriginMarks] = [:]
         for e in entries { theirs[e.origin] = e.marks }
         var gaps: [(NodeID, UInt64)] = []
@@ -52,12 +52,15 @@ extension Replicator {
             let theirHigh = theirs[origin]?.high.value ?? 0
             if marks[origin]!.high.value > theirHigh { gaps.append((origin, theirHigh)) }
         }
-        sendBatch(gaps, to: peer)
+        sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
     }
 
     /// Sends, per origin, the events after the given seq, within `maxBatchBytes` and
-    /// `maxBatchEvents`; `more` when a limit cut it short.
-    mutating func sendBatch(_ gaps: [(origin: NodeID, after: UInt64)], to peer: NodeID) {
+    /// `maxBatchEvents`, leaving out those younger than `antiEntropyGrace`; `more` when a
+    /// limit cut it short.
+    mutating func sendBatch(_ gaps: [(origin: NodeID, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
+        let graceMilliseconds = UInt64(max(0, settings.antiEntropyGrace.nanoseconds / 1_000_000))
+        let cutoff = wallMilliseconds > graceMilliseconds ? wallMilliseconds - graceMilliseconds : 0
         var batch: [Event] = []
         var bytes = 0
         var more = false
@@ -68,8 +71,11 @@ extension Replicator {
             // Below our low-water mark nothing is left to send: resume from `low`.
             let after = EventSeq(max(theirHigh, mine.low.value - 1))
             let limit = ReplicationLimits.maxBatchEvents - batch.count
-            guard let events = try? store.events(origin: origin, after: after, limit: limit, maxBytes: budget) else { continue }
+            guard var events = try? store.events(origin: origin, after: after, limit: limit, maxBytes: budget) else { continue }
+            let full = events.count
+            if let young = events.firstIndex(where: { $0.time.milliseconds > cutoff }) { events.removeSubrange(young...) }
             batch += events
+            if events.count < full { continue }
             bytes += events.reduce(0) { $0 + $1.encodedSize }
             if let last = events.last, last.seq < mine.high { more = true }
         }
@@ -100,7 +106,7 @@ extension Replicator {
     /// not known to hold. A peer whose knowledge is not kept (or not yet learned from a
     /// full digest) gets a full digest instead, which starts a full exchange; returns false
     /// then.
-    mutating func answerDelta(_ entries: [DeltaEntry], to peer: NodeID, now: MeshTime) -> Bool {
+    mutating func answerDelta(_ entries: [DeltaEntry], to peer: NodeID, now: MeshTime, wallMilliseconds: UInt64) -> Bool {
         guard track(peer, now: now), tracked[peer]!.synced else {
             sendFullDigest(to: peer, isReply: false, now: now)
             return false
@@ -111,7 +117,7 @@ extension Replicator {
         var gaps: [(origin: NodeID, after: UInt64)] = []
         for s in slotHigh.indices where slotHigh[s] > k.known[s] { gaps.append((slotIDs[s], k.known[s])) }
         tracked[peer] = k
-        sendBatch(gaps, to: peer)
+        sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
         return true
     }
 

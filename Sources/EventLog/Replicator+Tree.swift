@@ -4,10 +4,12 @@ import MeshWire
 /// The broadcast tree (Plumtree): eager pushes along tree links, lazy announcements off
 /// them, grafts for what was announced and did not come.
 extension Replicator {
-    /// Makes `peer` an eager link (a push or graft came from it), within `maxEagerPeers`.
+    /// Makes `peer` a closed link (a push or graft came from it, or this node grafts from
+    /// it), within `maxEagerPeers`: it carries only the origins the peer grafts.
     mutating func makeEager(_ peer: NodeID, now: MeshTime) {
         guard peer != key?.nodeID, !eager.contains(peer), eager.count < settings.maxEagerPeers else { return }
         eager.append(peer)
+        allowed[peer] = []
         track(peer, now: now)
     }
 
@@ -19,7 +21,7 @@ extension Replicator {
         while eager.count < want, tries < want * 8 {
             tries += 1
             let p = peers[Int(random.next() % UInt64(peers.count))]
-            if !eager.contains(p) { eager.append(p) }
+            if !eager.contains(p) { eager.append(p); allowed[p] = nil; pruned[p] = nil }
         }
     }
 
@@ -44,8 +46,12 @@ extension Replicator {
             track(target, now: now)
             var chunk: [Event] = [], bytes = 0
             let skip = pruned[target] ?? []
+            let only = allowed[target]
+            if only?.isEmpty == true { continue }
             for (e, from) in pushQueue where from != target {
-                if !skip.isEmpty, let s = slotOf[e.origin], skip.contains(s) { continue }
+                if let only {
+                    guard let s = slotOf[e.origin], only.contains(s) else { continue }
+                } else if !skip.isEmpty, let s = slotOf[e.origin], skip.contains(s) { continue }
                 let size = e.encodedSize
                 if bytes + size > settings.maxPushBytes, !chunk.isEmpty {
                     sendPush(chunk, to: target)

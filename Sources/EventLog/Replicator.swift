@@ -95,9 +95,13 @@ public struct Replicator<Store: EventStore> {
     /// The links (symmetric: a member this node picked, or one that pushed or grafted to
     /// it). Each origin's events go to every link not pruned for that origin.
     var eager: [NodeID] = []
-    /// Per link, the origins (slots) it asked this node not to push (PRUNE); a GRAFT for
-    /// an origin lifts it.
+    /// Per open link (one this node picked), the origins (slots) it asked this node not to
+    /// push (PRUNE); a GRAFT for an origin lifts it.
     var pruned: [NodeID: Set<Int>] = [:]
+    /// Per closed link (one that came to this node: a push or a graft received, or a graft
+    /// sent), the only origins pushed on it: those the peer grafted. A link that appears
+    /// later would otherwise carry every origin once, only to be pruned origin by origin.
+    var allowed: [NodeID: Set<Int>] = [:]
     /// Announced ids this node lacks.
     var missing: [EventID: Missing] = [:]
     var nextPushAt: MeshTime
@@ -177,6 +181,7 @@ public struct Replicator<Store: EventStore> {
         peerSet = nextSet
         eager.removeAll { !nextSet.contains($0) }
         for p in pruned.keys where !nextSet.contains(p) { pruned[p] = nil }
+        for p in allowed.keys where !nextSet.contains(p) { allowed[p] = nil }
         for p in tracked.keys where !nextSet.contains(p) { tracked[p] = nil }
         newPeers.removeAll { !nextSet.contains($0) }
         while !added.isEmpty, newPeers.count < settings.maxNewPeersQueued {
@@ -232,23 +237,29 @@ public struct Replicator<Store: EventStore> {
             noteAnnounced(ids, by: peer, now: now)
         case let .graft(ids):
             makeEager(peer, now: now)
-            for id in ids { if let s = tagSlot[id.tag], s >= 0 { pruned[peer]?.remove(s) } }
+            for id in ids {
+                guard let s = tagSlot[id.tag], s >= 0 else { continue }
+                if allowed[peer] != nil { allowed[peer]!.insert(s) } else { pruned[peer]?.remove(s) }
+            }
             answerGraft(ids, to: peer)
         case let .prune(tags):
-            for tag in tags { if let s = tagSlot[tag], s >= 0 { pruned[peer, default: []].insert(s) } }
+            for tag in tags {
+                guard let s = tagSlot[tag], s >= 0 else { continue }
+                if allowed[peer] != nil { allowed[peer]!.remove(s) } else { pruned[peer, default: []].insert(s) }
+            }
         case let .digest(entries, isReply):
             if let own = key?.nodeID {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, entries.first { $0.origin == own }?.marks.high ?? .zero)
                 ownHistoryKnown = true
             }
             learnFullDigest(entries, of: peer, now: now)
-            answer(entries, to: peer)
+            answer(entries, to: peer, wallMilliseconds: wallMilliseconds)
             if !isReply { sendFullDigest(to: peer, isReply: true, now: now) }
         case let .delta(entries, isReply):
             if let own = key?.nodeID, let mine = entries.first(where: { $0.origin == own }) {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, mine.high)
             }
-            if answerDelta(entries, to: peer, now: now), !isReply { sendDelta(to: peer, isReply: true, now: now) }
+            if answerDelta(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds), !isReply { sendDelta(to: peer, isReply: true, now: now) }
         case let .batch(events, more):
             _ = accept(events, wallMilliseconds: wallMilliseconds, allowJump: true)
             noteExchanged(events, with: peer)
