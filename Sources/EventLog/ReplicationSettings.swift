@@ -48,6 +48,12 @@ public struct ReplicationSettings: Sendable, Equatable {
     /// for incremental digests; the least recently used is forgotten first, and a peer not
     /// kept gets full digests.
     public var maxTrackedPeers: Int = 20
+    /// While anti-entropy finds nothing to repair (no event came by a batch, no graft was
+    /// needed since the previous round), its interval doubles up to this; any repair, and
+    /// any change of members, brings it back to `antiEntropyInterval`. Under a steady
+    /// flood the tree delivers everything and digests would cost about half the event
+    /// bytes at one round a second.
+    public var maxAntiEntropyInterval: Duration = .seconds(8)
     /// Anti-entropy answers leave out events younger than this (by their hybrid time
     /// against this node's wall clock): fresh events are the tree's to deliver, and a copy
     /// sent alongside would reach the peer first and make it prune its tree link.

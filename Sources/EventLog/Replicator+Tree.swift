@@ -129,6 +129,7 @@ extension Replicator {
             missing[id] = m
         }
         nextGraftAt = next
+        if !requests.isEmpty { repairedSinceLastRound = true }
         for q in requests.keys.sorted() {
             makeEager(q, now: now)
             let ids = withGaps(requests[q]!)

@@ -109,6 +109,11 @@ public struct Replicator<Store: EventStore> {
     var nextGraftAt = MeshTime(nanoseconds: .max)
     var nextAntiEntropyAt: MeshTime
     var antiEntropyRounds = 0
+    /// The current anti-entropy interval (backs off while nothing needs repair).
+    var antiEntropyPeriod: Duration
+    /// Something was repaired (a batch brought events, a graft went out) or members
+    /// changed since the last round.
+    var repairedSinceLastRound = true
     var catchUpPeer: NodeID?
     /// Members that appeared since the last `setPeers`, owed a full digest.
     var newPeers: [NodeID] = []
@@ -150,6 +155,7 @@ public struct Replicator<Store: EventStore> {
         ownHistoryKnown = key.map { held[$0.nodeID] != nil } ?? true
         nextPushAt = now
         nextLazyAt = now
+        antiEntropyPeriod = settings.antiEntropyInterval
         var r = random
         nextAntiEntropyAt = now + settings.antiEntropyInterval.scaled(by: r.nextUnit())
         self.random = r
@@ -177,6 +183,7 @@ public struct Replicator<Store: EventStore> {
         let nextSet = Set(next)
         let first = peers.isEmpty && eager.isEmpty
         var added = next.filter { !peerSet.contains($0) }
+        if !added.isEmpty { repairedSinceLastRound = true }
         peers = next
         peerSet = nextSet
         eager.removeAll { !nextSet.contains($0) }
@@ -261,7 +268,7 @@ public struct Replicator<Store: EventStore> {
             }
             if answerDelta(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds), !isReply { sendDelta(to: peer, isReply: true, now: now) }
         case let .batch(events, more):
-            _ = accept(events, wallMilliseconds: wallMilliseconds, allowJump: true)
+            if !accept(events, wallMilliseconds: wallMilliseconds, allowJump: true).new.isEmpty { repairedSinceLastRound = true }
             noteExchanged(events, with: peer)
             if more {
                 catchUpPeer = peer
@@ -284,7 +291,10 @@ public struct Replicator<Store: EventStore> {
         if now >= nextGraftAt, !missing.isEmpty { graftRound(now: now) }
         if now >= nextAntiEntropyAt {
             antiEntropyRound(now: now)
-            nextAntiEntropyAt = now + settings.antiEntropyInterval.scaled(by: 0.75 + 0.5 * random.nextUnit())
+            antiEntropyPeriod = repairedSinceLastRound ? settings.antiEntropyInterval
+                : min(antiEntropyPeriod * 2, max(settings.maxAntiEntropyInterval, settings.antiEntropyInterval))
+            repairedSinceLastRound = false
+            nextAntiEntropyAt = now + antiEntropyPeriod.scaled(by: 0.75 + 0.5 * random.nextUnit())
         }
         return flush()
     }

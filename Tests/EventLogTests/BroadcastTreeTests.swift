@@ -228,6 +228,28 @@ struct BroadcastTreeTests {
         #expect(out.map(\.0) == [.batch([old], more: false)])
     }
 
+    /// While nothing needs repair, anti-entropy backs off to `maxAntiEntropyInterval`; a
+    /// batch that brings events brings it back to `antiEntropyInterval`.
+    @Test func antiEntropyBacksOffWhileNothingNeedsRepair() {
+        let peer = Author()
+        var n = Self.node(peers: [peer.key.nodeID])
+        var times: [MeshTime] = []
+        for _ in 0 ..< 8 {
+            let t = n.nextWakeup
+            let sent = Self.sends(n.tick(now: t))
+            if !sent.isEmpty { times.append(t) }
+            for (m, to) in sent { if case .digest(_, false) = m { _ = n.receive(.digest([], isReply: true), from: to, now: t, wallMilliseconds: 1) } }
+        }
+        let gaps = zip(times.dropFirst(), times).map { ($0 - $1).seconds }
+        #expect(gaps.count == 7)
+        #expect(gaps[0] < 2.6 && gaps[6] >= 0.75 * 8 && gaps[6] <= 1.25 * 8, "\(gaps)")
+        var x = Author()
+        _ = n.receive(.batch([x.next()], more: false), from: peer.key.nodeID, now: times.last!, wallMilliseconds: 1)
+        let before = n.nextWakeup
+        _ = n.tick(now: before)
+        #expect((n.nextWakeup - before).seconds <= 1.25, "a repair resets the interval")
+    }
+
     @Test func everyFullDigestEveryRoundsTheSafetyNetSendsAFullDigest() {
         var settings = ReplicationSettings.lan
         settings.fullDigestEvery = 3
