@@ -48,6 +48,10 @@ public struct ReplicationSettings: Sendable, Equatable {
     /// for incremental digests; the least recently used is forgotten first, and a peer not
     /// kept gets full digests.
     public var maxTrackedPeers: Int = 20
+    /// After pruning a link for an origin, this node prunes no other link for it this long:
+    /// copies already in flight on the pruned link can arrive first and make the only
+    /// remaining link look redundant (both pruned, the origin would then come by grafts).
+    public var pruneHoldoff: Duration = .seconds(1)
     /// While anti-entropy finds nothing to repair (no event came by a batch, no graft was
     /// needed since the previous round), its interval doubles up to this; any repair, and
     /// any change of members, brings it back to `antiEntropyInterval`. Under a steady

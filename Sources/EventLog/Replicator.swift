@@ -82,6 +82,8 @@ public struct Replicator<Store: EventStore> {
     var slotIDs: [NodeID] = []
     /// `marks[slotIDs[s]].high`, or 0.
     var slotHigh: [UInt64] = []
+    /// When this node last pruned a link for each origin (ns; `Int64.min` never).
+    var lastPruneAt: [Int64] = []
     /// Origin tag (`EventID.tag`) → slot; -1 when two held origins share the tag.
     var tagSlot: [UInt64: Int] = [:]
     /// Events ahead of a gap, per origin, keyed by seq.
@@ -237,8 +239,14 @@ public struct Replicator<Store: EventStore> {
             if !r.new.isEmpty { makeEager(peer, now: now) }
             // Origins this push brought only duplicates of: another path delivers them
             // first, so this link leaves their trees.
-            let prune = r.duplicateOrigins.subtracting(r.new.map(\.origin))
-            if !prune.isEmpty { send(.prune(prune.map(\.w0).sorted()), to: peer) }
+            var prune: [UInt64] = []
+            for o in r.duplicateOrigins.subtracting(r.new.map(\.origin)) {
+                let s = slot(o)
+                guard lastPruneAt[s] == .min || now.nanoseconds - lastPruneAt[s] >= settings.pruneHoldoff.nanoseconds else { continue }
+                lastPruneAt[s] = now.nanoseconds
+                prune.append(o.w0)
+            }
+            if !prune.isEmpty { send(.prune(prune.sorted()), to: peer) }
             enqueue(r.new, from: peer)
         case let .ihave(ids):
             noteAnnounced(ids, by: peer, now: now)
@@ -334,6 +342,7 @@ public struct Replicator<Store: EventStore> {
         slotOf[origin] = s
         slotIDs.append(origin)
         slotHigh.append(0)
+        lastPruneAt.append(.min)
         if tagSlot[origin.w0] == nil { tagSlot[origin.w0] = s } else { tagSlot[origin.w0] = -1 }
         return s
     }
