@@ -14,7 +14,7 @@ extension APIRoutes {
     /// Most events one `GET /v1/events` returns.
     static let maxEventsPerQuery = 10_000
 
-    static func addControlRoutes(to router: Router<BasicRequestContext>, runtime: MeshRuntime, services: AgentServices) {
+    static func addControlRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: AgentServices) {
         router.get("/v1/events") { request, _ in
             let q = try await eventQuery(request, runtime: runtime)
             if request.uri.queryParameters.get("follow") == "1" || request.uri.queryParameters.get("follow") == "true" {

@@ -45,10 +45,10 @@ struct NodeServicesTests {
 
     @Test func nodeQueriesAndRepliesRoundTrip() throws {
         let query = NodeQuery.logs(LogRequest(instance: "web.0", stream: .stderr, tailLines: 10,
-                                              cursor: LogCursor(file: 42, offset: 7), maxBytes: 100))
+                                              cursor: LogCursor(offset: 7), maxBytes: 100))
         #expect(NodeQuery.decode(query.encoded) == query)
         #expect(NodeQuery.decode(Array("{\"nope\":1}".utf8)) == nil)
-        let reply = NodeReply.logs(LogChunkReply(data: Data([0, 1, 255]), next: LogCursor(file: 1, offset: 3), gap: true))
+        let reply = NodeReply.logs(LogChunkReply(data: Data([0, 1, 255]), next: LogCursor(offset: 3), resumedAt: LogCursor(offset: 1)))
         #expect(try JSONDecoder().decode(NodeReply.self, from: Data(reply.encoded)) == reply)
     }
 }
