@@ -186,7 +186,7 @@ actor SupervisorService {
         // The process's own start (an adopted one started before this agent); else when this
         // agent started or adopted it.
         let started = (info.processStartedAtMilliseconds ?? startedAt[info.id]).map {
-            ISO8601DateFormatter.withFractions.string(from: Date(timeIntervalSince1970: Double($0) / 1000))
+            APITime.iso8601(milliseconds: Int64($0))
         }
         let running = pid != nil
         return InstanceRow(workload: workload, instance: instance, node: nodeName, state: state, pid: pid,

@@ -20,6 +20,13 @@ struct NodeServicesTests {
         #expect(defaults.stopGracePeriod == nil)
     }
 
+    /// API times are ISO 8601 in UTC with milliseconds, formatted without ICU.
+    @Test func apiTimesAreISO8601WithMilliseconds() {
+        #expect(APITime.iso8601(milliseconds: 1_764_270_078_123) == "2025-11-27T19:01:18.123Z")
+        #expect(APITime.iso8601(milliseconds: 1_764_270_078_007) == "2025-11-27T19:01:18.007Z")
+        #expect(APITime.iso8601(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+    }
+
     @Test(arguments: [
         InstanceStartRequest(name: "", command: "true"),
         InstanceStartRequest(name: "a.b", command: "true"),
