@@ -13,9 +13,10 @@ ensure_serf() {
 ensure_meshd_binaries() {
   if [ -z "${BIN_DIR:-}" ]; then
     scripts/setup.sh
-    swift build -c release --product meshd >&2
-    swift build -c release --product meshctl >&2
-    BIN_DIR=$(swift build -c release --show-bin-path)
+    # As scripts/run.sh builds it: static Swift runtime (benchmarks/README.md, idle agent).
+    swift build -c release --static-swift-stdlib --product meshd >&2
+    swift build -c release --static-swift-stdlib --product meshctl >&2
+    BIN_DIR=$(swift build -c release --static-swift-stdlib --show-bin-path)
   fi
   MESHD="$BIN_DIR/meshd"; MESHCTL="$BIN_DIR/meshctl"
 }

@@ -46,7 +46,8 @@ public struct InstanceRow: Codable, Sendable, Equatable {
     public var state: String
     public var pid: Int32?
     public var restarts: Int
-    /// When this node's agent started (or adopted) it, ISO 8601.
+    /// When its process started (the kernel's start time, so an adopted process keeps the
+    /// time a previous agent started it), ISO 8601; about 1 s precise.
     public var started: String?
     /// CPU use over the last stats interval, in % of one core (main process and children).
     public var cpu: Double?
@@ -87,14 +88,33 @@ public struct LogChunkInfo: Codable, Sendable, Equatable {
     public var instance: String
     public var stream: String
     public var text: String
-    /// Where the next read continues: `FILE:OFFSET` (inode and byte offset, so it survives
-    /// rotation).
+    /// Where the next read continues: the number of bytes the stream had received before
+    /// that position, counted across rotations (so it names the same byte on every read).
     public var cursor: String
     /// True when output between the cursor asked for and `text` was lost to rotation.
     public var gap: Bool
+    /// With `gap`: the stream offset `text` starts at (the oldest byte kept), where the
+    /// cursor asked for (`asked`) had been rotated away.
+    public var resumedAt: UInt64?
+    /// The cursor's offset that was asked for, if any.
+    public var asked: UInt64?
 
-    public init(node: String, instance: String, stream: String, text: String, cursor: String, gap: Bool) {
+    enum CodingKeys: String, CodingKey {
+        case node, instance, stream, text, cursor, gap, asked
+        case resumedAt = "resumed_at"
+    }
+
+    public init(node: String, instance: String, stream: String, text: String, cursor: String, gap: Bool,
+                resumedAt: UInt64? = nil, asked: UInt64? = nil) {
         self.node = node; self.instance = instance; self.stream = stream; self.text = text
-        self.cursor = cursor; self.gap = gap
+        self.cursor = cursor; self.gap = gap; self.resumedAt = resumedAt; self.asked = asked
+    }
+
+    /// What a reader is told when `gap` is set.
+    public var gapMessage: String? {
+        guard gap else { return nil }
+        let lost = asked.map { "byte \($0) is no longer kept" } ?? "output was lost"
+        let at = resumedAt.map { "byte \($0)" } ?? "the oldest byte kept"
+        return "\(instance) \(stream): log truncated by rotation, \(lost); resuming at \(at)"
     }
 }

@@ -14,7 +14,7 @@ extension APIRoutes {
     /// Most events one `GET /v1/events` returns.
     static let maxEventsPerQuery = 10_000
 
-    static func addControlRoutes(to router: Router<BasicRequestContext>, runtime: MeshRuntime, services: AgentServices) {
+    static func addControlRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: AgentServices) {
         router.get("/v1/events") { request, _ in
             let q = try await eventQuery(request, runtime: runtime)
             if request.uri.queryParameters.get("follow") == "1" || request.uri.queryParameters.get("follow") == "true" {
@@ -144,19 +144,25 @@ extension APIRoutes {
     }
 
     static func eventInfo(_ e: Event, names: [NodeID: String]) -> EventInfo {
-        let date = Date(timeIntervalSince1970: Double(e.time.milliseconds) / 1000)
-        return EventInfo(time: ISO8601DateFormatter.withFractions.string(from: date), kind: e.kind,
+        EventInfo(time: APITime.iso8601(milliseconds: Int64(e.time.milliseconds)), kind: e.kind,
                          node: names[e.origin] ?? e.origin.description, origin: e.origin.hex, seq: e.seq.value,
                          attributes: e.attributes)
     }
 }
 
-extension ISO8601DateFormatter {
-    nonisolated(unsafe) static let withFractions: ISO8601DateFormatter = {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
-    }()
+/// Times in API answers.
+enum APITime {
+    /// `2026-11-27T19:41:18.123Z` (UTC, milliseconds). Seconds by FoundationEssentials'
+    /// `ISO8601FormatStyle`, not `ISO8601DateFormatter`, which formats through ICU, whose
+    /// code and data cost an agent ~11 MB of RSS once touched (benchmarks/README.md, idle
+    /// agent); milliseconds from the integer, since a `Double` of them may round down.
+    static func iso8601(milliseconds ms: Int64) -> String {
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let fraction = Int(ms - seconds * 1000)
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())   // ...:18Z
+        let digits = String(fraction)
+        return whole.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+    }
 }
 
 extension JSONEncoder {

@@ -9,12 +9,14 @@ import Supervisor
 /// mesh-wide instance list (`/v1/instances`), logs from any node (`/v1/logs/...`) and
 /// statistics (`/v1/stats[/NODE]`). Other nodes are asked with `NodeQuery`s.
 extension APIRoutes {
-    static func addNodeRoutes(to router: Router<BasicRequestContext>, runtime: MeshRuntime, node: NodeServices,
+    static func addNodeRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, node: NodeServices,
                               record: @escaping @Sendable (String, [String: String]) async -> Void) {
-        router.post("/v1/local/instances") { request, _ in
+        router.post("/v1/local/instances") { request, context in
             let body = try await decode(InstanceStartRequest.self, from: request)
+            let asker = try requesterAttributes(request, context: context)
             do throws(SupervisorService.StartRefusal) {
-                return JSONResponse.make(try await node.supervisor.start(body, record: record), status: .created)
+                return JSONResponse.make(try await node.supervisor.start(body, requestedBy: asker, record: record),
+                                         status: .created)
             } catch {
                 switch error {
                 case let .badRequest(why): throw APIFailure.badRequest(why)
@@ -26,9 +28,10 @@ extension APIRoutes {
 
         router.get("/v1/local/instances") { _, _ in JSONResponse.make(await node.localRows()) }
 
-        router.delete("/v1/local/instances/:id") { _, context in
+        router.delete("/v1/local/instances/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
-            do throws(SupervisorError) { return JSONResponse.make(try await node.supervisor.stop(id)) } catch {
+            let asker = try requesterAttributes(request, context: context)
+            do throws(SupervisorError) { return JSONResponse.make(try await node.supervisor.stop(id, requestedBy: asker)) } catch {
                 switch error {
                 case .unknownInstance: throw APIFailure.http(status: .notFound, detail: error.description)
                 default: throw APIFailure.badRequest(error.description)
@@ -113,7 +116,7 @@ extension APIRoutes {
 
     // MARK: Logs
 
-    /// `GET /v1/logs/NAME[.INSTANCE]?tail=N&follow=1&stream=stdout|stderr&node=NAME&cursor=F:O&format=json`
+    /// `GET /v1/logs/NAME[.INSTANCE]?tail=N&follow=1&stream=stdout|stderr&node=NAME&cursor=OFFSET&format=json`
     static func logs(_ request: Request, id text: String, runtime: MeshRuntime, node: NodeServices) async throws -> Response {
         let p = request.uri.queryParameters
         let stream = try LogStream(rawValue: p.get("stream").map { String($0) } ?? "stdout")
@@ -126,11 +129,10 @@ extension APIRoutes {
         let tail = tailAsked
         var cursor: LogCursor?
         if let c = p.get("cursor"), !c.isEmpty {
-            let parts = c.split(separator: ":")
-            guard parts.count == 2, let file = UInt64(parts[0]), let offset = Int64(parts[1]), offset >= 0 else {
-                throw APIFailure.badRequest("cursor=\(c): FILE:OFFSET as a previous answer gave it")
+            guard let offset = UInt64(c) else {
+                throw APIFailure.badRequest("cursor=\(c): a byte offset in the stream, as a previous answer gave it")
             }
-            cursor = LogCursor(file: file, offset: offset)
+            cursor = LogCursor(offset: offset)
         }
         let follow = ["1", "true"].contains(p.get("follow").map { String($0) } ?? "")
         let (target, instance) = try await findInstance(text, on: p.get("node").map { String($0) }, runtime: runtime, node: node)
@@ -150,7 +152,8 @@ extension APIRoutes {
         if p.get("format") == "json" {
             return JSONResponse.make(LogChunkInfo(node: where_, instance: instance, stream: stream.rawValue,
                                                   text: String(decoding: first.data, as: UTF8.self),
-                                                  cursor: "\(first.next.file):\(first.next.offset)", gap: first.gap))
+                                                  cursor: "\(first.next.offset)", gap: first.gap,
+                                                  resumedAt: first.resumedAt?.offset, asked: cursor?.offset))
         }
         guard follow else {
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],

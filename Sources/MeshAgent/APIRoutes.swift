@@ -16,8 +16,8 @@ enum APIRoutes {
         var extraMetrics: @Sendable () async -> String = { "" }
     }
 
-    static func router(runtime: MeshRuntime, hooks: Hooks) -> Router<BasicRequestContext> {
-        let router = Router()
+    static func router(runtime: MeshRuntime, hooks: Hooks) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
 
         router.get("/v1/members") { _, _ in JSONResponse.make(await runtime.memberInfos()) }

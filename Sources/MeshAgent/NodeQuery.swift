@@ -31,7 +31,9 @@ struct LogRequest: Codable, Sendable, Equatable {
 struct LogChunkReply: Codable, Sendable, Equatable {
     var data: Data
     var next: LogCursor
-    var gap: Bool
+    /// Where `data` starts when the bytes at the cursor asked for were rotated away.
+    var resumedAt: LogCursor?
+    var gap: Bool { resumedAt != nil }
 }
 
 /// The answer to a `NodeQuery`.

@@ -126,6 +126,6 @@ actor StatsService {
     }
 
     static func iso(_ ms: Int64) -> String {
-        ISO8601DateFormatter.withFractions.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+        APITime.iso8601(milliseconds: ms)
     }
 }

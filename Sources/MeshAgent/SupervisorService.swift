@@ -84,20 +84,23 @@ actor SupervisorService {
         case agentFailure(String)
     }
 
-    /// Validates a start request, starts the instance, and returns its row.
-    func start(_ request: InstanceStartRequest, record: @Sendable (String, [String: String]) async -> Void) async throws(StartRefusal) -> InstanceRow {
+    /// Validates a start request, starts the instance, and returns its row. `requestedBy`
+    /// (``APIRoutes/requesterAttributes(_:context:)``) goes into the `workload.started` or
+    /// `workload.start_failed` event.
+    func start(_ request: InstanceStartRequest, requestedBy: [String: String] = [:],
+               record: @Sendable (String, [String: String]) async -> Void) async throws(StartRefusal) -> InstanceRow {
         let id: InstanceID, spec: ProcessSpec
         do throws(StartRefusal) {
             (id, spec) = try Self.spec(from: request)
         } catch {
             if case let .badRequest(why) = error {
-                await record("workload.start_failed", ["instance": "\(request.name).\(request.instance ?? "0")",
-                                                       "workload": request.name, "error": String(why.prefix(300))])
+                await record("workload.start_failed", requestedBy.merging(["instance": "\(request.name).\(request.instance ?? "0")",
+                                                                           "workload": request.name, "error": String(why.prefix(300))]) { $1 })
             }
             throw error
         }
         do {
-            try await supervisor.start(id, spec)   // a refusal is also emitted as `startFailed`
+            try await supervisor.start(id, spec, requestedBy: requestedBy)   // a refusal is also emitted as `startFailed`
         } catch {
             switch error {
             case .alreadyRunning: throw .conflict(error.description)
@@ -109,10 +112,11 @@ actor SupervisorService {
     }
 
     /// Stops an instance (SIGTERM, grace, SIGKILL); it stays listed as `stopped`.
-    func stop(_ text: String) async throws(SupervisorError) -> InstanceStopResult {
+    /// `requestedBy` goes into the `workload.stopped` event.
+    func stop(_ text: String, requestedBy: [String: String] = [:]) async throws(SupervisorError) -> InstanceStopResult {
         let id = try InstanceID(text)
         let began = ContinuousClock.now
-        let status = try await supervisor.stop(id)
+        let status = try await supervisor.stop(id, requestedBy: requestedBy)
         return InstanceStopResult(instance: id.rawValue, result: status?.description ?? "not running",
                                   seconds: (ContinuousClock.now - began).seconds)
     }
@@ -179,8 +183,10 @@ actor SupervisorService {
         case let .stopped(status): state = "stopped"; detail = status?.description
         case let .failed(reason): state = "failed"; detail = reason
         }
-        let started = startedAt[info.id].map {
-            ISO8601DateFormatter.withFractions.string(from: Date(timeIntervalSince1970: Double($0) / 1000))
+        // The process's own start (an adopted one started before this agent); else when this
+        // agent started or adopted it.
+        let started = (info.processStartedAtMilliseconds ?? startedAt[info.id]).map {
+            APITime.iso8601(milliseconds: Int64($0))
         }
         let running = pid != nil
         return InstanceRow(workload: workload, instance: instance, node: nodeName, state: state, pid: pid,
@@ -204,7 +210,7 @@ actor SupervisorService {
             supervisor.tailChunk(id, stream: request.stream, lines: min(max(0, request.tailLines), AgentLimits.maxLogTailLines),
                                  maxBytes: maxBytes)
         }
-        return .logs(LogChunkReply(data: Data(chunk.data), next: chunk.next, gap: chunk.gap))
+        return .logs(LogChunkReply(data: Data(chunk.data), next: chunk.next, resumedAt: chunk.resumedAt))
     }
 
     /// Raises the soft limit on open files to the hard limit.

@@ -15,11 +15,15 @@ public struct APIClient: Sendable {
 
     public let address: String
     public let token: String?
+    /// Whom the requests are made for (`meshctl --as`), sent as `X-Mesh-User`; the agent
+    /// records it in the events of the changes it makes.
+    public let user: String?
 
     /// `address` is `HOST:PORT` (or a full `http://` URL).
-    public init(address: String, token: String?) {
+    public init(address: String, token: String?, user: String? = nil) {
         self.address = address
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.user = user.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     var baseURL: String { address.hasPrefix("http://") || address.hasPrefix("https://") ? address : "http://\(address)" }
@@ -65,6 +69,7 @@ public struct APIClient: Sendable {
         request.httpMethod = method
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let user { request.setValue(user, forHTTPHeaderField: "X-Mesh-User") }
         if let body {
             request.httpBody = body
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

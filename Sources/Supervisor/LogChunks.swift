@@ -4,101 +4,99 @@ import Glibc
 import Darwin
 #endif
 
-/// A position in an instance's output stream that survives rotation: the file (by inode,
-/// since rotation renames files) and a byte offset in it. Remote readers (`meshctl logs -f`
-/// from another node) keep one and ask for what follows it. A reader that falls behind by
-/// more than the files kept may find its inode reused by a newer file (ext4 hands a freed
-/// inode out again at once); it then continues in that file at its old offset, without
-/// `gap`: a lag that large loses output either way.
-public struct LogCursor: Sendable, Codable, Equatable {
-    /// The file's inode; 0 means "the start of the oldest file kept".
-    public var file: UInt64
-    /// Bytes of that file already read.
-    public var offset: Int64
+/// A position in an instance's output stream that survives rotation: the number of bytes
+/// the stream had received before it, counted by the writer across rotations
+/// (``LogOffsets``). Remote readers (`meshctl logs -f` from another node) keep one and ask
+/// for what follows it.
+public struct LogCursor: Sendable, Codable, Equatable, Comparable {
+    /// Bytes of the stream before this position.
+    public var offset: UInt64
 
-    public init(file: UInt64, offset: Int64) { self.file = file; self.offset = offset }
+    public init(offset: UInt64) { self.offset = offset }
 
-    /// The start of the oldest file kept.
-    public static let beginning = LogCursor(file: 0, offset: 0)
+    /// The first byte the stream ever had (rotated away once the stream outgrew its files).
+    public static let beginning = LogCursor(offset: 0)
+
+    public static func < (a: LogCursor, b: LogCursor) -> Bool { a.offset < b.offset }
 }
 
 /// Bytes of one stream read from a cursor, and the cursor to continue from.
 public struct LogChunk: Sendable, Codable, Equatable {
     public var data: [UInt8]
     public var next: LogCursor
-    /// True when output between the cursor and `data` was lost to rotation (the reader was
-    /// slower than `logMaxFiles × logMaxFileBytes` of output).
-    public var gap: Bool
+    /// Set when the bytes at the cursor asked for are gone (rotated away: the reader was
+    /// slower than `logMaxFiles × logMaxFileBytes` of output; or the stream was started
+    /// anew): `data` then starts here, the oldest byte kept, instead.
+    public var resumedAt: LogCursor?
+    /// True when output between the cursor asked for and `data` was lost.
+    public var gap: Bool { resumedAt != nil }
 
-    public init(data: [UInt8], next: LogCursor, gap: Bool) { self.data = data; self.next = next; self.gap = gap }
+    public init(data: [UInt8], next: LogCursor, resumedAt: LogCursor? = nil) {
+        self.data = data; self.next = next; self.resumedAt = resumedAt
+    }
 }
 
 /// Reads a rotated stream by cursor: `name.log` (live), `name.log.1`, … as ``RotatingLogFile``
 /// lays them out. Plain reads of closed files, so any thread may call it.
 enum LogChunks {
+    /// How often a read starts over when rotation moves the files under it.
+    static let maxLayoutAttempts = 4
+
     /// The last `lines` lines (at most `maxBytes`, whole lines where possible) and the cursor
     /// at the end of the live file as it was measured first, so following from it repeats
     /// and misses nothing.
     static func tail(base: String, maxFiles: Int, lines: Int, maxBytes: Int) -> LogChunk {
-        let live = identity(base)
-        let end = live?.size ?? 0
-        var bytes = LogTail.tailBytes(base: base, maxFiles: maxFiles, count: lines, liveLimit: end)
+        let live = LogOffsets.layout(base: base, maxFiles: maxFiles).last
+        var bytes = LogTail.tailBytes(base: base, maxFiles: maxFiles, count: lines, liveLimit: Int64(live?.size ?? 0))
         if bytes.count > maxBytes {
             bytes = Array(bytes.suffix(maxBytes))
             if let nl = bytes.firstIndex(of: UInt8(ascii: "\n")), nl + 1 < bytes.count { bytes = Array(bytes[(nl + 1)...]) }
         }
-        return LogChunk(data: bytes, next: LogCursor(file: live?.inode ?? 0, offset: end), gap: false)
+        return LogChunk(data: bytes, next: LogCursor(offset: live?.end ?? 0))
     }
 
     /// Up to `maxBytes` following `cursor`, continuing from a rotated file into the newer
-    /// ones. A cursor whose file was rotated away restarts at the oldest file kept (`gap`).
+    /// ones. A cursor before the oldest byte kept resumes at that byte; a cursor past the
+    /// end (the stream was started anew, e.g. its files were deleted) resumes at the
+    /// oldest byte of the new stream. Both say so in `resumedAt`.
     static func read(base: String, maxFiles: Int, from cursor: LogCursor, maxBytes: Int) -> LogChunk {
-        let paths = RotatingLogFile.paths(base: base, maxFiles: maxFiles)   // newest first
-        let files = paths.map(identity)
-        var index: Int?
-        var offset = cursor.offset
-        var gap = false
-        if cursor.file != 0 {
-            index = files.firstIndex { $0?.inode == cursor.file }
-            if index == nil { gap = true }
+        for _ in 0 ..< maxLayoutAttempts {
+            if let chunk = tryRead(base: base, maxFiles: maxFiles, from: cursor, maxBytes: maxBytes) { return chunk }
         }
-        if index == nil {
-            // The oldest existing file, from its start.
-            index = files.lastIndex { $0 != nil }
-            offset = 0
+        return LogChunk(data: [], next: cursor)   // rotating faster than we read: next time
+    }
+
+    /// nil when a file was rotated between measuring the layout and reading it.
+    private static func tryRead(base: String, maxFiles: Int, from cursor: LogCursor, maxBytes: Int) -> LogChunk? {
+        let files = LogOffsets.layout(base: base, maxFiles: maxFiles)   // oldest first
+        guard let oldest = files.first, let live = files.last else { return LogChunk(data: [], next: cursor) }
+        var position = cursor.offset
+        var resumedAt: LogCursor?
+        if position < oldest.start || position > live.end {
+            position = oldest.start
+            resumedAt = LogCursor(offset: position)
         }
-        guard var i = index, let first = files[i] else { return LogChunk(data: [], next: cursor, gap: false) }
-        if offset > first.size { offset = 0; gap = true }   // truncated in place (maxFiles == 1)
         var data: [UInt8] = []
-        var next = LogCursor(file: first.inode, offset: offset)
-        while data.count < maxBytes {
-            guard let file = files[i] else { break }
-            let got = readRange(paths[i], inode: file.inode, from: offset, maxBytes: maxBytes - data.count)
+        for file in files where file.end > position || file.path == live.path {
+            guard data.count < maxBytes else { break }
+            guard file.start <= position else { return nil }   // files not contiguous: moved
+            guard let got = readRange(file.path, inode: file.inode, from: position - file.start,
+                                      maxBytes: maxBytes - data.count) else { return nil }
             data += got
-            next = LogCursor(file: file.inode, offset: offset + Int64(got.count))
-            // Move to the next newer file only once this rotated one is read to its end.
-            guard i > 0, next.offset >= file.size, let newer = files[i - 1] else { break }
-            i -= 1
-            offset = 0
-            next = LogCursor(file: newer.inode, offset: 0)
+            position += UInt64(got.count)
+            if position < file.end { break }   // short read or maxBytes reached
         }
-        return LogChunk(data: data, next: next, gap: gap)
+        return LogChunk(data: data, next: LogCursor(offset: position), resumedAt: resumedAt)
     }
 
-    private static func identity(_ path: String) -> (inode: UInt64, size: Int64)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (UInt64(st.st_ino), Int64(st.st_size))
-    }
-
-    /// Bytes `[from, from + maxBytes)` of the file at `path`, if it still is `inode`.
-    private static func readRange(_ path: String, inode: UInt64, from: Int64, maxBytes: Int) -> [UInt8] {
+    /// Bytes `[from, from + maxBytes)` of the file at `path`; nil if it is no longer `inode`.
+    private static func readRange(_ path: String, inode: UInt64, from: UInt64, maxBytes: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, UInt64(st.st_ino) == inode else { return [] }
-        let count = max(0, min(Int64(maxBytes), Int64(st.st_size) - from))
+        guard fstat(fd, &st) == 0, UInt64(st.st_ino) == inode else { return nil }
+        let count = max(0, min(Int64(maxBytes), Int64(st.st_size) - Int64(from)))
         guard count > 0 else { return [] }
         var buffer = [UInt8](repeating: 0, count: Int(count))
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(from)) }

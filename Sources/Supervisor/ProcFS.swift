@@ -28,6 +28,27 @@ enum ProcFS {
         return ProcessFacts(state: state, processGroup: pgrp, startTime: start)
     }
 
+    /// Clock ticks per second, the unit of ``ProcessFacts/startTime``.
+    static let clockTicksPerSecond = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+
+    /// The `btime` line of /proc/stat: when the system booted, in seconds since the epoch.
+    static func parseBootTime(_ text: [UInt8]) -> UInt64? {
+        for line in text.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("btime ".utf8)) {
+            return UInt64(String(decoding: line.dropFirst(6), as: UTF8.self).trimmingSpaces)
+        }
+        return nil
+    }
+
+    /// Boot time, read once: it does not change while the system runs.
+    static let bootTimeSeconds: UInt64? = readFile("/proc/stat").flatMap(parseBootTime)
+
+    /// When a process with `startTicks` (field 22) started, in wall-clock milliseconds since
+    /// the epoch; nil when it is unknown (0) or the boot time is unreadable.
+    static func wallMilliseconds(startTicks: UInt64) -> UInt64? {
+        guard startTicks > 0, let boot = bootTimeSeconds else { return nil }
+        return boot * 1000 + startTicks * 1000 / clockTicksPerSecond
+    }
+
     static func facts(pid: Int32) -> ProcessFacts? {
         readFile("/proc/\(pid)/stat").flatMap(parseStat)
     }
@@ -68,5 +89,12 @@ enum ProcFS {
             out.append(contentsOf: buffer[0 ..< n])
         }
         return out
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces (no Foundation here).
+    fileprivate var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

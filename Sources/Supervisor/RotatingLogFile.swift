@@ -6,7 +6,9 @@ import Darwin
 
 /// One output stream's files: `name.log` (live), `name.log.1` (newest rotated) …
 /// `name.log.<maxFiles-1>` (oldest). A file never exceeds `maxFileBytes`, so the stream
-/// never holds more than `maxFiles * maxFileBytes` on disk.
+/// never holds more than `maxFiles * maxFileBytes` on disk. Bytes are numbered across
+/// rotations (``LogOffsets``): ``start`` is the stream offset of the live file's first byte,
+/// kept in `name.offset`.
 ///
 /// Confined to the log queue of its ``LogPipe``.
 final class RotatingLogFile {
@@ -15,6 +17,9 @@ final class RotatingLogFile {
     let maxFiles: Int
     private var fd: Int32 = -1
     private(set) var size = 0
+    /// Stream offset of the live file's first byte (valid once opened).
+    private(set) var start: UInt64 = 0
+    private var startKnown = false
 
     init(path: String, maxFileBytes: Int, maxFiles: Int) {
         self.path = path
@@ -39,8 +44,19 @@ final class RotatingLogFile {
         fstat(f, &st)
         fd = f
         size = Int(st.st_size)
+        if !startKnown {
+            // Continue the numbering of the files already there (an agent restart).
+            start = LogOffsets.layout(base: path, maxFiles: maxFiles).last?.start ?? 0
+            startKnown = true
+            if LogOffsets.readIndex(base: path).map({ $0 != (start, UInt64(st.st_ino)) }) ?? true {
+                _ = LogOffsets.writeIndex(base: path, start: start, inode: UInt64(st.st_ino))
+            }
+        }
         return nil
     }
+
+    /// Stream offset just past the last byte written.
+    var end: UInt64 { start + UInt64(size) }
 
     /// Appends `bytes`, rotating first when they would not fit; when a chunk must be split,
     /// it is split after its last newline that fits, so lines stay whole where possible.
@@ -81,9 +97,12 @@ final class RotatingLogFile {
         return nil
     }
 
-    /// Shifts `name.log.i` to `.i+1` (dropping the oldest) and starts an empty live file.
+    /// Shifts `name.log.i` to `.i+1` (dropping the oldest), starts an empty live file and
+    /// records its stream offset. A failure to record it does not drop output: readers then
+    /// derive the offset from `.1` (``LogOffsets/layout(base:maxFiles:)``).
     func rotate() -> String? {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
+        let newStart = start + UInt64(size)
         let files = Self.paths(base: path, maxFiles: maxFiles)
         if maxFiles == 1 {
             truncate(path, 0)
@@ -92,7 +111,11 @@ final class RotatingLogFile {
             for i in stride(from: files.count - 2, through: 0, by: -1) { rename(files[i], files[i + 1]) }
         }
         size = 0
-        return open()
+        if let failure = open() { return failure }
+        start = newStart
+        var st = stat()
+        if fstat(fd, &st) == 0 { _ = LogOffsets.writeIndex(base: path, start: start, inode: UInt64(st.st_ino)) }
+        return nil
     }
 
     func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }

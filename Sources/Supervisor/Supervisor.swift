@@ -55,19 +55,23 @@ public actor Supervisor {
 
     /// Starts `id` (a new one, or one that exited, stopped or failed) and returns its pid.
     /// Throws (and emits `startFailed`) when the command, working directory, user or log
-    /// folder is wrong; the instance is then `failed` and nothing runs.
+    /// folder is wrong; the instance is then `failed` and nothing runs. `requestedBy` (who
+    /// asked, e.g. `["by": "local", "client": "127.0.0.1:50412"]`) is added to the attributes
+    /// of the `started` or `startFailed` event that answers this request, not to later restarts.
     @discardableResult
-    public func start(_ id: InstanceID, _ spec: ProcessSpec) async throws(SupervisorError) -> Int32 {
+    public func start(_ id: InstanceID, _ spec: ProcessSpec,
+                      requestedBy: [String: String] = [:]) async throws(SupervisorError) -> Int32 {
         guard !detached else { throw .detached }
         if let existing = instances[id], existing.state.isActive { throw .alreadyRunning(id) }
         let instance: Instance
         do throws(SupervisorError) {
             if let existing = instances[id] { instance = existing } else { instance = try makeInstance(id, spec: spec) }
         } catch {
-            emit(id, .startFailed(error))
+            emit(id, .startFailed(error), requestedBy: requestedBy)
             throw error
         }
         instances[id] = instance
+        instance.startRequestedBy = requestedBy
         instance.spec = spec
         instance.adopted = false
         instance.planner.reset()
@@ -81,11 +85,17 @@ public actor Supervisor {
 
     /// Stops `id`: SIGTERM to its process group, SIGKILL to the group after the grace period
     /// (`gracePeriod`, else the spec's, else the default). Returns once it is gone, with how
-    /// it ended (nil when nothing was running, e.g. it was waiting to restart).
+    /// it ended (nil when nothing was running, e.g. it was waiting to restart). `requestedBy`
+    /// is added to the `stopped` event this stop causes.
     @discardableResult
-    public func stop(_ id: InstanceID, gracePeriod: Duration? = nil) async throws(SupervisorError) -> ExitStatus? {
+    public func stop(_ id: InstanceID, gracePeriod: Duration? = nil,
+                     requestedBy: [String: String] = [:]) async throws(SupervisorError) -> ExitStatus? {
         guard !detached else { return nil }        // its processes belong to the next agent
         guard let instance = instances[id] else { throw .unknownInstance(id) }
+        switch instance.state {
+        case .running, .starting, .backingOff: instance.stopRequestedBy = requestedBy
+        default: break   // already stopping: the first request's asker stands; not active: no event
+        }
         let grace = gracePeriod ?? instance.spec.stopGracePeriod ?? settings.defaultStopGracePeriod
         switch instance.state {
         case let .running(pid):
@@ -397,9 +407,18 @@ public actor Supervisor {
         }
     }
 
-    private func emit(_ id: InstanceID, _ kind: SupervisorEvent.Kind) {
+    /// Sends an event; `started`/`startFailed` and `stopped` carry (once) who asked for them.
+    private func emit(_ id: InstanceID, _ kind: SupervisorEvent.Kind, requestedBy: [String: String] = [:]) {
         guard !detached else { return }
-        eventSink.yield(SupervisorEvent(instance: id, kind: kind))
+        var by = requestedBy
+        if let instance = instances[id] {
+            switch kind {
+            case .started, .startFailed: by.merge(instance.startRequestedBy) { a, _ in a }; instance.startRequestedBy = [:]
+            case .stopped: by.merge(instance.stopRequestedBy) { a, _ in a }; instance.stopRequestedBy = [:]
+            default: break
+            }
+        }
+        eventSink.yield(SupervisorEvent(instance: id, kind: kind, requestedBy: by))
     }
 
     /// Saves the running instances; `id` names the change that triggered it, for the event.
@@ -439,12 +458,21 @@ final class Instance {
     /// An exit or a stop that arrived while the spawn was in flight.
     var pendingExit: ExitStatus?
     var pendingStop: Duration?
+    /// Who asked for the start (or stop) in flight, for the event that answers it.
+    var startRequestedBy: [String: String] = [:]
+    var stopRequestedBy: [String: String] = [:]
 
     init(id: InstanceID, spec: ProcessSpec, planner: RestartPlanner, stdout: LogPipe, stderr: LogPipe) {
         self.id = id; self.spec = spec; self.planner = planner; self.stdout = stdout; self.stderr = stderr
     }
 
     var info: InstanceInfo {
-        InstanceInfo(id: id, spec: spec, state: state, adopted: adopted, restarts: planner.restarts)
+        var processStarted: UInt64?
+        switch state {
+        case .running, .stopping: processStarted = ProcFS.wallMilliseconds(startTicks: startTime)
+        default: break
+        }
+        return InstanceInfo(id: id, spec: spec, state: state, adopted: adopted, restarts: planner.restarts,
+                            processStartedAtMilliseconds: processStarted)
     }
 }

@@ -55,8 +55,13 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
 
     public let instance: InstanceID
     public let kind: Kind
+    /// Who asked for this change (a start or stop request's requester), added to
+    /// ``attributes``; empty for what the supervisor did by itself (restarts, exits).
+    public let requestedBy: [String: String]
 
-    public init(instance: InstanceID, kind: Kind) { self.instance = instance; self.kind = kind }
+    public init(instance: InstanceID, kind: Kind, requestedBy: [String: String] = [:]) {
+        self.instance = instance; self.kind = kind; self.requestedBy = requestedBy
+    }
 
     /// A short event-log kind, e.g. `instance.started`.
     public var name: String {
@@ -92,7 +97,8 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
     }
 
     private var rawAttributes: [String: String] {
-        var a = ["instance": instance.rawValue]
+        var a = requestedBy
+        a["instance"] = instance.rawValue
         switch kind {
         case let .started(pid), let .adopted(pid): a["pid"] = String(pid)
         case let .exited(status): a.merge(status.attributes) { $1 }
@@ -155,4 +161,9 @@ public struct InstanceInfo: Sendable, Equatable, Codable {
     public let adopted: Bool
     /// Restarts since it was last started by request.
     public let restarts: Int
+    /// While a process runs: when the kernel started it (wall-clock milliseconds since the
+    /// epoch, from its start time in /proc and the boot time; about 1 s precise), whoever
+    /// started it (this agent or, for an adopted one, a previous agent). nil otherwise or
+    /// when /proc does not tell.
+    public let processStartedAtMilliseconds: UInt64?
 }

@@ -51,11 +51,14 @@ struct GlobalOptions: ParsableArguments {
     var token: String?
     @Flag(help: "Print one JSON document (an array for lists) and nothing else on stdout.")
     var json = false
+    @Option(name: .customLong("as"),
+            help: "Who you act for, recorded in the events of the changes you ask for (default: $MESH_USER).")
+    var asUser: String?
 
     var client: APIClient {
         let env = ProcessInfo.processInfo.environment
         return APIClient(address: addr ?? env["MESH_ADDR"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:7601",
-                         token: token ?? env["MESH_TOKEN"])
+                         token: token ?? env["MESH_TOKEN"], user: asUser ?? env["MESH_USER"])
     }
 
     /// Runs one request and prints its answer: raw JSON with `--json`, else `human`.

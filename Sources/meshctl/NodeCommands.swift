@@ -70,7 +70,7 @@ struct Logs: AsyncParsableCommand {
             if global.json {
                 FileHandle.standardOutput.write(((try? JSONEncoder().encode(chunk)) ?? Data()) + Data("\n".utf8))
             } else {
-                if chunk.gap { FileHandle.standardError.write(Data("meshctl: some output was rotated away before it was read\n".utf8)) }
+                if let message = chunk.gapMessage { FileHandle.standardError.write(Data("meshctl: \(message)\n".utf8)) }
                 FileHandle.standardOutput.write(Data(chunk.text.utf8))
             }
             guard follow else { return }

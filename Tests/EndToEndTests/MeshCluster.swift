@@ -150,7 +150,7 @@ private func meshctlBlocking(_ arguments: [String]) throws -> (status: Int32, st
     p.executableURL = URL(fileURLWithPath: AgentProcess.binary("meshctl"))
     p.arguments = arguments
     var env = ProcessInfo.processInfo.environment
-    env.removeValue(forKey: "MESH_ADDR"); env.removeValue(forKey: "MESH_TOKEN")
+    env.removeValue(forKey: "MESH_ADDR"); env.removeValue(forKey: "MESH_TOKEN"); env.removeValue(forKey: "MESH_USER")
     p.environment = env
     let out = Pipe(), err = Pipe()
     p.standardOutput = out; p.standardError = err

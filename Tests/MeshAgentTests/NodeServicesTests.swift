@@ -20,6 +20,13 @@ struct NodeServicesTests {
         #expect(defaults.stopGracePeriod == nil)
     }
 
+    /// API times are ISO 8601 in UTC with milliseconds, formatted without ICU.
+    @Test func apiTimesAreISO8601WithMilliseconds() {
+        #expect(APITime.iso8601(milliseconds: 1_764_270_078_123) == "2025-11-27T19:01:18.123Z")
+        #expect(APITime.iso8601(milliseconds: 1_764_270_078_007) == "2025-11-27T19:01:18.007Z")
+        #expect(APITime.iso8601(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+    }
+
     @Test(arguments: [
         InstanceStartRequest(name: "", command: "true"),
         InstanceStartRequest(name: "a.b", command: "true"),
@@ -45,10 +52,10 @@ struct NodeServicesTests {
 
     @Test func nodeQueriesAndRepliesRoundTrip() throws {
         let query = NodeQuery.logs(LogRequest(instance: "web.0", stream: .stderr, tailLines: 10,
-                                              cursor: LogCursor(file: 42, offset: 7), maxBytes: 100))
+                                              cursor: LogCursor(offset: 7), maxBytes: 100))
         #expect(NodeQuery.decode(query.encoded) == query)
         #expect(NodeQuery.decode(Array("{\"nope\":1}".utf8)) == nil)
-        let reply = NodeReply.logs(LogChunkReply(data: Data([0, 1, 255]), next: LogCursor(file: 1, offset: 3), gap: true))
+        let reply = NodeReply.logs(LogChunkReply(data: Data([0, 1, 255]), next: LogCursor(offset: 3), resumedAt: LogCursor(offset: 1)))
         #expect(try JSONDecoder().decode(NodeReply.self, from: Data(reply.encoded)) == reply)
     }
 }

@@ -13,6 +13,13 @@ import Glibc
         #expect(ProcFS.parseStat(Array("1 (x) S 1 2".utf8)) == nil)
     }
 
+    @Test func parsesBootTime() {
+        let text = "cpu  1 2 3 4\nintr 5 6\nctxt 77\nbtime 1764230400\nprocesses 9\n"
+        #expect(ProcFS.parseBootTime(Array(text.utf8)) == 1_764_230_400)
+        #expect(ProcFS.parseBootTime(Array("cpu 1 2\n".utf8)) == nil)
+        #expect(ProcFS.wallMilliseconds(startTicks: 0) == nil)
+    }
+
     @Test func readsOwnProcess() {
         let me = ProcFS.facts(pid: getpid())
         #expect(me != nil)

@@ -37,6 +37,26 @@ import Glibc
         }
     }
 
+    /// `ps` shows when the process started, not when this agent found it.
+    @Test func anAdoptedInstanceKeepsItsProcessStartTime() async throws {
+        try await withSupervisor { first, _, _ in
+            let id: InstanceID = "since.0"
+            let before = UInt64(Date().timeIntervalSince1970 * 1000)
+            _ = try await first.start(id, .shell("exec sleep 1000"))
+            let after = UInt64(Date().timeIntervalSince1970 * 1000)
+            let started = try #require(await first.info(id)?.processStartedAtMilliseconds)
+            // Boot time is whole seconds and ticks are 10 ms: up to about 1 s early.
+            #expect(started + 1500 >= before && started <= after + 500, "\(started) not in [\(before), \(after)]")
+            await first.detach()
+            let second = try Supervisor(settings: first.settings)
+            defer { Task { await second.stopAll() } }
+            #expect(try await second.recover() == [id])
+            #expect(await second.info(id)?.processStartedAtMilliseconds == started)
+            _ = try await second.stop(id, gracePeriod: .seconds(5))
+            #expect(await second.info(id)?.processStartedAtMilliseconds == nil)
+        }
+    }
+
     @Test func recoveryCanStopInsteadOfAdopting() async throws {
         try await withSupervisor { first, _, _ in
             let id: InstanceID = "drop.0"

@@ -67,6 +67,29 @@ import Testing
         }
     }
 
+    /// Who asked goes on the events that answer the request, not on what the supervisor
+    /// does by itself (a restart after a crash).
+    @Test func onlyTheRequestedStartAndStopNameWhoAsked() async throws {
+        try await withSupervisor { sup, events, dir in
+            let id: InstanceID = "asked.0"
+            let ranOnce = dir.path + "/ran-once"
+            try await sup.start(id, .shell("if [ -f \(ranOnce) ]; then exec sleep 30; fi; touch \(ranOnce); exit 1",
+                                           restartPolicy: .onFailure), requestedBy: ["user": "ana"])
+            _ = try await eventually("the restart") { events.kinds(id).filter(isStarted).count >= 2 ? true : nil }
+            _ = try await sup.stop(id, gracePeriod: .seconds(5), requestedBy: ["user": "bo"])
+            try await events.wait(for: id, "stopped", isStopped)
+            var startedBy: [String?] = [], stoppedBy: [String?] = [], othersBy: [[String: String]] = []
+            for event in events.all where event.instance == id {
+                if isStarted(event.kind) { startedBy.append(event.attributes["user"]) }
+                else if isStopped(event.kind) { stoppedBy.append(event.attributes["user"]) }
+                else { othersBy.append(event.requestedBy) }
+            }
+            #expect(startedBy == ["ana", nil])
+            #expect(stoppedBy == ["bo"])
+            #expect(!othersBy.isEmpty && othersBy.allSatisfy(\.isEmpty), "\(othersBy)")
+        }
+    }
+
     @Test func stopDuringBackoffCancelsTheRestart() async throws {
         try await withSupervisor({ $0.restartBackoffBase = .seconds(30); $0.restartBackoffCap = .seconds(30) }) { sup, events, _ in
             let id: InstanceID = "later.0"
