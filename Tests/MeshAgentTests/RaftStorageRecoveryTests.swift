@@ -44,12 +44,10 @@ import Testing
         var services: [ConsensusService] = []
         for (i, k) in keys.enumerated() {
             let s = try open(i, k, mesh: mesh).service
-            await mesh.register(k.nodeID) { kind, body, from in try? await s.receive(kind: kind, body: body, from: from) }
+            await mesh.attach(s, as: k.nodeID)
             services.append(s)
         }
-        for s in services { await s.start() }
-        let allAlive = Dictionary(uniqueKeysWithValues: keys.map { ($0.nodeID, VoterPolicy.Member(alive: true)) })
-        for s in services { await s.membershipChanged(allAlive) }
+        let allAlive = await LoopbackMesh.startAll(services, ids: keys.map(\.nodeID))
         #expect(await eventually("three voters") { await services[0].status.voters.count == 3 })
         guard case .success = await services[0].submit(.setVar(key: "color", value: "blue"), requester: "test") else {
             Issue.record("write refused"); return
@@ -74,7 +72,7 @@ import Testing
         #expect(await s.abstaining)
         #expect(await s.state.vars.isEmpty)
         // A second start before it refilled abstains again (the marker, not the empty store, decides).
-        await mesh.register(keys[victim].nodeID) { kind, body, from in try? await s.receive(kind: kind, body: body, from: from) }
+        await mesh.attach(s, as: keys[victim].nodeID)
         services[victim] = s
         await s.start()
         await s.membershipChanged(allAlive)

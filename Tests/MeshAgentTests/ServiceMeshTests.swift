@@ -15,6 +15,19 @@ actor LoopbackMesh {
     var cut: Set<NodeID> = []
 
     func register(_ id: NodeID, _ h: @escaping Handler) { handlers[id] = h }
+
+    /// Puts `service` on the mesh as `id`: frames for `id` go to its `receive`.
+    func attach(_ service: ConsensusService, as id: NodeID) {
+        handlers[id] = { kind, body, from in try? await service.receive(kind: kind, body: body, from: from) }
+    }
+
+    /// Starts every service, tells each that every node is alive, and returns that view.
+    static func startAll(_ services: [ConsensusService], ids: [NodeID]) async -> [NodeID: VoterPolicy.Member] {
+        for s in services { await s.start() }
+        let allAlive = Dictionary(uniqueKeysWithValues: ids.map { ($0, VoterPolicy.Member(alive: true)) })
+        for s in services { await s.membershipChanged(allAlive) }
+        return allAlive
+    }
     func setCut(_ ids: Set<NodeID>) { cut = ids }
 
     func deliver(kind: MessageKind, body: [UInt8], from: NodeID, to: NodeID) {
@@ -59,12 +72,10 @@ func eventually(_ what: String, timeout: Duration = .seconds(45), _ condition: (
             let s = try ConsensusService(id: k.nodeID, storagePath: "\(dir)/raft-\(i).db", bootstrap: i == 0, settings: .lan,
                                          policy: VoterPolicy(desiredVoters: 3, deadGrace: .milliseconds(500)),
                                          transport: LoopbackTransport(mesh: mesh, me: k.nodeID), now: clockNow, logger: Logger(label: "test"))
-            await mesh.register(k.nodeID) { kind, body, from in try? await s.receive(kind: kind, body: body, from: from) }
+            await mesh.attach(s, as: k.nodeID)
             services.append(s)
         }
-        for s in services { await s.start() }
-        let allAlive = Dictionary(uniqueKeysWithValues: keys.map { ($0.nodeID, VoterPolicy.Member(alive: true)) })
-        for s in services { await s.membershipChanged(allAlive) }
+        let allAlive = await LoopbackMesh.startAll(services, ids: keys.map(\.nodeID))
         #expect(await eventually("three voters") { await services[0].status.voters.count == 3 })
 
         // Node 3 is outside the voter set: it forwards to the leader the mesh advertises.
