@@ -13,13 +13,17 @@ import Testing
     init() { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
 
     /// Lets the publisher through one entry per `release()`.
+    /// The publisher waits on a continuation, not a polling loop.
     actor Gate {
         var tickets = 0
         var published: [LogIndex] = []
-        func release(_ n: Int) { tickets += n }
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        func release(_ n: Int) {
+            tickets += n
+            while tickets > 0, !waiting.isEmpty { tickets -= 1; waiting.removeFirst().resume() }
+        }
         func pass(_ index: LogIndex) async {
-            while tickets == 0 { try? await Task.sleep(for: .milliseconds(5)) }
-            tickets -= 1
+            if tickets > 0 { tickets -= 1 } else { await withCheckedContinuation { waiting.append($0) } }
             published.append(index)
         }
     }
@@ -44,6 +48,8 @@ import Testing
         }
         // The publisher is 4 behind: the next command waits instead of committing.
         let waiting = Task { await s.submit(.setVar(key: "late", value: "v"), requester: "test") }
+        // A negative check on a real-clock actor: nothing can show "still waiting" but a
+        // bounded look, so give the command 300 ms in which it must not commit.
         try await Task.sleep(for: .milliseconds(300))
         #expect(await s.state.vars["late"] == nil)
         #expect(await s.unpublished == 4)
