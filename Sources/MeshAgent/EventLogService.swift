@@ -159,6 +159,8 @@ actor EventLogService {
 
     var marks: [NodeID: OriginMarks] { replicator.heldMarks }
     var metrics: ReplicationMetrics { replicator.metrics }
+    /// The `meshd_event_*` families of `/metrics`.
+    func metricsText() -> String { AgentMetrics.renderEventLog(replicator.metrics, held: replicator.heldMarks.count, pruned: pruned) }
 
     /// New events matching `query` as they are stored (`meshctl events -f`).
     func follow(_ query: EventQuery) throws(EventError) -> AsyncStream<Event> {

@@ -216,7 +216,12 @@ struct ReplicatorTests {
         let samples: [ReplicationMessage] = [
             .push(events), .batch(events, more: true),
             .digest([DigestEntry(origin: a.key.nodeID, marks: OriginMarks(low: EventSeq(3), high: EventSeq(9)))], isReply: true),
+            .ihave([EventID(events[0]), EventID(tag: 7, seq: 9)]), .graft([EventID(events[1])]), .prune([7, 9]),
+            .delta([DeltaEntry(origin: a.key.nodeID, high: EventSeq(4))], isReply: false),
         ]
-        for s in samples { #expect(try ReplicationMessage.decode(kind: s.kind, body: s.encoded) == s) }
+        for s in samples {
+            #expect(try ReplicationMessage.decode(kind: s.kind, body: s.encoded) == s)
+            #expect(s.encoded.count == s.encodedSize, "\(s.kind)")
+        }
     }
 }

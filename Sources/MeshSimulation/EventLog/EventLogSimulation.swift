@@ -1,3 +1,4 @@
+import Foundation
 import EventLog
 import MeshCore
 import MeshWire
@@ -229,8 +230,9 @@ public struct EventLogSimulation {
         let bytes = body + WireLimits.frameOverheadBytes
         switch message {
         case .push: metrics.pushBytes += bytes; metrics.pushMessages += 1
-        case .digest: metrics.digestBytes += bytes; metrics.digestMessages += 1
+        case .digest, .delta: metrics.digestBytes += bytes; metrics.digestMessages += 1
         case .batch: metrics.batchBytes += bytes; metrics.batchMessages += 1
+        case .ihave, .graft, .prune: metrics.treeBytes += bytes; metrics.treeMessages += 1
         }
         let route = body <= WireLimits.maxDatagramBodyBytes
             ? network.routeDatagram(from: from, to: to, bytes: bytes, now: now)
@@ -246,15 +248,9 @@ public struct EventLogSimulation {
         }
     }
 
-    /// The encoded body size of a replication message (the layout of
-    /// `ReplicationMessage.encoded`, added up rather than encoded).
-    static func bodyBytes(_ m: ReplicationMessage) -> Int {
-        switch m {
-        case let .push(events): events.reduce(4) { $0 + $1.encodedSize }
-        case let .batch(events, _): events.reduce(1 + 4) { $0 + $1.encodedSize }
-        case let .digest(entries, _): 1 + 4 + entries.count * (NodeID.byteCount + 16)
-        }
-    }
+    /// The encoded body size of a replication message (`ReplicationMessage.encodedSize`:
+    /// the layout of `encoded`, added up rather than encoded).
+    static func bodyBytes(_ m: ReplicationMessage) -> Int { m.encodedSize }
 
     mutating func noteStored(_ e: Event, by node: Int) {
         let o = table.origin(e.origin)!
@@ -386,6 +382,19 @@ public struct EventLogSimulation {
 
     mutating func finish() -> EventLogReport {
         checkInvariants()
+        if ProcessInfo.processInfo.environment["MESHSIM_EVENTLOG_DEBUG"] != nil {
+            var t = ReplicationMetrics()
+            var eagerSum = 0, isolated = 0
+            for n in nodes { if let r = n.replicator {
+                let m = r.metrics
+                t.duplicates += m.duplicates; t.prunesSent += m.prunesSent; t.graftsSent += m.graftsSent
+                t.graftedEventsSent += m.graftedEventsSent; t.idsAnnounced += m.idsAnnounced; t.graftsAbandoned += m.graftsAbandoned
+                t.eagerRefills += m.eagerRefills; t.stored += m.stored; t.batchesSent += m.batchesSent; t.deltasSent += m.deltasSent
+                t.digestsSent += m.digestsSent; t.pushesSent += m.pushesSent
+                eagerSum += r.eagerPeers.count; if r.eagerPeers.isEmpty { isolated += 1 }
+            } }
+            FileHandle.standardError.write(Data("debug: \(t) eager avg \(Double(eagerSum) / Double(nodes.count)) isolated \(isolated)\n".utf8))
+        }
         // Converged: every live node holds every origin's whole sequence, gap-free, and all
         // digests are equal.
         var digests: Set<UInt64> = []
@@ -441,8 +450,9 @@ public struct EventLogViolation: Sendable {
 public struct EventLogMetrics {
     public var appended = 0
     public var appendsRefused = 0
-    public var pushBytes = 0, digestBytes = 0, batchBytes = 0
-    public var pushMessages = 0, digestMessages = 0, batchMessages = 0
+    /// Digest bytes include incremental digests; tree bytes are IHAVE, GRAFT and PRUNE.
+    public var pushBytes = 0, digestBytes = 0, batchBytes = 0, treeBytes = 0
+    public var pushMessages = 0, digestMessages = 0, batchMessages = 0, treeMessages = 0
     /// Encoded bytes of every event stored by a node other than its origin: the raw bytes
     /// that had to travel, once per receiving node.
     public var rawEventBytesDelivered = 0
@@ -451,5 +461,5 @@ public struct EventLogMetrics {
     public var violationCount: [EventLogInvariant: Int] = [:]
     /// (label, seconds, is a catch-up) of each convergence watch that closed.
     public var watches: [(String, Double, Bool)] = []
-    public var replicationBytes: Int { pushBytes + digestBytes + batchBytes }
+    public var replicationBytes: Int { pushBytes + digestBytes + batchBytes + treeBytes }
 }
