@@ -37,6 +37,9 @@ struct Run: ParsableCommand {
     @Option(help: "Seconds of appending (event-log engine; overrides the scenario's duration).")
     var duration: Int?
 
+    @Option(help: "Seconds after which latency and bytes are measured (event-log engine; overrides the scenario's `measure after`).")
+    var measureAfter: Int?
+
     @Option(help: "Write a line per simulation event to this file (slow; for one seed).")
     var trace: String?
 
@@ -77,6 +80,10 @@ extension Run {
         do {
             var parsed = try EventLogScenario(parsing: EventLogScenario.read(scenario).text)
             if let duration { parsed.duration = .seconds(duration) }
+            if let measureAfter { parsed.measureAfter = .seconds(measureAfter) }
+            guard parsed.measureAfter < parsed.duration else {
+                throw ValidationError("measuring after \(parsed.measureAfter) leaves nothing of \(parsed.duration) of appending")
+            }
             simulation = try EventLogSimulation(scenario: parsed, seed: seed, nodes: nodes)
         } catch {
             throw ValidationError("\(error)")

@@ -60,6 +60,7 @@ public struct EventLogReport {
         var out = """
         scenario \(scenario.name) (engine eventlog)  seed \(seed)  nodes \(nodes)
           events appended \(events) (refused while refilling: \(metrics.appendsRefused))
+          measured after \(Report.format(Double(scenario.measureAfter.nanoseconds) / 1e9)) s (latency of later appends; bytes sent and delivered later)
           latency append -> last live node: p50 \(f(percentile(0.5))) s  p99 \(f(percentile(0.99))) s  max \(f(value(.latencyMaxSeconds))) s  (\(latencies.count) samples, \(unmeasured) spread during faults)
           convergence after heal \(f(convergenceSeconds)) s  catch-up after restart \(f(catchUpSeconds)) s
         """
@@ -88,6 +89,7 @@ public struct EventLogReport {
         var o: [String: Any] = [
             "scenario": scenario.name, "engine": "eventlog", "seed": seed, "nodes": nodes, "events": events,
             "passed": passed, "distinct_digests": distinctDigests, "unmeasured_events": unmeasured,
+            "measure_after_seconds": Double(scenario.measureAfter.nanoseconds) / 1e9,
             "replication_bytes": metrics.replicationBytes, "push_bytes": metrics.pushBytes, "digest_bytes": metrics.digestBytes,
             "batch_bytes": metrics.batchBytes, "tree_bytes": metrics.treeBytes, "raw_event_bytes_delivered": metrics.rawEventBytesDelivered,
             "violations": violations.map { "\($0.invariant.rawValue) at \($0.atSeconds) s: \($0.detail)" },

@@ -20,6 +20,11 @@ public struct EventLogScenario: Sendable, Equatable {
     public var duration: Duration
     /// Quiet time after the last append, before the final convergence check.
     public var settle: Duration
+    /// Latency and bytes are measured from here on (`measure after D`): events appended
+    /// before it, and messages sent and events delivered before it, are left out, so a
+    /// run can report the steady state past the trees' forming and the first full
+    /// digests. Zero (the default): the whole run.
+    public var measureAfter: Duration = .zero
     /// Whether the cores verify every received event's Ed25519 signature. Off in the big
     /// runs (the simulator's `EventTable` then checks each body against its origin's); on in
     /// `swift test`.
@@ -110,7 +115,7 @@ extension EventLogScenario {
     public init(parsing text: String) throws(ScenarioError) {
         var name: String?, nodes: Int?, description = "", seed: UInt64 = 1, profile = Scenario.Profile.lan
         var append = Duration.seconds(1), duration = Duration.seconds(60), settle = Duration.seconds(30)
-        var verify = true, fanout: Int?
+        var verify = true, fanout: Int?, measureAfter = Duration.zero
         var timeline: [EventLogAction] = [], expectations: [EventLogBound] = []
         var loss: Double?, latency: [Substring]?
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -130,6 +135,9 @@ extension EventLogScenario {
             case "append": append = try p.duration(0)
             case "duration": duration = try p.duration(0)
             case "settle": settle = try p.duration(0)
+            case "measure":
+                guard try p.word(0, "after") == "after" else { throw p.error("measure after DURATION") }
+                measureAfter = try p.duration(1)
             case "verify":
                 let w = try p.word(0, "on or off")
                 guard w == "on" || w == "off" else { throw p.error("on or off") }
@@ -190,5 +198,9 @@ extension EventLogScenario {
         self.init(name: name, description: description, nodes: nodes, seed: seed, profile: profile, network: network,
                   appendInterval: append, duration: duration, settle: settle, verifySignatures: verify, pushFanout: fanout,
                   timeline: timeline, expectations: expectations)
+        guard measureAfter < duration else {
+            throw .invalid(key: "measure after", value: "\(measureAfter)", allowed: "less than the duration (\(duration))")
+        }
+        self.measureAfter = measureAfter
     }
 }

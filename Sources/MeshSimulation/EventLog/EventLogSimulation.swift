@@ -46,6 +46,8 @@ public struct EventLogSimulation {
     var restartRandom: SeededRandom
     var now: Int64 = 0
     let appendEnd: Int64
+    /// `scenario.measureAfter` in nanoseconds.
+    let measureFrom: Int64
     let endTime: Int64
     var group: [Int]
     var upCount: Int
@@ -111,6 +113,7 @@ public struct EventLogSimulation {
         group = [Int](repeating: 0, count: scenario.nodes)
         upCount = scenario.nodes
         appendEnd = scenario.duration.nanoseconds
+        measureFrom = scenario.measureAfter.nanoseconds
         endTime = appendEnd + scenario.settle.nanoseconds
         let empty = InternedEventStore(table: table, clock: clock)
         nodes = [Node](repeating: Node(replicator: nil, disk: empty), count: scenario.nodes)
@@ -228,12 +231,7 @@ public struct EventLogSimulation {
     mutating func send(_ message: ReplicationMessage, from: Int, to: Int) {
         let body = Self.bodyBytes(message)
         let bytes = body + WireLimits.frameOverheadBytes
-        switch message {
-        case .push: metrics.pushBytes += bytes; metrics.pushMessages += 1
-        case .digest, .delta: metrics.digestBytes += bytes; metrics.digestMessages += 1
-        case .batch: metrics.batchBytes += bytes; metrics.batchMessages += 1
-        case .ihave, .graft, .prune: metrics.treeBytes += bytes; metrics.treeMessages += 1
-        }
+        if now >= measureFrom { count(message, bytes: bytes) }
         let route = body <= WireLimits.maxDatagramBodyBytes
             ? network.routeDatagram(from: from, to: to, bytes: bytes, now: now)
             : network.routeStream(from: from, to: to, bytes: bytes, now: now, isRequest: true)
@@ -248,6 +246,15 @@ public struct EventLogSimulation {
         }
     }
 
+    mutating func count(_ message: ReplicationMessage, bytes: Int) {
+        switch message {
+        case .push: metrics.pushBytes += bytes; metrics.pushMessages += 1
+        case .digest, .delta: metrics.digestBytes += bytes; metrics.digestMessages += 1
+        case .batch: metrics.batchBytes += bytes; metrics.batchMessages += 1
+        case .ihave, .graft, .prune: metrics.treeBytes += bytes; metrics.treeMessages += 1
+        }
+    }
+
     /// The encoded body size of a replication message (`ReplicationMessage.encodedSize`:
     /// the layout of `encoded`, added up rather than encoded).
     static func bodyBytes(_ m: ReplicationMessage) -> Int { m.encodedSize }
@@ -255,7 +262,7 @@ public struct EventLogSimulation {
     mutating func noteStored(_ e: Event, by node: Int) {
         let o = table.origin(e.origin)!
         let s = Int(e.seq.value) - 1
-        if o != node { metrics.rawEventBytesDelivered += e.encodedSize }
+        if o != node, now >= measureFrom { metrics.rawEventBytesDelivered += e.encodedSize }
         table.holders[o][s] += 1
         if table.holders[o][s] == Int32(upCount), table.completedAt[o][s] == -1 {
             table.completedAt[o][s] = faultsActive > 0 ? -2 : now
@@ -417,7 +424,7 @@ public struct EventLogSimulation {
         var latencies: [Int64] = []
         var unmeasured = 0
         for o in 0 ..< ids.count {
-            for (s, done) in table.completedAt[o].enumerated() {
+            for (s, done) in table.completedAt[o].enumerated() where table.appendedAt[o][s] >= measureFrom {
                 if done >= 0 { latencies.append(done - table.appendedAt[o][s]) } else { unmeasured += 1 }
             }
         }
