@@ -85,7 +85,7 @@ public struct Replicator<Store: EventStore> {
     /// When this node last pruned a link for each origin (ns; `Int64.min` never).
     var lastPruneAt: [Int64] = []
     /// Origin tag (`EventID.tag`) → slot; -1 when two held origins share the tag.
-    var tagSlot: [UInt64: Int] = [:]
+    var tagSlot: [UInt32: Int] = [:]
     /// Events ahead of a gap, per origin, keyed by seq.
     var pending: [NodeID: [UInt64: Event]] = [:]
     /// New events to push along the tree, with the member each came from (not pushed back).
@@ -239,12 +239,12 @@ public struct Replicator<Store: EventStore> {
             if !r.new.isEmpty { makeEager(peer, now: now) }
             // Origins this push brought only duplicates of: another path delivers them
             // first, so this link leaves their trees.
-            var prune: [UInt64] = []
+            var prune: [UInt32] = []
             for o in r.duplicateOrigins.subtracting(r.new.map(\.origin)) {
                 let s = slot(o)
                 guard lastPruneAt[s] == .min || now.nanoseconds - lastPruneAt[s] >= settings.pruneHoldoff.nanoseconds else { continue }
                 lastPruneAt[s] = now.nanoseconds
-                prune.append(o.w0)
+                prune.append(EventID.tag(of: o))
             }
             if !prune.isEmpty { send(.prune(prune.sorted()), to: peer) }
             enqueue(r.new, from: peer)
@@ -344,7 +344,8 @@ public struct Replicator<Store: EventStore> {
         slotIDs.append(origin)
         slotHigh.append(0)
         lastPruneAt.append(.min)
-        if tagSlot[origin.w0] == nil { tagSlot[origin.w0] = s } else { tagSlot[origin.w0] = -1 }
+        let tag = EventID.tag(of: origin)
+        tagSlot[tag] = tagSlot[tag] == nil ? s : -1
         return s
     }
 

@@ -32,7 +32,7 @@ struct BroadcastTreeTests {
         effects = n.receive(.push([x1, y1]), from: b.key.nodeID, now: Self.t0, wallMilliseconds: 1)
         let prunes = Self.sends(effects).filter { if case .prune = $0.0 { true } else { false } }
         #expect(prunes.count == 1)
-        #expect(prunes.first?.0 == .prune([x1.origin.w0]) && prunes.first?.1 == b.key.nodeID)
+        #expect(prunes.first?.0 == .prune([EventID.tag(of: x1.origin)]) && prunes.first?.1 == b.key.nodeID)
         #expect(n.eagerPeers.contains(b.key.nodeID))
         #expect(n.metrics.prunesSent == 1 && n.metrics.duplicates == 1)
     }
@@ -52,7 +52,7 @@ struct BroadcastTreeTests {
         }
         _ = n.receive(.push([x1]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: 1)
         #expect(pushedTo(c.key.nodeID, n.tick(now: Self.t0)) == [x1])
-        _ = n.receive(.prune([x1.origin.w0]), from: c.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        _ = n.receive(.prune([EventID.tag(of: x1.origin)]), from: c.key.nodeID, now: Self.t0, wallMilliseconds: 1)
         _ = n.receive(.push([x2, y1]), from: a.key.nodeID, now: Self.t0 + .milliseconds(100), wallMilliseconds: 1)
         #expect(pushedTo(c.key.nodeID, n.tick(now: Self.t0 + .milliseconds(100))) == [y1])
         let answer = n.receive(.graft([EventID(x2)]), from: c.key.nodeID, now: Self.t0 + .milliseconds(150), wallMilliseconds: 1)
