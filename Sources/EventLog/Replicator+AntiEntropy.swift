@@ -125,7 +125,7 @@ extension Replicator {
     /// peer beyond `maxTrackedPeers`). False when no room could be made.
     @discardableResult
     mutating func track(_ peer: NodeID, now: MeshTime) -> Bool {
-        if tracked[peer] != nil { tracked[peer]!.lastUsed = now; return true }
+        if let i = tracked.index(forKey: peer) { tracked.values[i].lastUsed = now; return true }
         if tracked.count >= settings.maxTrackedPeers {
             let victim = tracked.filter { !eager.contains($0.key) }.min { ($0.value.lastUsed, $0.key) < ($1.value.lastUsed, $1.key) }
             guard let victim else { return false }
@@ -140,16 +140,21 @@ extension Replicator {
     /// may wait ahead of a gap at the receiver (or be relayed from ahead of one), and a
     /// belief above what the peer holds would keep anti-entropy from ever sending the gap.
     mutating func noteExchanged(_ events: [Event], with peer: NodeID) {
-        guard tracked[peer] != nil else { return }
-        var k = tracked.removeValue(forKey: peer)!
+        guard let i = tracked.index(forKey: peer) else { return }
         let n = slotHigh.count
-        if k.known.count < n { k.known += [UInt64](repeating: 0, count: n - k.known.count) }
-        if k.claimed.count < n { k.claimed += [UInt64](repeating: 0, count: n - k.claimed.count) }
+        tracked.values[i].raise(events, slots: slotOf, count: n)
+    }
+}
+
+extension Replicator.PeerKnowledge {
+    /// `noteExchanged` in place (no copy of the tables).
+    mutating func raise(_ events: [Event], slots: [NodeID: Int], count n: Int) {
+        if known.count < n { known += [UInt64](repeating: 0, count: n - known.count) }
+        if claimed.count < n { claimed += [UInt64](repeating: 0, count: n - claimed.count) }
         for e in events {
-            guard let s = slotOf[e.origin] else { continue }
-            if e.seq.value <= k.known[s] + 1 { k.known[s] = max(k.known[s], e.seq.value) }
-            if e.seq.value <= k.claimed[s] + 1 { k.claimed[s] = max(k.claimed[s], e.seq.value) }
+            guard let s = slots[e.origin] else { continue }
+            if e.seq.value <= known[s] + 1 { known[s] = max(known[s], e.seq.value) }
+            if e.seq.value <= claimed[s] + 1 { claimed[s] = max(claimed[s], e.seq.value) }
         }
-        tracked[peer] = k
     }
 }

@@ -7,7 +7,7 @@ extension Replicator {
     /// Makes `peer` a closed link (a push or graft came from it, or this node grafts from
     /// it), within `maxEagerPeers`: it carries only the origins the peer grafts.
     mutating func makeEager(_ peer: NodeID, now: MeshTime) {
-        guard peer != key?.nodeID, !eager.contains(peer), eager.count < settings.maxEagerPeers else { return }
+        guard peer != ownID, !eager.contains(peer), eager.count < settings.maxEagerPeers else { return }
         eager.append(peer)
         allowed[peer] = []
         track(peer, now: now)
@@ -42,10 +42,17 @@ extension Replicator {
             metrics.eagerRefills += 1
             for p in eager { track(p, now: now) }
         }
+        let slots = pushQueue.map { slotOf[$0.event.origin] ?? -1 }
         for target in eager {
             track(target, now: now)
             var chunk: [Event] = [], bytes = 0
-            for (e, from) in pushQueue where from != target && carries(target, e.origin) {
+            let skip = pruned[target], only = allowed[target]
+            for (i, (e, from)) in pushQueue.enumerated() where from != target {
+                let s = slots[i]
+                if s >= 0 {
+                    if skip?.contains(s) == true { continue }
+                    if let only, !only.contains(s), e.origin != ownID { continue }
+                }
                 let size = e.encodedSize
                 if bytes + size > settings.maxPushBytes, !chunk.isEmpty {
                     sendPush(chunk, to: target)
@@ -64,9 +71,14 @@ extension Replicator {
     /// whose links all came from joiners would otherwise push its events to nobody).
     func carries(_ target: NodeID, _ origin: NodeID) -> Bool {
         guard let s = slotOf[origin] else { return true }
+        return carries(target, slot: s)
+    }
+
+    /// `carries` by slot (`pushRound` inlines the same test).
+    func carries(_ target: NodeID, slot s: Int) -> Bool {
         if pruned[target]?.contains(s) == true { return false }
         guard let only = allowed[target] else { return true }
-        return only.contains(s) || origin == key?.nodeID
+        return only.contains(s) || slotIDs[s] == ownID
     }
 
     mutating func sendPush(_ events: [Event], to peer: NodeID) {
@@ -95,7 +107,7 @@ extension Replicator {
             let linked = eager.contains(t)
             var ids: [EventID] = []
             for (id, from) in lazyQueue where from != t {
-                if linked, let s = tagSlot[id.tag], s >= 0, carries(t, slotIDs[s]) { continue }
+                if linked, let s = tagSlot[id.tag], s >= 0, carries(t, slot: s) { continue }
                 ids.append(id)
                 if ids.count == ReplicationLimits.maxAnnouncedIDs { send(.ihave(ids), to: t); ids.removeAll() }
             }

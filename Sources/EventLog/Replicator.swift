@@ -73,6 +73,8 @@ public struct Replicator<Store: EventStore> {
     public private(set) var store: Store
     public internal(set) var metrics = ReplicationMetrics()
     let key: SigningKeyPair?
+    /// `key?.nodeID`, kept: deriving it from the key's bytes on every use was a hot spot.
+    let ownID: NodeID?
     var clock = HybridClock()
     var random: SeededRandom
     /// Mirror of the store's marks.
@@ -151,7 +153,7 @@ public struct Replicator<Store: EventStore> {
     ///   only relays, as in some tests).
     public init(store: Store, key: SigningKeyPair?, settings: ReplicationSettings, random: SeededRandom,
                 now: MeshTime) throws(EventError) {
-        self.store = store; self.key = key; self.settings = settings; self.random = random
+        self.store = store; self.key = key; self.ownID = key?.nodeID; self.settings = settings; self.random = random
         let held = try store.marks()
         marks = held
         ownHistoryKnown = key.map { held[$0.nodeID] != nil } ?? true
@@ -165,7 +167,7 @@ public struct Replicator<Store: EventStore> {
     }
 
     /// This node's newest sequence number.
-    public var localHigh: EventSeq { key.flatMap { marks[$0.nodeID]?.high } ?? .zero }
+    public var localHigh: EventSeq { ownID.flatMap { marks[$0]?.high } ?? .zero }
 
     /// Per-origin marks of what is held.
     public var heldMarks: [NodeID: OriginMarks] { marks }
@@ -181,7 +183,7 @@ public struct Replicator<Store: EventStore> {
     /// links to members that left are dropped (the tree repairs by grafts); members that
     /// appeared get the next full digests; the first call picks the first eager links.
     public mutating func setPeers(_ ids: [NodeID]) {
-        let next = ids.filter { $0 != key?.nodeID }.sorted()
+        let next = ids.filter { $0 != ownID }.sorted()
         let nextSet = Set(next)
         let first = peers.isEmpty && eager.isEmpty
         var added = next.filter { !peerSet.contains($0) }
@@ -261,10 +263,10 @@ public struct Replicator<Store: EventStore> {
         case let .prune(tags):
             for tag in tags {
                 guard let s = tagSlot[tag], s >= 0 else { continue }
-                if allowed[peer] != nil, slotIDs[s] != key?.nodeID { allowed[peer]!.remove(s) } else { pruned[peer, default: []].insert(s) }
+                if allowed[peer] != nil, slotIDs[s] != ownID { allowed[peer]!.remove(s) } else { pruned[peer, default: []].insert(s) }
             }
         case let .digest(entries, isReply):
-            if let own = key?.nodeID {
+            if let own = ownID {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, entries.first { $0.origin == own }?.marks.high ?? .zero)
                 ownHistoryKnown = true
             }
@@ -272,7 +274,7 @@ public struct Replicator<Store: EventStore> {
             answer(entries, to: peer, wallMilliseconds: wallMilliseconds)
             if !isReply { sendFullDigest(to: peer, isReply: true, now: now) }
         case let .delta(entries, isReply):
-            if let own = key?.nodeID, let mine = entries.first(where: { $0.origin == own }) {
+            if let own = ownID, let mine = entries.first(where: { $0.origin == own }) {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, mine.high)
             }
             if answerDelta(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds), !isReply { sendDelta(to: peer, isReply: true, now: now) }
@@ -372,7 +374,7 @@ public struct Replicator<Store: EventStore> {
         for e in events {
             let m = marks[e.origin]
             if let m, e.seq <= m.high, m.high.value > 0 { metrics.duplicates += 1; duplicates.insert(e.origin); continue }
-            if settings.verifySignatures || e.origin == key?.nodeID {
+            if settings.verifySignatures || e.origin == ownID {
                 do { try e.verify() } catch {
                     metrics.rejected += 1
                     out.append(.rejected(origin: e.origin, seq: e.seq, error))
