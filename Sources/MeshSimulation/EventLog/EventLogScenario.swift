@@ -29,8 +29,10 @@ public struct EventLogScenario: Sendable, Equatable {
     /// runs (the simulator's `EventTable` then checks each body against its origin's); on in
     /// `swift test`.
     public var verifySignatures: Bool
-    /// Overrides of the profile's push fan-out.
+    /// Overrides of the profile's push fan-out and push interval (`push_fanout N`,
+    /// `push_interval D`).
     public var pushFanout: Int?
+    public var pushInterval: Duration?
     public var timeline: [EventLogAction]
     public var expectations: [EventLogBound]
 
@@ -53,6 +55,7 @@ public struct EventLogScenario: Sendable, Equatable {
         }
         s.verifySignatures = verifySignatures
         if let pushFanout { s.pushFanout = pushFanout }
+        if let pushInterval { s.pushInterval = pushInterval }
         return s
     }
 }
@@ -115,7 +118,7 @@ extension EventLogScenario {
     public init(parsing text: String) throws(ScenarioError) {
         var name: String?, nodes: Int?, description = "", seed: UInt64 = 1, profile = Scenario.Profile.lan
         var append = Duration.seconds(1), duration = Duration.seconds(60), settle = Duration.seconds(30)
-        var verify = true, fanout: Int?, measureAfter = Duration.zero
+        var verify = true, fanout: Int?, measureAfter = Duration.zero, pushInterval: Duration?
         var timeline: [EventLogAction] = [], expectations: [EventLogBound] = []
         var loss: Double?, latency: [Substring]?
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -143,6 +146,7 @@ extension EventLogScenario {
                 guard w == "on" || w == "off" else { throw p.error("on or off") }
                 verify = w == "on"
             case "push_fanout": fanout = try p.int(0, "a fan-out (at least 1)", min: 1)
+            case "push_interval": pushInterval = try p.duration(0)
             case "loss": loss = try p.percent(0)
             case "latency": latency = p.words
             case "at":
@@ -202,5 +206,6 @@ extension EventLogScenario {
             throw .invalid(key: "measure after", value: "\(measureAfter)", allowed: "less than the duration (\(duration))")
         }
         self.measureAfter = measureAfter
+        self.pushInterval = pushInterval
     }
 }
