@@ -138,7 +138,9 @@ extension Replicator {
     mutating func graftRound(now: MeshTime) {
         var requests: [NodeID: [EventID]] = [:]
         var next = MeshTime(nanoseconds: .max)
-        for id in Array(missing.keys) {
+        // In id order, not the dictionary's (which varies from process to process): the
+        // same inputs must give the same messages, or a simulation seed would not replay.
+        for id in missing.keys.sorted(by: { ($0.tag, $0.seq) < ($1.tag, $1.seq) }) {
             guard var m = missing[id] else { continue }
             if holds(id) { missing[id] = nil; continue }
             if m.deadline > now { next = min(next, m.deadline); continue }

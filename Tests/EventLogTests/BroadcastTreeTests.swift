@@ -269,4 +269,19 @@ struct BroadcastTreeTests {
         #expect(Array(kinds.prefix(4)) == [.eventDigest, .eventDigest, .eventDigest, .eventDigest])
         #expect(Array(kinds.dropFirst(4)) == [.eventDigestDelta, .eventDigest, .eventDigestDelta, .eventDigestDelta, .eventDigest, .eventDigestDelta])
     }
+
+    /// Grafts name their ids in id order, whatever the dictionary order of the missing
+    /// table (it changes from process to process; a simulation seed must replay).
+    @Test func graftsListTheirIDsInOrder() {
+        let a = Author(), b = Author()
+        var n = Self.node(peers: [a.key.nodeID, b.key.nodeID])
+        var ids: [EventID] = []
+        for _ in 0 ..< 20 { var o = Author(); ids.append(EventID(o.next())) }
+        _ = n.receive(.ihave(ids), from: b.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        let grafts = Self.sends(n.tick(now: Self.t0 + ReplicationSettings.lan.graftTimeout)).compactMap { m, _ -> [EventID]? in
+            if case let .graft(g) = m { g } else { nil }
+        }
+        #expect(grafts.count == 1)
+        #expect(grafts.first == ids.sorted { ($0.tag, $0.seq) < ($1.tag, $1.seq) })
+    }
 }

@@ -204,8 +204,10 @@ public struct EventLogSimulation {
     }
 
     mutating func rearm(_ i: Int) {
-        guard nodes[i].up, let r = nodes[i].replicator else { return }
-        var t = r.nextWakeup.nanoseconds
+        // `nodes[i].replicator?.nextWakeup` reads in place; `let r = nodes[i].replicator`
+        // copied the whole core (its tables retained and released), 6% of a flood's time.
+        guard nodes[i].up, let wake = nodes[i].replicator?.nextWakeup else { return }
+        var t = wake.nanoseconds
         if let deadline = nodes[i].refillDeadline { t = min(t, deadline) }
         t = max(t, now)
         if nodes[i].wakeToken != .max, nodes[i].wakeAt == t { return }
