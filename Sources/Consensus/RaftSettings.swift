@@ -7,7 +7,7 @@ public struct RaftSettings: Sendable, Equatable {
     /// most of an idle agent's CPU, halves at `lan`. Followers' election timers and the
     /// leader's quorum check do not change, so neither does failover nor step-down; one
     /// missing answer brings back `heartbeatInterval` for the next round, so a lossy link
-    /// still gets about as many heartbeats per election timeout as before.
+    /// is heartbeaten at the short interval again as soon as one round goes unanswered.
     public var idleHeartbeatInterval: Duration
     /// A follower that hears no leader for a random time in
     /// `[electionTimeout, 2 × electionTimeout)` starts a (pre-)election (Raft §5.2).
