@@ -3,7 +3,9 @@
 # Idempotent and non-interactive: safe to run on every build.
 set -euo pipefail
 need=()
-for pkg in libsodium-dev libsqlite3-dev pkg-config; do
+# libcurl4-openssl-dev: meshctl's HTTP client (FoundationNetworking) links libcurl, and the
+# benchmarks build it with --static-swift-stdlib, which needs libcurl's development files.
+for pkg in libsodium-dev libsqlite3-dev pkg-config libcurl4-openssl-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -23,7 +23,7 @@ extension ClusterE2ETests {
             let phase = PhaseLabel("quiet")
             let watcher = Task { () -> [String] in
                 var anomalies: [String] = []
-                while !Task.isCancelled {
+                while !phase.finished {
                     for i in cluster.agents.indices {
                         for (name, status) in await cluster.view(i) where status != "alive" {
                             anomalies.append("\(phase.name): \(cluster.names[i]) saw \(name) \(status)")
@@ -51,7 +51,7 @@ extension ClusterE2ETests {
             phase.name = "settling"
             let settle = ContinuousClock.now + Self.settleWindow
             while ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(100)) }
-            watcher.cancel()
+            phase.finished = true
             let anomalies = await watcher.value
             #expect(anomalies.isEmpty, "\(anomalies.prefix(10))")
             for i in cluster.agents.indices {
