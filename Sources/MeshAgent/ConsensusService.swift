@@ -486,9 +486,15 @@ actor ConsensusService {
             after = ready.messages.filter { if case .appendEntries = $0.message { false } else { true } }
             send(early)
         }
-        do { try storage.save(ready) } catch {
-            logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
-            return
+        // A ready that only moves the commit index needs nothing durable before it is acted
+        // on (Raft keeps the commit index in memory; `RaftStorage` does not even fsync it):
+        // its save comes after the answers, off the reply's path.
+        let commitOnly = termDurable && ready.entries.isEmpty && ready.truncateFrom == nil && ready.snapshot == nil
+        if !commitOnly {
+            do { try storage.save(ready) } catch {
+                logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
+                return
+            }
         }
         if let h = ready.hardState { savedTerm = h.term; savedVote = h.votedFor }
         send(after)
@@ -514,6 +520,11 @@ actor ConsensusService {
                 reply(CommandReply(requestID: requestID, index: entry.index.value, error: error), to: member)
             }
             if onApplied != nil { unpublished += 1; toPublish.append(Applied(entry: entry, command: command, result: result)) }
+        }
+        if commitOnly {
+            do { try storage.save(ready) } catch {
+                logger.error("raft commit index not stored; it is kept in memory", metadata: ["error": "\(error)"])
+            }
         }
         if !toPublish.isEmpty { publishSignal.yield() }
         compactIfDue()
