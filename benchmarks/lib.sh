@@ -13,10 +13,12 @@ ensure_serf() {
 ensure_meshd_binaries() {
   if [ -z "${BIN_DIR:-}" ]; then
     scripts/setup.sh
-    # As scripts/run.sh builds it: static Swift runtime (benchmarks/README.md, idle agent).
-    swift build -c release --static-swift-stdlib --product meshd >&2
-    swift build -c release --static-swift-stdlib --product meshctl >&2
-    BIN_DIR=$(swift build -c release --static-swift-stdlib --show-bin-path)
+    # As scripts/run.sh builds it: static Swift runtime, lld with packed relocations
+    # (benchmarks/README.md, idle agent).
+    local flags=(-c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs)
+    swift build "${flags[@]}" --product meshd >&2
+    swift build "${flags[@]}" --product meshctl >&2
+    BIN_DIR=$(swift build "${flags[@]}" --show-bin-path)
   fi
   MESHD="$BIN_DIR/meshd"; MESHCTL="$BIN_DIR/meshctl"
 }

@@ -104,6 +104,8 @@ public struct RaftNode: Sendable {
     public internal(set) var matchIndex: [NodeID: LogIndex] = [:]
     var inflight: [NodeID: Int] = [:]
     var recentlyActive: Set<NodeID> = []
+    /// Peers that answered since the last heartbeat round (see `quiet`).
+    var answeredSinceHeartbeat: Set<NodeID> = []
     var quorumCheckAt = MeshTime.zero
     var transferTarget: NodeID?
     var transferDeadline = MeshTime.zero
@@ -173,6 +175,14 @@ public struct RaftNode: Sendable {
         return transferTarget == nil ? min(heartbeatAt, quorumCheckAt) : min(heartbeatAt, quorumCheckAt, transferDeadline)
     }
 
+    /// A leader with nothing to replicate or commit, not transferring, whose every peer
+    /// answered since the previous heartbeat: its next heartbeat may wait
+    /// `idleHeartbeatInterval`.
+    var quiet: Bool {
+        guard role == .leader, transferTarget == nil, hard.commit == lastIndex else { return false }
+        return peers.allSatisfy { matchIndex[$0] == lastIndex && answeredSinceHeartbeat.contains($0) }
+    }
+
     /// Whether a configuration change is waiting to commit.
     public var configurationPending: Bool { configurationIndex > hard.commit }
 
@@ -184,7 +194,8 @@ public struct RaftNode: Sendable {
         case .leader:
             if transferTarget != nil, now >= transferDeadline { transferTarget = nil }
             if now >= heartbeatAt {
-                heartbeatAt = now + settings.heartbeatInterval
+                heartbeatAt = now + (quiet ? settings.idleHeartbeatInterval : settings.heartbeatInterval)
+                answeredSinceHeartbeat = []
                 for peer in peers { sendAppend(to: peer, heartbeat: true) }
             }
             if settings.checkQuorum, now >= quorumCheckAt {
@@ -393,6 +404,7 @@ public struct RaftNode: Sendable {
         nextIndex = [:]; matchIndex = [:]; inflight = [:]; abstainingPeers = []; snapshotOffsets = [:]
         for peer in peers { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
         recentlyActive = []
+        answeredSinceHeartbeat = []
         quorumCheckAt = now + settings.electionTimeout
         heartbeatAt = now + settings.heartbeatInterval
         // A no-op in the new term lets earlier entries commit (§5.4.2, §8).
@@ -502,6 +514,7 @@ public struct RaftNode: Sendable {
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now); return }
         guard role == .leader, m.term == term, peers.contains(from) else { return }
         recentlyActive.insert(from)
+        answeredSinceHeartbeat.insert(from)
         if m.abstaining { abstainingPeers.insert(from) } else { abstainingPeers.remove(from) }
         if m.success {
             inflight[from] = max(0, inflight[from, default: 0] - 1)

@@ -2,6 +2,13 @@
 public struct RaftSettings: Sendable, Equatable {
     /// A leader sends a heartbeat (an empty AppendEntries) this often.
     public var heartbeatInterval: Duration
+    /// A quiet leader (nothing to replicate, every peer answered since the previous
+    /// heartbeat) sends the next one after this instead: an idle mesh's Raft traffic,
+    /// most of an idle agent's CPU, halves at `lan`. Followers' election timers and the
+    /// leader's quorum check do not change, so neither does failover nor step-down; one
+    /// missing answer brings back `heartbeatInterval` for the next round, so a lossy link
+    /// is heartbeaten at the short interval again as soon as one round goes unanswered.
+    public var idleHeartbeatInterval: Duration
     /// A follower that hears no leader for a random time in
     /// `[electionTimeout, 2 × electionTimeout)` starts a (pre-)election (Raft §5.2).
     public var electionTimeout: Duration
@@ -26,11 +33,13 @@ public struct RaftSettings: Sendable, Equatable {
 
     /// A LAN (or loopback): fail over within a few hundred milliseconds.
     public static let lan = RaftSettings(
-        heartbeatInterval: .milliseconds(50), electionTimeout: .milliseconds(250), preVote: true, checkQuorum: true,
+        heartbeatInterval: .milliseconds(50), idleHeartbeatInterval: .milliseconds(100), electionTimeout: .milliseconds(250),
+        preVote: true, checkQuorum: true,
         maxEntriesPerMessage: 512, maxBytesPerMessage: 1 << 20, maxInflightMessages: 64, maxUncommittedEntries: 10_000)
 
     /// A WAN or lossy wireless mesh.
     public static let wan = RaftSettings(
-        heartbeatInterval: .milliseconds(250), electionTimeout: .milliseconds(2500), preVote: true, checkQuorum: true,
+        heartbeatInterval: .milliseconds(250), idleHeartbeatInterval: .milliseconds(250), electionTimeout: .milliseconds(2500),
+        preVote: true, checkQuorum: true,
         maxEntriesPerMessage: 512, maxBytesPerMessage: 1 << 20, maxInflightMessages: 16, maxUncommittedEntries: 10_000)
 }

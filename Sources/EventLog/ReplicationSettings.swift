@@ -2,10 +2,13 @@ import MeshWire
 
 /// Timing and limits of event replication, with named defaults.
 public struct ReplicationSettings: Sendable, Equatable {
-    /// New events are batched and pushed this often...
+    /// New events are batched and pushed along the broadcast tree this often (the eager
+    /// path, Plumtree's GOSSIP).
     public var pushInterval: Duration
-    /// ...to this many random live members, once per node that newly stores them
-    /// (infect-and-die): the fast path.
+    /// How many random live members a node first makes its eager (tree) links; links it
+    /// receives pushes on join them, links that bring duplicates are pruned to lazy, so the
+    /// eager graph settles into a spanning tree. Also the number it picks again when every
+    /// eager link is gone.
     public var pushFanout: Int
     /// A digest exchange with one random member this often: the path that guarantees
     /// convergence, after loss, partitions and restarts.
@@ -19,6 +22,52 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var maxPendingPerOrigin: Int
     /// Events waiting to be pushed; beyond it new events travel by anti-entropy only.
     public var maxPushQueue: Int
+    /// Lazy announcements (IHAVE) of the ids stored since the last round go out this often...
+    public var lazyInterval: Duration = .milliseconds(200)
+    /// ...to this many random live members off the eager tree (the lazy links).
+    public var lazyFanout: Int = 1
+    /// An announced event that has not arrived this long after its announcement is asked
+    /// for (GRAFT) from the announcer, whose link becomes eager: the tree repairs itself.
+    /// Longer than the eager path's usual lag behind the first announcement, or grafts
+    /// would add links that duplicates then prune.
+    public var graftTimeout: Duration = .milliseconds(800)
+    /// Ids waiting to be announced; beyond it they are dropped (counted): anti-entropy
+    /// still covers them.
+    public var maxLazyQueue: Int = 16_384
+    /// Announced ids this node lacks and waits for; beyond it announcements are ignored
+    /// (counted).
+    public var maxMissing: Int = 16_384
+    /// Announcers remembered per missing id, tried in turn one graft timeout apart.
+    public var maxAnnouncersPerID: Int = 3
+    /// Events sent in answer to one GRAFT at most.
+    public var maxGraftEvents: Int = 256
+    /// One anti-entropy round in this many sends a full digest to a random member (the
+    /// safety net); the others send an incremental digest to an eager (tree) peer.
+    public var fullDigestEvery: Int = 10
+    /// Peers whose per-origin knowledge (what they hold, what they know we hold) is kept
+    /// for incremental digests; the least recently used is forgotten first, and a peer not
+    /// kept gets full digests.
+    public var maxTrackedPeers: Int = 20
+    /// After pruning a link for an origin, this node prunes no other link for it this long:
+    /// copies already in flight on the pruned link can arrive first and make the only
+    /// remaining link look redundant (both pruned, the origin would then come by grafts).
+    public var pruneHoldoff: Duration = .seconds(1)
+    /// While anti-entropy finds nothing to repair (no event came by a batch, no graft was
+    /// needed since the previous round), its interval doubles up to this; any repair, and
+    /// any change of members, brings it back to `antiEntropyInterval`. Under a steady
+    /// flood the tree delivers everything and digests would cost about half the event
+    /// bytes at one round a second.
+    public var maxAntiEntropyInterval: Duration = .seconds(8)
+    /// Anti-entropy answers leave out events younger than this (by their hybrid time
+    /// against this node's wall clock): fresh events are the tree's to deliver, and a copy
+    /// sent alongside would reach the peer first and make it prune its tree link.
+    public var antiEntropyGrace: Duration = .seconds(2)
+    /// Eager (tree) links at most; a push from yet another member is still taken, but its
+    /// link stays lazy.
+    public var maxEagerPeers: Int = 12
+    /// Members that newly appeared (a heal, a join, this node's start) get the next full
+    /// digests, at most this many of them queued.
+    public var maxNewPeersQueued: Int = 8
     /// Verify every received event's signature (the simulator may turn this off to run
     /// thousands of nodes; the agent never does).
     public var verifySignatures: Bool

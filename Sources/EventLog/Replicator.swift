@@ -19,35 +19,110 @@ public struct ReplicationMetrics: Sendable, Equatable {
     public var rejected: UInt64 = 0
     public var pushesSent: UInt64 = 0
     public var digestsSent: UInt64 = 0
+    public var deltasSent: UInt64 = 0
     public var batchesSent: UInt64 = 0
     public var eventBytesSent: UInt64 = 0
+    /// Broadcast tree: (link, origin) pairs pruned (a push that brought only duplicates of
+    /// an origin), grafts
+    /// sent and answered, ids announced lazily.
+    public var prunesSent: UInt64 = 0
+    public var graftsSent: UInt64 = 0
+    public var graftedEventsSent: UInt64 = 0
+    public var idsAnnounced: UInt64 = 0
+    /// Ids not announced because the lazy queue was full.
+    public var lazyQueueDropped: UInt64 = 0
+    /// Announcements ignored because the missing table was full.
+    public var announcementsIgnored: UInt64 = 0
+    /// Missing ids given up after every announcer was grafted in vain (anti-entropy covers them).
+    public var graftsAbandoned: UInt64 = 0
+    /// Times a node with no eager link left picked `pushFanout` new ones.
+    public var eagerRefills: UInt64 = 0
+    /// Events not queued for push because the push queue was full.
+    public var pushQueueDropped: UInt64 = 0
     public init() {}
 }
 
-/// Replication of the event log as a state machine over an `EventStore`: eager push of
-/// new events to a few members, and scuttlebutt anti-entropy (van Renesse et al.,
-/// "Efficient Reconciliation and Flow Control for Anti-Entropy Protocols", 2008): a
-/// digest of per-origin marks goes to a random member, which answers with what the
-/// sender lacks and its own digest, so each side sends the other what it misses.
+/// Replication of the event log as a state machine over an `EventStore`.
+///
+/// - **Broadcast tree** (Plumtree: Leitão, Pereira, Rodrigues, "Epidemic Broadcast Trees",
+///   SRDS 2007, with per-source trees). A new event travels whole along *eager* links,
+///   which start as `pushFanout` random members per node (symmetric: a push received
+///   makes its sender a link too). Pruning is per origin: a push that brings only
+///   duplicates of an origin is answered with `prune` naming it, and the sender stops
+///   pushing that origin on that link, so each origin's events settle on their own
+///   first-arrival spanning tree over the same few links (a tree shared by all origins
+///   would be cut in several places by their duplicates). Ids of new events go lazily
+///   (`ihave`) every `lazyInterval` to `lazyFanout` random members; an announced id still
+///   missing `graftTimeout` later is asked for (`graft`) from its announcer, which makes it
+///   a link and lifts the prune: the tree repairs itself after a member dies, and finds
+///   shorter paths, and joins the two sides after a partition heals.
+/// - **Anti-entropy** (scuttlebutt: van Renesse et al., "Efficient Reconciliation and Flow
+///   Control for Anti-Entropy Protocols", 2008). Each round sends a digest to one member,
+///   who answers with what the sender lacks and its own digest. Digests are incremental
+///   (`delta`) with eager peers: per tracked peer the replicator keeps what that peer is
+///   known to hold (`known`) and what it knows this node holds (`claimed`), both raised by
+///   the events they exchange, and a delta carries only the origins where this node's
+///   mark differs from `claimed` or is held back by a gap. One round in `fullDigestEvery`,
+///   and the first rounds after members appear, send the full digest to a random member:
+///   the safety net that corrects any wrong belief.
 ///
 /// Pure: no clock, socket or global random source; the store is read and written
 /// synchronously, as etcd's raft uses its `Storage`.
 public struct Replicator<Store: EventStore> {
     public let settings: ReplicationSettings
     public private(set) var store: Store
-    public private(set) var metrics = ReplicationMetrics()
+    public internal(set) var metrics = ReplicationMetrics()
     let key: SigningKeyPair?
+    /// `key?.nodeID`, kept: deriving it from the key's bytes on every use was a hot spot.
+    let ownID: NodeID?
     var clock = HybridClock()
     var random: SeededRandom
     /// Mirror of the store's marks.
     var marks: [NodeID: OriginMarks]
+    /// A dense index per origin ever held (a slot), for the per-peer tables.
+    var slotOf: [NodeID: Int] = [:]
+    var slotIDs: [NodeID] = []
+    /// `marks[slotIDs[s]].high`, or 0.
+    var slotHigh: [UInt64] = []
+    /// When this node last pruned a link for each origin (ns; `Int64.min` never).
+    var lastPruneAt: [Int64] = []
+    /// Origin tag (`EventID.tag`) → slot; -1 when two held origins share the tag.
+    var tagSlot: [UInt32: Int] = [:]
     /// Events ahead of a gap, per origin, keyed by seq.
     var pending: [NodeID: [UInt64: Event]] = [:]
-    var pushQueue: [Event] = []
+    /// New events to push along the tree, with the member each came from (not pushed back).
+    var pushQueue: [(event: Event, from: NodeID?)] = []
+    /// New ids to announce lazily, with the member each came from.
+    var lazyQueue: [(id: EventID, from: NodeID?)] = []
     var peers: [NodeID] = []
+    var peerSet: Set<NodeID> = []
+    /// The links (symmetric: a member this node picked, or one that pushed or grafted to
+    /// it). Each origin's events go to every link not pruned for that origin.
+    var eager: [NodeID] = []
+    /// Per open link (one this node picked), the origins (slots) it asked this node not to
+    /// push (PRUNE); a GRAFT for an origin lifts it.
+    var pruned: [NodeID: Set<Int>] = [:]
+    /// Per closed link (one that came to this node: a push or a graft received, or a graft
+    /// sent), the only origins pushed on it: those the peer grafted. A link that appears
+    /// later would otherwise carry every origin once, only to be pruned origin by origin.
+    var allowed: [NodeID: Set<Int>] = [:]
+    /// Announced ids this node lacks.
+    var missing: [EventID: Missing] = [:]
     var nextPushAt: MeshTime
+    var nextLazyAt: MeshTime
+    var nextGraftAt = MeshTime(nanoseconds: .max)
     var nextAntiEntropyAt: MeshTime
+    var antiEntropyRounds = 0
+    /// The current anti-entropy interval (backs off while nothing needs repair).
+    var antiEntropyPeriod: Duration
+    /// Something was repaired (a batch brought events, a graft went out) or members
+    /// changed since the last round.
+    var repairedSinceLastRound = true
     var catchUpPeer: NodeID?
+    /// Members that appeared since the last `setPeers`, owed a full digest.
+    var newPeers: [NodeID] = []
+    /// Per-peer knowledge for incremental digests.
+    var tracked: [NodeID: PeerKnowledge] = [:]
     var out: [ReplicationEffect] = []
     /// The highest seq of our own origin any peer reported; our own appends wait until
     /// we hold it (a node restarted with an empty disk must not reuse its own seqs).
@@ -56,37 +131,82 @@ public struct Replicator<Store: EventStore> {
     /// showed what peers hold of it, or the shell gave up waiting (`assumeOwnHistoryComplete`).
     public private(set) var ownHistoryKnown: Bool
 
+    /// An announced id not yet received: who announced it, and when to graft next.
+    struct Missing {
+        var announcers: [NodeID]
+        var deadline: MeshTime
+    }
+
+    /// What one peer holds and knows, by slot (missing entries are 0).
+    struct PeerKnowledge {
+        /// The highest seq per origin the peer is believed to hold.
+        var known: [UInt64] = []
+        /// The highest seq per origin the peer believes this node holds.
+        var claimed: [UInt64] = []
+        var lastUsed: MeshTime
+        /// True once a full digest came from the peer: until then its knowledge is unknown
+        /// and deltas to and from it are replaced by a full exchange.
+        var synced = false
+    }
+
     /// - Parameter key: this node's identity, to sign its own events (nil for a node that
     ///   only relays, as in some tests).
     public init(store: Store, key: SigningKeyPair?, settings: ReplicationSettings, random: SeededRandom,
                 now: MeshTime) throws(EventError) {
-        self.store = store; self.key = key; self.settings = settings; self.random = random
+        self.store = store; self.key = key; self.ownID = key?.nodeID; self.settings = settings; self.random = random
         let held = try store.marks()
         marks = held
         ownHistoryKnown = key.map { held[$0.nodeID] != nil } ?? true
         nextPushAt = now
+        nextLazyAt = now
+        antiEntropyPeriod = settings.antiEntropyInterval
         var r = random
         nextAntiEntropyAt = now + settings.antiEntropyInterval.scaled(by: r.nextUnit())
         self.random = r
+        for (id, m) in held.sorted(by: { $0.key < $1.key }) { slotHigh[slot(id)] = m.high.value }
     }
 
     /// This node's newest sequence number.
-    public var localHigh: EventSeq { key.flatMap { marks[$0.nodeID]?.high } ?? .zero }
+    public var localHigh: EventSeq { ownID.flatMap { marks[$0]?.high } ?? .zero }
 
     /// Per-origin marks of what is held.
     public var heldMarks: [NodeID: OriginMarks] { marks }
+
+    /// The members this node pushes new events to (its links of the broadcast tree).
+    public var eagerPeers: [NodeID] { eager }
 
     /// Called by the shell when no peer answered within its refill timeout (a lone node,
     /// or the first of a new mesh): this node's own history is what its store holds.
     public mutating func assumeOwnHistoryComplete() { ownHistoryKnown = true }
 
-    /// The members to exchange with (alive members, from the membership layer).
+    /// The members to exchange with (alive members, from the membership layer). Eager
+    /// links to members that left are dropped (the tree repairs by grafts); members that
+    /// appeared get the next full digests; the first call picks the first eager links.
     public mutating func setPeers(_ ids: [NodeID]) {
-        peers = ids.filter { $0 != key?.nodeID }.sorted()
+        let next = ids.filter { $0 != ownID }.sorted()
+        let nextSet = Set(next)
+        let first = peers.isEmpty && eager.isEmpty
+        var added = next.filter { !peerSet.contains($0) }
+        if !added.isEmpty { repairedSinceLastRound = true }
+        peers = next
+        peerSet = nextSet
+        eager.removeAll { !nextSet.contains($0) }
+        for p in pruned.keys where !nextSet.contains(p) { pruned[p] = nil }
+        for p in allowed.keys where !nextSet.contains(p) { allowed[p] = nil }
+        for p in tracked.keys where !nextSet.contains(p) { tracked[p] = nil }
+        newPeers.removeAll { !nextSet.contains($0) }
+        while !added.isEmpty, newPeers.count < settings.maxNewPeersQueued {
+            newPeers.append(added.remove(at: Int(random.next() % UInt64(added.count))))
+        }
+        if first { refillEager() }
     }
 
     public var nextWakeup: MeshTime {
-        pushQueue.isEmpty ? nextAntiEntropyAt : min(nextPushAt, nextAntiEntropyAt)
+        var t = nextAntiEntropyAt
+        if !pushQueue.isEmpty { t = min(t, nextPushAt) }
+        if !lazyQueue.isEmpty { t = min(t, nextLazyAt) }
+        if !missing.isEmpty { t = min(t, nextGraftAt) }
+        return t
     }
 
     /// Appends an event of this node: signed, stored durably, then queued for push.
@@ -102,7 +222,7 @@ public struct Replicator<Store: EventStore> {
         try store.append([event], receivedAtMilliseconds: wallMilliseconds)
         record([event])
         metrics.appended += 1
-        enqueuePush([event])
+        enqueue([event], from: nil)
         out.append(.stored([event]))
         return (event, flush())
     }
@@ -116,16 +236,51 @@ public struct Replicator<Store: EventStore> {
             // event must not stop the spread of the origin's later ones (found by the
             // event-log simulator: under a steady flood, gaps cut push coverage down to
             // what anti-entropy delivers).
-            enqueuePush(accept(events, wallMilliseconds: wallMilliseconds, allowJump: false).new)
+            let r = accept(events, wallMilliseconds: wallMilliseconds, allowJump: false)
+            noteExchanged(events, with: peer)
+            if !r.new.isEmpty { makeEager(peer, now: now) }
+            // Origins this push brought only duplicates of: another path delivers them
+            // first, so this link leaves their trees.
+            var prune: [UInt32] = []
+            for o in r.duplicateOrigins.subtracting(r.new.map(\.origin)) {
+                let s = slot(o)
+                guard lastPruneAt[s] == .min || now.nanoseconds - lastPruneAt[s] >= settings.pruneHoldoff.nanoseconds else { continue }
+                lastPruneAt[s] = now.nanoseconds
+                prune.append(EventID.tag(of: o))
+            }
+            if !prune.isEmpty { send(.prune(prune.sorted()), to: peer) }
+            enqueue(r.new, from: peer)
+        case let .ihave(ids):
+            noteAnnounced(ids, by: peer, now: now)
+        case let .graft(ids):
+            makeEager(peer, now: now)
+            for id in ids {
+                guard let s = tagSlot[id.tag], s >= 0 else { continue }
+                allowed[peer]?.insert(s)
+                pruned[peer]?.remove(s)
+            }
+            answerGraft(ids, to: peer)
+        case let .prune(tags):
+            for tag in tags {
+                guard let s = tagSlot[tag], s >= 0 else { continue }
+                if allowed[peer] != nil, slotIDs[s] != ownID { allowed[peer]!.remove(s) } else { pruned[peer, default: []].insert(s) }
+            }
         case let .digest(entries, isReply):
-            if let own = key?.nodeID {
+            if let own = ownID {
                 ownHighSeenAtPeers = max(ownHighSeenAtPeers, entries.first { $0.origin == own }?.marks.high ?? .zero)
                 ownHistoryKnown = true
             }
-            answer(entries, to: peer)
-            if !isReply { send(.digest(digest(), isReply: true), to: peer) }
+            learnFullDigest(entries, of: peer, now: now)
+            answer(entries, to: peer, wallMilliseconds: wallMilliseconds)
+            if !isReply { sendFullDigest(to: peer, isReply: true, now: now) }
+        case let .delta(entries, isReply):
+            if let own = ownID, let mine = entries.first(where: { $0.origin == own }) {
+                ownHighSeenAtPeers = max(ownHighSeenAtPeers, mine.high)
+            }
+            if answerDelta(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds), !isReply { sendDelta(to: peer, isReply: true, now: now) }
         case let .batch(events, more):
-            _ = accept(events, wallMilliseconds: wallMilliseconds, allowJump: true)
+            if !accept(events, wallMilliseconds: wallMilliseconds, allowJump: true).new.isEmpty { repairedSinceLastRound = true }
+            noteExchanged(events, with: peer)
             if more {
                 catchUpPeer = peer
                 nextAntiEntropyAt = min(nextAntiEntropyAt, now + settings.catchUpInterval)
@@ -134,17 +289,23 @@ public struct Replicator<Store: EventStore> {
         return flush()
     }
 
-    /// Runs due pushes and anti-entropy.
+    /// Runs due pushes, announcements, grafts and anti-entropy.
     public mutating func tick(now: MeshTime) -> [ReplicationEffect] {
         if now >= nextPushAt, !pushQueue.isEmpty {
-            pushRound()
+            pushRound(now: now)
             nextPushAt = now + settings.pushInterval
         }
+        if now >= nextLazyAt, !lazyQueue.isEmpty {
+            lazyRound()
+            nextLazyAt = now + settings.lazyInterval
+        }
+        if now >= nextGraftAt, !missing.isEmpty { graftRound(now: now) }
         if now >= nextAntiEntropyAt {
-            let peer = catchUpPeer ?? (peers.isEmpty ? nil : peers[Int(random.next() % UInt64(peers.count))])
-            catchUpPeer = nil
-            if let peer { send(.digest(digest(), isReply: false), to: peer) }
-            nextAntiEntropyAt = now + settings.antiEntropyInterval.scaled(by: 0.75 + 0.5 * random.nextUnit())
+            antiEntropyRound(now: now)
+            antiEntropyPeriod = repairedSinceLastRound ? settings.antiEntropyInterval
+                : min(antiEntropyPeriod * 2, max(settings.maxAntiEntropyInterval, settings.antiEntropyInterval))
+            repairedSinceLastRound = false
+            nextAntiEntropyAt = now + antiEntropyPeriod.scaled(by: 0.75 + 0.5 * random.nextUnit())
         }
         return flush()
     }
@@ -153,6 +314,7 @@ public struct Replicator<Store: EventStore> {
     public mutating func prune(olderThanMilliseconds: UInt64?, maxBytesPerOrigin: Int?) throws(EventError) -> Int {
         let n = try store.prune(olderThanMilliseconds: olderThanMilliseconds, maxBytesPerOrigin: maxBytesPerOrigin)
         marks = try store.marks()
+        for (s, id) in slotIDs.enumerated() { slotHigh[s] = marks[id]?.high.value ?? 0 }
         return n
     }
 
@@ -168,12 +330,25 @@ public struct Replicator<Store: EventStore> {
         case let .push(e): metrics.pushesSent += 1; metrics.eventBytesSent += UInt64(e.reduce(0) { $0 + $1.encodedSize })
         case let .batch(e, _): metrics.batchesSent += 1; metrics.eventBytesSent += UInt64(e.reduce(0) { $0 + $1.encodedSize })
         case .digest: metrics.digestsSent += 1
+        case .delta: metrics.deltasSent += 1
+        case let .ihave(ids): metrics.idsAnnounced += UInt64(ids.count)
+        case .graft: metrics.graftsSent += 1
+        case let .prune(tags): metrics.prunesSent += UInt64(tags.count)
         }
         out.append(.send(m, to: peer))
     }
 
-    func digest() -> [DigestEntry] {
-        marks.keys.sorted().map { DigestEntry(origin: $0, marks: marks[$0]!) }
+    /// The slot of `origin`, made when first seen.
+    mutating func slot(_ origin: NodeID) -> Int {
+        if let s = slotOf[origin] { return s }
+        let s = slotIDs.count
+        slotOf[origin] = s
+        slotIDs.append(origin)
+        slotHigh.append(0)
+        lastPruneAt.append(.min)
+        let tag = EventID.tag(of: origin)
+        tagSlot[tag] = tagSlot[tag] == nil ? s : -1
+        return s
     }
 
     mutating func record(_ events: [Event]) {
@@ -181,45 +356,25 @@ public struct Replicator<Store: EventStore> {
             var m = marks[e.origin] ?? OriginMarks(low: e.seq, high: EventSeq(e.seq.value - 1))
             m.high = e.seq
             marks[e.origin] = m
+            slotHigh[slot(e.origin)] = e.seq.value
         }
-    }
-
-    /// Sends `peer` what it lacks according to its digest, within one batch's bytes.
-    mutating func answer(_ entries: [DigestEntry], to peer: NodeID) {
-        var theirs: [NodeID: OriginMarks] = [:]
-        for e in entries { theirs[e.origin] = e.marks }
-        var batch: [Event] = []
-        var bytes = 0
-        var more = false
-        for origin in marks.keys.sorted() {
-            let mine = marks[origin]!
-            let theirHigh = theirs[origin]?.high ?? .zero
-            guard mine.high > theirHigh else { continue }
-            let budget = settings.maxBatchBytes - bytes
-            if budget <= 0 || batch.count >= ReplicationLimits.maxBatchEvents { more = true; break }
-            // Below our low-water mark nothing is left to send: resume from `low`.
-            let after = EventSeq(max(theirHigh.value, mine.low.value - 1))
-            let limit = ReplicationLimits.maxBatchEvents - batch.count
-            guard let events = try? store.events(origin: origin, after: after, limit: limit, maxBytes: budget) else { continue }
-            batch += events
-            bytes += events.reduce(0) { $0 + $1.encodedSize }
-            if let last = events.last, last.seq < mine.high { more = true }
-        }
-        if !batch.isEmpty { send(.batch(batch, more: more), to: peer) }
     }
 
     /// Verifies and stores what continues each origin's sequence; holds what is ahead of
     /// a gap; drops duplicates. Returns the events newly stored (`stored`, including those
-    /// a gap that closed released), and the received events this node had not seen before,
-    /// stored or held (`new`, in message order: what a push relays).
+    /// a gap that closed released), the received events this node had not seen before,
+    /// stored or held (`new`, in message order: what a push relays), and the origins of the
+    /// duplicates.
     @discardableResult
-    mutating func accept(_ events: [Event], wallMilliseconds: UInt64, allowJump: Bool) -> (stored: [Event], new: [Event]) {
+    mutating func accept(_ events: [Event], wallMilliseconds: UInt64,
+                         allowJump: Bool) -> (stored: [Event], new: [Event], duplicateOrigins: Set<NodeID>) {
         var fresh: [Event] = []
         var new: [Event] = []
+        var duplicates: Set<NodeID> = []
         for e in events {
             let m = marks[e.origin]
-            if let m, e.seq <= m.high, m.high.value > 0 { metrics.duplicates += 1; continue }
-            if settings.verifySignatures || e.origin == key?.nodeID {
+            if let m, e.seq <= m.high, m.high.value > 0 { metrics.duplicates += 1; duplicates.insert(e.origin); continue }
+            if settings.verifySignatures || e.origin == ownID {
                 do { try e.verify() } catch {
                     metrics.rejected += 1
                     out.append(.rejected(origin: e.origin, seq: e.seq, error))
@@ -235,6 +390,7 @@ public struct Replicator<Store: EventStore> {
                     // Every peer pruned past what we hold: restart this origin from their low.
                     try? store.forget(origin: e.origin)
                     marks[e.origin] = nil
+                    if let s = slotOf[e.origin] { slotHigh[s] = 0 }
                     pending[e.origin] = nil
                 }
                 let run = store(e, wallMilliseconds: wallMilliseconds)
@@ -242,14 +398,20 @@ public struct Replicator<Store: EventStore> {
                 if !run.isEmpty { new.append(e) }
             } else if pending[e.origin]?[e.seq.value] != nil {
                 metrics.duplicates += 1
+                duplicates.insert(e.origin)
             } else if pending[e.origin, default: [:]].count < settings.maxPendingPerOrigin {
+                // A slot for the origin even before any of it is stored: deltas then report
+                // the gap (a peer that pushed these believes nothing of them is missing
+                // here), and `holds` finds the held ids.
+                _ = slot(e.origin)
                 pending[e.origin, default: [:]][e.seq.value] = e
                 new.append(e)
             }
         }
+        if !missing.isEmpty { for e in new { missing[EventID(e)] = nil } }
         clock.observe(fresh.map(\.time).max() ?? HybridTimestamp(raw: 0), wallMilliseconds: wallMilliseconds)
         if !fresh.isEmpty { out.append(.stored(fresh)) }
-        return (fresh, new)
+        return (fresh, new, duplicates)
     }
 
     /// Stores `e` and whatever it unblocks from the pending buffer.
@@ -270,28 +432,20 @@ public struct Replicator<Store: EventStore> {
         return run
     }
 
-    mutating func enqueuePush(_ events: [Event]) {
-        let room = settings.maxPushQueue - pushQueue.count
-        if room > 0 { pushQueue += events.prefix(room) }
+    /// Whether this node holds `id` (stored, held ahead of a gap, or already pruned).
+    func holds(_ id: EventID) -> Bool {
+        guard let s = tagSlot[id.tag], s >= 0 else { return false }
+        let origin = slotIDs[s]
+        return id.seq <= slotHigh[s] || pending[origin]?[id.seq] != nil
     }
 
-    /// Sends queued events to `pushFanout` random peers, packed into datagrams.
-    mutating func pushRound() {
-        defer { pushQueue.removeAll(keepingCapacity: true) }
-        guard !peers.isEmpty else { return }
-        var targets: [NodeID] = []
-        for _ in 0 ..< min(settings.pushFanout, peers.count) * 4 where targets.count < min(settings.pushFanout, peers.count) {
-            let p = peers[Int(random.next() % UInt64(peers.count))]
-            if !targets.contains(p) { targets.append(p) }
+    /// The event `id` names, from the store or the pending buffer.
+    func event(_ id: EventID) -> Event? {
+        guard let s = tagSlot[id.tag], s >= 0 else { return nil }
+        let origin = slotIDs[s]
+        if id.seq <= slotHigh[s], id.seq > 0 {
+            return (try? store.events(origin: origin, after: EventSeq(id.seq - 1), limit: 1, maxBytes: .max))?.first
         }
-        var chunk: [Event] = [], bytes = 0
-        var chunks: [[Event]] = []
-        for e in pushQueue {
-            let size = e.encodedSize
-            if bytes + size > settings.maxPushBytes, !chunk.isEmpty { chunks.append(chunk); chunk = []; bytes = 0 }
-            chunk.append(e); bytes += size
-        }
-        if !chunk.isEmpty { chunks.append(chunk) }
-        for t in targets { for c in chunks { send(.push(c), to: t) } }
+        return pending[origin]?[id.seq]
     }
 }

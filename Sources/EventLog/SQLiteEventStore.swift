@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MeshCore
 import SQLiteStore
 
@@ -236,12 +236,22 @@ public final class SQLiteEventStore: EventStore {
               kind: row.text(3), attributes: attributes(row.text(4)), signature: row.blob(5))
     }
 
+    /// The attributes as a JSON object with sorted keys. FoundationEssentials' `JSONEncoder`,
+    /// not `JSONSerialization`: sorting keys there compares them through ICU's collation,
+    /// which pulled ICU's code and data into every agent's memory (about 7 MB of RSS; see
+    /// benchmarks/README.md, idle agent).
     static func json(_ attributes: [String: String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: attributes, options: [.sortedKeys])) ?? Data("{}".utf8)
+        guard let data = try? attributesEncoder.encode(attributes) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 
     static func attributes(_ text: String) -> [String: String] {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] ?? [:]
+        (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
     }
+
+    private static let attributesEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
 }

@@ -1,5 +1,6 @@
 import MeshAPI
 import MeshWire
+import EventLog
 import Membership
 
 /// The names and meaning of every `/metrics` family (Prometheus conventions: a `meshd_`
@@ -61,4 +62,32 @@ enum AgentMetrics {
 extension MemberChange.Kind {
     /// Every kind, in a fixed order for the metrics page.
     static let allKinds: [MemberChange.Kind] = [.joined, .updated, .suspected, .refuted, .dead, .left, .reaped]
+}
+
+extension AgentMetrics {
+    /// The event log's replication counters (`meshd_event_*`).
+    static func renderEventLog(_ m: ReplicationMetrics, held: Int, pruned: Int) -> String {
+        var p = PrometheusText()
+        func counter(_ name: String, _ help: String, _ v: UInt64) { p.family(name, .counter, help: help, value: Double(v)) }
+        counter("meshd_event_appended_total", "Events this agent appended (its own).", m.appended)
+        counter("meshd_event_received_stored_total", "Events of other origins stored from replication.", m.stored)
+        counter("meshd_event_duplicates_total", "Received events already held (dropped).", m.duplicates)
+        counter("meshd_event_rejected_total", "Received events refused (bad signature or shape, store failure).", m.rejected)
+        p.family("meshd_event_messages_sent_total", .counter, help: "Replication messages sent, by type.", [
+            (labels: [("type", "push")], value: Double(m.pushesSent)),
+            (labels: [("type", "batch")], value: Double(m.batchesSent)),
+            (labels: [("type", "digest")], value: Double(m.digestsSent)),
+            (labels: [("type", "delta")], value: Double(m.deltasSent)),
+            (labels: [("type", "graft")], value: Double(m.graftsSent)),
+        ])
+        counter("meshd_event_sent_bytes_total", "Encoded bytes of events sent in pushes and batches.", m.eventBytesSent)
+        counter("meshd_event_ids_announced_total", "Event ids announced lazily (IHAVE).", m.idsAnnounced)
+        counter("meshd_event_prunes_sent_total", "Broadcast-tree links pruned for an origin.", m.prunesSent)
+        counter("meshd_event_grafted_events_sent_total", "Events sent in answer to grafts.", m.graftedEventsSent)
+        counter("meshd_event_queue_dropped_total", "Events or ids not queued for push or announcement (queue full).",
+                m.pushQueueDropped + m.lazyQueueDropped)
+        counter("meshd_event_retention_pruned_total", "Events removed by retention since the start.", UInt64(pruned))
+        p.family("meshd_event_origins", .gauge, help: "Origins whose events this agent holds.", value: Double(held))
+        return p.text
+    }
 }

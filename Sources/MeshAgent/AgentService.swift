@@ -157,7 +157,9 @@ public struct AgentService: Service {
                          record: @escaping @Sendable (String, [String: String]) async -> Void, leaveTimeout: Duration,
                          afterLeave: @escaping @Sendable () -> Void) -> some Service {
         let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave,
-                                                                     extraMetrics: { await node.stats.metricsText() }))
+                                                                     extraMetrics: {
+            await node.stats.metricsText() + (await services.eventLog.metricsText())
+        }))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
         APIRoutes.addNodeRoutes(to: router, runtime: runtime, node: node, record: record)
         let host = config.api.host

@@ -131,7 +131,12 @@ actor ConsensusService {
         case remote(NodeID, requestID: UInt64)
     }
     var nextRequestID: UInt64 = 1
-    var timer: Task<Void, Never>?
+    var timer: Scheduled<Void>?
+    var stopped = false
+    /// Told (on this actor's thread) when the role, leader, term, voters or learners change,
+    /// so the agent advertises them at once instead of polling (`AgentService`'s glue).
+    var onStatusChange: (@Sendable () -> Void)?
+    var lastStatus: ConsensusStatus?
     /// An applied entry, as the publisher gets it: the command it decoded to, and the result.
     struct Applied: Sendable {
         var entry: LogEntry
@@ -215,13 +220,34 @@ actor ConsensusService {
                 }
             },
         ]
-        timer = Task { [weak self] in
-            while !Task.isCancelled {
-                guard let self else { return }
-                let sleep = await self.tick()
-                try? await Task.sleep(for: sleep)
-            }
+        timerFired()
+    }
+
+    /// Runs the core's timers as a task scheduled on this actor's own event loop: one
+    /// wake-up of this thread per tick, where `Task.sleep` took three (the runtime's timer
+    /// thread, the cooperative pool, then this thread) — most of an idle follower's wake-ups.
+    func armTimer(after delay: Duration) {
+        timer = storageLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [weak self] in
+            // Scheduled on `storageLoop`, which is this actor's executor.
+            self?.assumeIsolated { $0.timerFired() }
         }
+    }
+
+    func timerFired() {
+        guard !stopped else { return }
+        armTimer(after: tick())
+        noteStatus()
+    }
+
+    func setOnStatusChange(_ f: @escaping @Sendable () -> Void) { onStatusChange = f }
+
+    /// Calls `onStatusChange` when what the mesh advertises of this node's Raft changed.
+    func noteStatus() {
+        var s = status
+        s.commitIndex = .zero; s.appliedIndex = .zero
+        guard s != lastStatus else { return }
+        lastStatus = s
+        onStatusChange?()
     }
 
     /// The next batch to publish; signals again when more are left for the next one.
@@ -247,13 +273,14 @@ actor ConsensusService {
     }
 
     func stop() {
+        stopped = true
         timer?.cancel()
         outbox.finish(); publishSignal.finish()
     }
 
-    func tick() async -> Duration {
+    func tick() -> Duration {
         execute(node.tick(now: now()))
-        await maintainVoters()
+        maintainVoters()
         return min(max(node.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep)
     }
 
@@ -268,7 +295,8 @@ actor ConsensusService {
         members = view
         self.advertisedLeader = advertisedLeader
         self.advertisedVoters = advertisedVoters
-        await maintainVoters()
+        maintainVoters()
+        noteStatus()
     }
 
     /// The leader this node would forward to: its own Raft view first, else what the
@@ -277,7 +305,7 @@ actor ConsensusService {
         node.leader ?? advertisedLeader.flatMap { members[$0]?.alive == true ? $0 : nil }
     }
 
-    func maintainVoters() async {
+    func maintainVoters() {
         guard node.role == .leader, !node.configurationPending else { return }
         let match = Dictionary(uniqueKeysWithValues: node.configuration.learners.map { ($0, matchIndex(of: $0)) })
         guard let next = policy.nextChange(leader: id, configuration: node.configuration, members: members,
@@ -465,7 +493,10 @@ actor ConsensusService {
     /// one hand-off between threads per frame, where a separate draining task would take
     /// two (a heartbeat and its answer are most of an idle leader's work).
     func drain(_ frames: AsyncStream<Frame>) async {
-        for await f in frames { try? await receive(kind: f.kind, body: f.body, from: f.sender) }
+        for await f in frames {
+            try? await receive(kind: f.kind, body: f.body, from: f.sender)
+            noteStatus()
+        }
     }
 
     func reply(_ r: CommandReply, to member: NodeID) {

@@ -152,7 +152,7 @@ actor EventLogService {
         let store = replicator.store
         let carriesOwn: Bool = switch message {
         case let .push(events), let .batch(events, _): events.contains { $0.origin == identity.nodeID }
-        case .digest: false
+        case .digest, .ihave, .graft, .prune, .delta: false    // carry no events (listed, so a new kind must choose)
         }
         var effects: [ReplicationEffect] = []
         do {
@@ -256,6 +256,8 @@ actor EventLogService {
 
     var marks: [NodeID: OriginMarks] { replicator.heldMarks }
     var metrics: ReplicationMetrics { replicator.metrics }
+    /// The `meshd_event_*` families of `/metrics`.
+    func metricsText() -> String { AgentMetrics.renderEventLog(replicator.metrics, held: replicator.heldMarks.count, pruned: pruned) }
 
     /// New events matching `query` as they are stored (`meshctl events -f`).
     func follow(_ query: EventQuery) throws(EventError) -> AsyncStream<Event> {

@@ -61,7 +61,7 @@ extension MeshRuntime {
     func routeToServices(_ frame: Frame) {
         guard let services else { counters.misroutedFrames &+= 1; return }
         switch frame.kind {
-        case .eventPush, .eventDigest, .eventBatch:
+        case .eventPush, .eventDigest, .eventBatch, .eventIHave, .eventGraft, .eventPrune, .eventDigestDelta:
             services.eventInbox.yield(frame)
         case .raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse, .raftTimeoutNow,
              .raftInstallSnapshot, .raftSnapshotResponse,

@@ -17,6 +17,14 @@ public struct ByteWriter: Sendable {
     public mutating func write(_ v: UInt64) { appendBigEndian(v, width: 8) }
     public mutating func write(_ v: Int64) { appendBigEndian(UInt64(bitPattern: v), width: 8) }
     public mutating func write(_ v: Double) { write(v.bitPattern) }
+    /// An unsigned LEB128 varint: 7 bits a byte, low bits first (1 byte below 128, at most 10).
+    public mutating func writeVarint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 { bytes.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
+        bytes.append(UInt8(v))
+    }
+    /// Bytes `writeVarint(v)` appends.
+    public static func varintSize(_ v: UInt64) -> Int { v == 0 ? 1 : (64 - v.leadingZeroBitCount + 6) / 7 }
 
     /// Raw bytes with no length prefix (fixed-size fields such as keys).
     public mutating func writeRaw<C: Collection>(_ raw: C) where C.Element == UInt8 {
@@ -85,6 +93,19 @@ public struct ByteReader: Sendable {
     public mutating func readUInt16() throws(WireError) -> UInt16 { UInt16(try readBigEndian(width: 2)) }
     public mutating func readUInt32() throws(WireError) -> UInt32 { UInt32(try readBigEndian(width: 4)) }
     public mutating func readUInt64() throws(WireError) -> UInt64 { try readBigEndian(width: 8) }
+    /// An unsigned LEB128 varint (see `ByteWriter.writeVarint`); refuses more than 10 bytes,
+    /// or a value past 64 bits.
+    public mutating func readVarint() throws(WireError) -> UInt64 {
+        var v: UInt64 = 0
+        for shift in stride(from: UInt64(0), to: 70, by: 7) {
+            let b = try take(1).first!
+            let bits = UInt64(b & 0x7f)
+            guard shift < 63 || bits <= 1 else { throw .malformed("varint past 64 bits") }
+            v |= bits << shift
+            if b & 0x80 == 0 { return v }
+        }
+        throw .malformed("varint longer than 10 bytes")
+    }
     public mutating func readInt64() throws(WireError) -> Int64 { Int64(bitPattern: try readBigEndian(width: 8)) }
     public mutating func readDouble() throws(WireError) -> Double {
         let d = Double(bitPattern: try readUInt64())

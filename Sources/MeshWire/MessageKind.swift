@@ -17,6 +17,14 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     case eventPush = 32
     case eventDigest = 33
     case eventBatch = 34
+    /// Lazy announcement of event ids (Plumtree IHAVE).
+    case eventIHave = 35
+    /// Request for announced events, making the link eager (Plumtree GRAFT).
+    case eventGraft = 36
+    /// The link delivered duplicates: make it lazy (Plumtree PRUNE).
+    case eventPrune = 37
+    /// Incremental anti-entropy digest: only origins whose marks changed for that peer.
+    case eventDigestDelta = 38
     case raftRequestVote = 64
     case raftVoteResponse = 65
     case raftAppendEntries = 66

@@ -34,6 +34,12 @@ struct Run: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the human report.")
     var json = false
 
+    @Option(help: "Seconds of appending (event-log engine; overrides the scenario's duration).")
+    var duration: Int?
+
+    @Option(help: "Seconds after which latency and bytes are measured (event-log engine; overrides the scenario's `measure after`).")
+    var measureAfter: Int?
+
     @Option(help: "Write a line per simulation event to this file (slow; for one seed).")
     var trace: String?
 
@@ -72,8 +78,13 @@ extension Run {
     func runEventLog() throws {
         var simulation: EventLogSimulation
         do {
-            simulation = try EventLogSimulation(scenario: EventLogScenario(parsing: EventLogScenario.read(scenario).text),
-                                                seed: seed, nodes: nodes)
+            var parsed = try EventLogScenario(parsing: EventLogScenario.read(scenario).text)
+            if let duration { parsed.duration = .seconds(duration) }
+            if let measureAfter { parsed.measureAfter = .seconds(measureAfter) }
+            guard parsed.measureAfter < parsed.duration else {
+                throw ValidationError("measuring after \(parsed.measureAfter) leaves nothing of \(parsed.duration) of appending")
+            }
+            simulation = try EventLogSimulation(scenario: parsed, seed: seed, nodes: nodes)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -216,7 +216,25 @@ struct ReplicatorTests {
         let samples: [ReplicationMessage] = [
             .push(events), .batch(events, more: true),
             .digest([DigestEntry(origin: a.key.nodeID, marks: OriginMarks(low: EventSeq(3), high: EventSeq(9)))], isReply: true),
+            .ihave([EventID(events[0]), EventID(tag: 7, seq: 9), EventID(tag: .max, seq: 300), EventID(tag: 1, seq: .max)]),
+            .graft([EventID(events[1])]), .prune([7, 9]),
+            .delta([DeltaEntry(origin: a.key.nodeID, high: EventSeq(4))], isReply: false),
         ]
-        for s in samples { #expect(try ReplicationMessage.decode(kind: s.kind, body: s.encoded) == s) }
+        for s in samples {
+            #expect(try ReplicationMessage.decode(kind: s.kind, body: s.encoded) == s)
+            #expect(s.encoded.count == s.encodedSize, "\(s.kind)")
+        }
+    }
+
+    /// An id costs 4 bytes of origin tag and a varint seq: 5 bytes below seq 128.
+    @Test func announcedIDsAreCompact() {
+        #expect(ReplicationMessage.ihave([EventID(tag: 1, seq: 127)]).encoded.count == 4 + 5)
+        #expect(ReplicationMessage.ihave([EventID(tag: 1, seq: 128)]).encoded.count == 4 + 6)
+        #expect(ReplicationMessage.ihave([EventID(tag: 1, seq: .max)]).encoded.count == 4 + 14)
+        // A varint of 11 bytes, or one past 64 bits, is refused.
+        let long: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 1] + [UInt8](repeating: 0x80, count: 10) + [1]
+        #expect(throws: WireError.self) { try ReplicationMessage.decode(kind: .eventIHave, body: long) }
+        let wide: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 1] + [UInt8](repeating: 0xff, count: 9) + [0x02]
+        #expect(throws: WireError.self) { try ReplicationMessage.decode(kind: .eventIHave, body: wide) }
     }
 }

@@ -29,6 +29,20 @@ struct EventLogSimulationTests {
         #expect(r.metrics.rawEventBytesDelivered > 0 && r.bytesRatio! > 1)
     }
 
+    /// `measure after`: the latency samples are the later appends only, and the bytes are
+    /// those sent and delivered later.
+    @Test func measuringAfterAWarmUpLeavesOutTheStart() throws {
+        let text = "name w\nengine eventlog\nnodes 8\nappend 1s\nduration 20s\nsettle 10s\n"
+        let all = try Self.run(EventLogScenario(parsing: text))
+        let later = try Self.run(EventLogScenario(parsing: text + "measure after 12s\n"))
+        #expect(all.latencies.count == 8 * 20)
+        #expect(later.latencies.count == 8 * 8, "the appends at 12 s and later: one per node per second")
+        #expect(later.metrics.rawEventBytesDelivered > 0 && later.metrics.rawEventBytesDelivered < all.metrics.rawEventBytesDelivered)
+        #expect(later.metrics.replicationBytes < all.metrics.replicationBytes)
+        #expect(throws: ScenarioError.self) { try EventLogScenario(parsing: text + "measure after 20s\n") }
+        #expect(throws: ScenarioError.self) { try EventLogScenario(parsing: text + "measure 5s\n") }
+    }
+
     @Test func bothSidesOfAPartitionConvergeAfterTheHeal() throws {
         let s = Self.scenario("partition", timeline: [
             EventLogAction(at: .seconds(5), kind: .partition(percent: 50)),

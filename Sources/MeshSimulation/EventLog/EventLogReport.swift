@@ -3,7 +3,8 @@ import Foundation
 /// The outcome of an event-log run: dissemination latency, convergence and catch-up
 /// times, replication bytes against the raw event bytes, invariants and bounds.
 ///
-/// Bytes ratio: every replication message's encoded body (pushes, digests and batches,
+/// Bytes ratio: every replication message's encoded body (pushes, digests, batches and
+/// the tree's IHAVE/GRAFT/PRUNE,
 /// as `ReplicationMessage.encoded` lays them out) plus the sealed frame's overhead,
 /// whether or not the network delivered it, divided by the encoded bytes of every event
 /// stored by a node other than its origin (each event counted once per node that needed it).
@@ -59,6 +60,7 @@ public struct EventLogReport {
         var out = """
         scenario \(scenario.name) (engine eventlog)  seed \(seed)  nodes \(nodes)
           events appended \(events) (refused while refilling: \(metrics.appendsRefused))
+          measured after \(Report.format(Double(scenario.measureAfter.nanoseconds) / 1e9)) s (latency of later appends; bytes sent and delivered later)
           latency append -> last live node: p50 \(f(percentile(0.5))) s  p99 \(f(percentile(0.99))) s  max \(f(value(.latencyMaxSeconds))) s  (\(latencies.count) samples, \(unmeasured) spread during faults)
           convergence after heal \(f(convergenceSeconds)) s  catch-up after restart \(f(catchUpSeconds)) s
         """
@@ -66,8 +68,8 @@ public struct EventLogReport {
         let mb = { (b: Int) in Report.format(Double(b) / 1e6) }
         out += """
 
-          replication bytes \(mb(metrics.replicationBytes)) MB (push \(mb(metrics.pushBytes)), digest \(mb(metrics.digestBytes)), batch \(mb(metrics.batchBytes))) / raw event bytes delivered \(mb(metrics.rawEventBytesDelivered)) MB = \(f(bytesRatio))
-          messages: push \(metrics.pushMessages), digest \(metrics.digestMessages), batch \(metrics.batchMessages); dropped by the network \(network.dropped.reduce(0, +)), at down nodes \(metrics.droppedAtDownNodes)
+          replication bytes \(mb(metrics.replicationBytes)) MB (push \(mb(metrics.pushBytes)), digest \(mb(metrics.digestBytes)), batch \(mb(metrics.batchBytes)), ihave/graft/prune \(mb(metrics.treeBytes))) / raw event bytes delivered \(mb(metrics.rawEventBytesDelivered)) MB = \(f(bytesRatio))
+          messages: push \(metrics.pushMessages), digest \(metrics.digestMessages), batch \(metrics.batchMessages), ihave/graft/prune \(metrics.treeMessages); dropped by the network \(network.dropped.reduce(0, +)), at down nodes \(metrics.droppedAtDownNodes)
           final digests: \(distinctDigests) distinct among live nodes
         """
         out += "\ninvariants:"
@@ -87,7 +89,9 @@ public struct EventLogReport {
         var o: [String: Any] = [
             "scenario": scenario.name, "engine": "eventlog", "seed": seed, "nodes": nodes, "events": events,
             "passed": passed, "distinct_digests": distinctDigests, "unmeasured_events": unmeasured,
-            "replication_bytes": metrics.replicationBytes, "raw_event_bytes_delivered": metrics.rawEventBytesDelivered,
+            "measure_after_seconds": Double(scenario.measureAfter.nanoseconds) / 1e9,
+            "replication_bytes": metrics.replicationBytes, "push_bytes": metrics.pushBytes, "digest_bytes": metrics.digestBytes,
+            "batch_bytes": metrics.batchBytes, "tree_bytes": metrics.treeBytes, "raw_event_bytes_delivered": metrics.rawEventBytesDelivered,
             "violations": violations.map { "\($0.invariant.rawValue) at \($0.atSeconds) s: \($0.detail)" },
         ]
         for m in EventLogBound.Metric.allCases { if let v = value(m) { o[m.rawValue] = v } }

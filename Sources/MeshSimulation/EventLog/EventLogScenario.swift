@@ -20,12 +20,19 @@ public struct EventLogScenario: Sendable, Equatable {
     public var duration: Duration
     /// Quiet time after the last append, before the final convergence check.
     public var settle: Duration
+    /// Latency and bytes are measured from here on (`measure after D`): events appended
+    /// before it, and messages sent and events delivered before it, are left out, so a
+    /// run can report the steady state past the trees' forming and the first full
+    /// digests. Zero (the default): the whole run.
+    public var measureAfter: Duration = .zero
     /// Whether the cores verify every received event's Ed25519 signature. Off in the big
     /// runs (the simulator's `EventTable` then checks each body against its origin's); on in
     /// `swift test`.
     public var verifySignatures: Bool
-    /// Overrides of the profile's push fan-out.
+    /// Overrides of the profile's push fan-out and push interval (`push_fanout N`,
+    /// `push_interval D`).
     public var pushFanout: Int?
+    public var pushInterval: Duration?
     public var timeline: [EventLogAction]
     public var expectations: [EventLogBound]
 
@@ -48,6 +55,7 @@ public struct EventLogScenario: Sendable, Equatable {
         }
         s.verifySignatures = verifySignatures
         if let pushFanout { s.pushFanout = pushFanout }
+        if let pushInterval { s.pushInterval = pushInterval }
         return s
     }
 }
@@ -110,7 +118,7 @@ extension EventLogScenario {
     public init(parsing text: String) throws(ScenarioError) {
         var name: String?, nodes: Int?, description = "", seed: UInt64 = 1, profile = Scenario.Profile.lan
         var append = Duration.seconds(1), duration = Duration.seconds(60), settle = Duration.seconds(30)
-        var verify = true, fanout: Int?
+        var verify = true, fanout: Int?, measureAfter = Duration.zero, pushInterval: Duration?
         var timeline: [EventLogAction] = [], expectations: [EventLogBound] = []
         var loss: Double?, latency: [Substring]?
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -130,11 +138,15 @@ extension EventLogScenario {
             case "append": append = try p.duration(0)
             case "duration": duration = try p.duration(0)
             case "settle": settle = try p.duration(0)
+            case "measure":
+                guard try p.word(0, "after") == "after" else { throw p.error("measure after DURATION") }
+                measureAfter = try p.duration(1)
             case "verify":
                 let w = try p.word(0, "on or off")
                 guard w == "on" || w == "off" else { throw p.error("on or off") }
                 verify = w == "on"
             case "push_fanout": fanout = try p.int(0, "a fan-out (at least 1)", min: 1)
+            case "push_interval": pushInterval = try p.duration(0)
             case "loss": loss = try p.percent(0)
             case "latency": latency = p.words
             case "at":
@@ -190,5 +202,10 @@ extension EventLogScenario {
         self.init(name: name, description: description, nodes: nodes, seed: seed, profile: profile, network: network,
                   appendInterval: append, duration: duration, settle: settle, verifySignatures: verify, pushFanout: fanout,
                   timeline: timeline, expectations: expectations)
+        guard measureAfter < duration else {
+            throw .invalid(key: "measure after", value: "\(measureAfter)", allowed: "less than the duration (\(duration))")
+        }
+        self.measureAfter = measureAfter
+        self.pushInterval = pushInterval
     }
 }

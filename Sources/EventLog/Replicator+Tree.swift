@@ -1,0 +1,204 @@
+import MeshCore
+import MeshWire
+
+/// The broadcast tree (Plumtree): eager pushes along tree links, lazy announcements off
+/// them, grafts for what was announced and did not come.
+extension Replicator {
+    /// Makes `peer` a closed link (a push or graft came from it, or this node grafts from
+    /// it), within `maxEagerPeers`: it carries only the origins the peer grafts.
+    mutating func makeEager(_ peer: NodeID, now: MeshTime) {
+        guard peer != ownID, !eager.contains(peer), eager.count < settings.maxEagerPeers else { return }
+        eager.append(peer)
+        allowed[peer] = []
+        track(peer, now: now)
+    }
+
+    /// Picks `pushFanout` random members as eager links (the first call, or when every
+    /// eager link is gone).
+    mutating func refillEager() {
+        let want = min(settings.pushFanout, peers.count, settings.maxEagerPeers)
+        var tries = 0
+        while eager.count < want, tries < want * 8 {
+            tries += 1
+            let p = peers[Int(random.next() % UInt64(peers.count))]
+            if !eager.contains(p) { eager.append(p); allowed[p] = nil; pruned[p] = nil }
+        }
+    }
+
+    /// Queues new events for the next push round and their ids for the next lazy round.
+    mutating func enqueue(_ events: [Event], from: NodeID?) {
+        for e in events {
+            if pushQueue.count < settings.maxPushQueue { pushQueue.append((e, from)) } else { metrics.pushQueueDropped += 1 }
+            if lazyQueue.count < settings.maxLazyQueue { lazyQueue.append((EventID(e), from)) } else { metrics.lazyQueueDropped += 1 }
+        }
+    }
+
+    /// Sends queued events to every eager link except the one each came from, packed into
+    /// datagrams.
+    mutating func pushRound(now: MeshTime) {
+        defer { pushQueue.removeAll(keepingCapacity: true) }
+        if eager.isEmpty, !peers.isEmpty {
+            refillEager()
+            metrics.eagerRefills += 1
+            for p in eager { track(p, now: now) }
+        }
+        let slots = pushQueue.map { slotOf[$0.event.origin] ?? -1 }
+        for target in eager {
+            track(target, now: now)
+            var chunk: [Event] = [], bytes = 0
+            let skip = pruned[target], only = allowed[target]
+            for (i, (e, from)) in pushQueue.enumerated() where from != target {
+                let s = slots[i]
+                if s >= 0 {
+                    if skip?.contains(s) == true { continue }
+                    if let only, !only.contains(s), e.origin != ownID { continue }
+                }
+                let size = e.encodedSize
+                if bytes + size > settings.maxPushBytes, !chunk.isEmpty {
+                    sendPush(chunk, to: target)
+                    chunk = []; bytes = 0
+                }
+                chunk.append(e); bytes += size
+            }
+            if !chunk.isEmpty { sendPush(chunk, to: target) }
+        }
+    }
+
+    /// Whether the eager link to `target` carries `origin`'s events. An open link (one this
+    /// node picked) carries every origin it did not prune; a closed one (it came to this
+    /// node) only those the peer grafted, and this node's own: each node is the root of its
+    /// own origin's tree, so its own events go on every link until pruned (a seed node
+    /// whose links all came from joiners would otherwise push its events to nobody).
+    func carries(_ target: NodeID, _ origin: NodeID) -> Bool {
+        guard let s = slotOf[origin] else { return true }
+        return carries(target, slot: s)
+    }
+
+    /// `carries` by slot (`pushRound` inlines the same test).
+    func carries(_ target: NodeID, slot s: Int) -> Bool {
+        if pruned[target]?.contains(s) == true { return false }
+        guard let only = allowed[target] else { return true }
+        return only.contains(s) || slotIDs[s] == ownID
+    }
+
+    mutating func sendPush(_ events: [Event], to peer: NodeID) {
+        noteExchanged(events, with: peer)
+        send(.push(events), to: peer)
+    }
+
+    /// Announces the queued ids to `lazyFanout` random members that do not get all of them
+    /// eagerly from this node: members off the tree, and links that are pruned or closed
+    /// for some origins (in a small mesh every member can be a link). Each is told only
+    /// the ids its link does not carry.
+    mutating func lazyRound() {
+        defer { lazyQueue.removeAll(keepingCapacity: true) }
+        let candidates = peers.filter { p in
+            !eager.contains(p) || allowed[p] != nil || pruned[p]?.isEmpty == false
+        }
+        guard !candidates.isEmpty else { return }
+        var targets: [NodeID] = []
+        var tries = 0
+        while targets.count < min(settings.lazyFanout, candidates.count), tries < settings.lazyFanout * 8 {
+            tries += 1
+            let p = candidates[Int(random.next() % UInt64(candidates.count))]
+            if !targets.contains(p) { targets.append(p) }
+        }
+        for t in targets {
+            let linked = eager.contains(t)
+            var ids: [EventID] = []
+            for (id, from) in lazyQueue where from != t {
+                if linked, let s = tagSlot[id.tag], s >= 0, carries(t, slot: s) { continue }
+                ids.append(id)
+                if ids.count == ReplicationLimits.maxAnnouncedIDs { send(.ihave(ids), to: t); ids.removeAll() }
+            }
+            if !ids.isEmpty { send(.ihave(ids), to: t) }
+        }
+    }
+
+    /// Remembers announced ids this node lacks, to graft them if they do not come in time.
+    mutating func noteAnnounced(_ ids: [EventID], by peer: NodeID, now: MeshTime) {
+        let deadline = now + settings.graftTimeout
+        for id in ids where !holds(id) {
+            if var m = missing[id] {
+                if m.announcers.count < settings.maxAnnouncersPerID, !m.announcers.contains(peer) {
+                    m.announcers.append(peer)
+                    missing[id] = m
+                }
+            } else if missing.count < settings.maxMissing {
+                missing[id] = Missing(announcers: [peer], deadline: deadline)
+                nextGraftAt = min(nextGraftAt, deadline)
+            } else {
+                metrics.announcementsIgnored += 1
+            }
+        }
+    }
+
+    /// Grafts every missing id whose deadline passed from its next announcer (making that
+    /// link eager); gives up on ids no announcer is left for.
+    mutating func graftRound(now: MeshTime) {
+        var requests: [NodeID: [EventID]] = [:]
+        var next = MeshTime(nanoseconds: .max)
+        // In id order, not the dictionary's (which varies from process to process): the
+        // same inputs must give the same messages, or a simulation seed would not replay.
+        for id in missing.keys.sorted(by: { ($0.tag, $0.seq) < ($1.tag, $1.seq) }) {
+            guard var m = missing[id] else { continue }
+            if holds(id) { missing[id] = nil; continue }
+            if m.deadline > now { next = min(next, m.deadline); continue }
+            guard !m.announcers.isEmpty else {
+                missing[id] = nil
+                metrics.graftsAbandoned += 1
+                continue
+            }
+            let q = m.announcers.removeFirst()
+            requests[q, default: []].append(id)
+            m.deadline = now + settings.graftTimeout
+            next = min(next, m.deadline)
+            missing[id] = m
+        }
+        nextGraftAt = next
+        if !requests.isEmpty { repairedSinceLastRound = true }
+        for q in requests.keys.sorted() {
+            makeEager(q, now: now)
+            let ids = withGaps(requests[q]!)
+            for start in stride(from: 0, to: ids.count, by: ReplicationLimits.maxAnnouncedIDs) {
+                send(.graft(Array(ids[start ..< min(ids.count, start + ReplicationLimits.maxAnnouncedIDs)])), to: q)
+            }
+        }
+    }
+
+    /// The grafted ids preceded by the ids of the gap before each (an origin this node
+    /// holds only up to an earlier seq, or not at all): a grafted event alone would be held
+    /// ahead of its gap. At most `maxGraftEvents` ids in all; anti-entropy brings the rest.
+    func withGaps(_ ids: [EventID]) -> [EventID] {
+        var out: [EventID] = []
+        var asked: Set<EventID> = []
+        for id in ids {
+            let s = tagSlot[id.tag] ?? -1
+            let high = s >= 0 ? slotHigh[s] : 0
+            let origin = s >= 0 ? slotIDs[s] : nil
+            var seq = high + 1
+            while seq < id.seq, out.count < settings.maxGraftEvents - 1 {
+                let gap = EventID(tag: id.tag, seq: seq)
+                if origin.flatMap({ pending[$0]?[seq] }) == nil, asked.insert(gap).inserted { out.append(gap) }
+                seq += 1
+            }
+            if out.count >= settings.maxGraftEvents { break }
+            if asked.insert(id).inserted { out.append(id) }
+        }
+        return out
+    }
+
+    /// Pushes the grafted events this node holds to `peer` at once.
+    mutating func answerGraft(_ ids: [EventID], to peer: NodeID) {
+        var events: [Event] = []
+        for id in ids.prefix(settings.maxGraftEvents) { if let e = event(id) { events.append(e) } }
+        metrics.graftedEventsSent += UInt64(events.count)
+        var chunk: [Event] = [], bytes = 0
+        for e in events {
+            let size = e.encodedSize
+            if bytes + size > settings.maxPushBytes, !chunk.isEmpty { sendPush(chunk, to: peer); chunk = []; bytes = 0 }
+            chunk.append(e); bytes += size
+        }
+        if !chunk.isEmpty { sendPush(chunk, to: peer) }
+    }
+}
