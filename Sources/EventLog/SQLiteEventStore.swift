@@ -11,6 +11,10 @@ public final class SQLiteEventStore: EventStore {
     private let upsertOrigin: SQLiteStatement
     private let selectAfter: SQLiteStatement
     private let selectMarks: SQLiteStatement
+    private let selectAgentMark: SQLiteStatement
+    private let putAgentMark: SQLiteStatement
+    /// Inside `batch`: appends run as savepoints of the batch's transaction.
+    private var batching = false
 
     /// Numbered migrations; each runs once, in order, in its own transaction.
     static let migrations: [(Int, String)] = [
@@ -35,6 +39,15 @@ public final class SQLiteEventStore: EventStore {
             bytes  INTEGER NOT NULL         -- encoded bytes held
         ) WITHOUT ROWID;
         """),
+        (2, """
+        CREATE TABLE agent_marks (
+            name  TEXT PRIMARY KEY,         -- what the agent keeps track of, e.g. control.published
+            value INTEGER NOT NULL          -- written in the transaction of the events it is about
+        ) WITHOUT ROWID;
+        INSERT INTO agent_marks (name, value)
+            SELECT 'control.published', COALESCE(MAX(CAST(json_extract(attributes, '$.index') AS INTEGER)), 0)
+            FROM events WHERE kind >= 'control.' AND kind < 'control.' || char(127) AND json_valid(attributes);
+        """),
     ]
 
     public init(path: String) throws(EventError) {
@@ -47,6 +60,44 @@ public final class SQLiteEventStore: EventStore {
             """)
         selectAfter = try db.prepare("SELECT origin, seq, hlc, kind, attributes, signature, size FROM events WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?")
         selectMarks = try db.prepare("SELECT origin, low, high FROM origins")
+        selectAgentMark = try db.prepare("SELECT value FROM agent_marks WHERE name = ?")
+        putAgentMark = try db.prepare("INSERT INTO agent_marks (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+    }
+
+    /// Runs `body` in one transaction: every `append` in it commits, and is fsynced, with
+    /// the others, so a batch of appends costs one fsync instead of one each. An append
+    /// that fails rolls back alone (a savepoint); the others still commit. What `body`
+    /// appended is durable only once this returns: nothing about it may be sent before.
+    public func batch<T>(_ body: () throws(EventError) -> T) throws(EventError) -> T {
+        precondition(!batching, "event store batches do not nest")
+        batching = true
+        defer { batching = false }
+        return try db.transaction(body)
+    }
+
+    /// Runs `body` with commits that are not fsynced (`synchronous=NORMAL`; WAL mode keeps
+    /// them atomic and in order): each survives a crash of the agent, but the newest may be
+    /// lost on power loss or an OS crash. Only for events received from peers: this node
+    /// acknowledged them to nobody, its marks are read back from the file at start, and
+    /// anti-entropy fetches again whatever a power cut took. Never for this node's own
+    /// events (a lost own event could have its seq reused). The next synced commit makes
+    /// everything before it durable too.
+    public func unsynced<T>(_ body: () throws(EventError) -> T) throws(EventError) -> T {
+        try db.execute("PRAGMA synchronous=NORMAL")
+        defer { try? db.execute("PRAGMA synchronous=FULL") }
+        return try body()
+    }
+
+    /// A number the agent keeps with the events (`agent_marks`); nil when never set.
+    public func agentMark(_ name: String) throws(EventError) -> UInt64? {
+        var value: UInt64?
+        try selectAgentMark.run([.text(name)]) { value = UInt64(max(0, $0.int(0))) }
+        return value
+    }
+
+    /// Sets a mark; inside `batch`, in the batch's transaction (durable with its events).
+    public func setAgentMark(_ name: String, _ value: UInt64) throws(EventError) {
+        try putAgentMark.run([.text(name), .int(Int64(bitPattern: value))])
     }
 
     static func migrate(_ db: SQLiteDatabase) throws(EventError) {
@@ -82,7 +133,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func append(_ events: [Event], receivedAtMilliseconds: UInt64) throws(EventError) {
         guard !events.isEmpty else { return }
-        try db.transaction { () throws(EventError) in
+        try atomically { () throws(EventError) in
             for e in events {
                 let size = Int64(e.encodedSize)
                 try upsertOrigin.run([.blob(e.origin.bytes), .int(Int64(e.seq.value)), .int(size)])
@@ -93,6 +144,20 @@ public final class SQLiteEventStore: EventStore {
                                      .text(e.kind), .text(Self.json(e.attributes)), .blob(e.signature),
                                      .int(Int64(receivedAtMilliseconds)), .int(size)])
             }
+        }
+    }
+
+    /// One transaction, or a savepoint of the enclosing `batch`.
+    private func atomically(_ body: () throws(EventError) -> Void) throws(EventError) {
+        guard batching else { return try db.transaction(body) }
+        try db.execute("SAVEPOINT event_append")
+        do {
+            try body()
+            try db.execute("RELEASE event_append")
+        } catch {
+            try? db.execute("ROLLBACK TO event_append")
+            try? db.execute("RELEASE event_append")
+            throw error
         }
     }
 
@@ -133,7 +198,7 @@ public final class SQLiteEventStore: EventStore {
     public func prune(olderThanMilliseconds: UInt64?, maxBytesPerOrigin: Int?) throws(EventError) -> Int {
         var removed = 0
         let all = try marks()
-        try db.transaction { () throws(EventError) in
+        try atomically { () throws(EventError) in
             for (origin, m) in all.sorted(by: { $0.key < $1.key }) where m.high > m.low {
                 var cut = m.low.value   // the new low: events below it go; the newest always stays
                 if let t = olderThanMilliseconds {
@@ -159,7 +224,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func forget(origin: NodeID) throws(EventError) {
-        try db.transaction { () throws(EventError) in
+        try atomically { () throws(EventError) in
             try db.prepare("DELETE FROM events WHERE origin = ?").run([.blob(origin.bytes)])
             try db.prepare("DELETE FROM origins WHERE origin = ?").run([.blob(origin.bytes)])
         }

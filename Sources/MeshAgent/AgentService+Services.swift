@@ -55,12 +55,10 @@ extension AgentService {
         }
         let (services, drains) = AgentServices.make(eventLog: eventLog, consensus: consensus)
         let log = logger
-        await consensus.setOnApplied { entry, command, result in
+        let publisher = ControlPublisher(eventLog: eventLog, logger: logger)
+        await consensus.setOnApplied { batch in
             // The leader publishes what it applied, so every member learns it without Raft.
-            guard await consensus.status.role == .leader, let (kind, attributes) = AgentEvents.applied(entry, command, result) else { return }
-            do { _ = try await eventLog.append(kind: kind, attributes: attributes) } catch {
-                log.warning("cannot record an applied command", metadata: ["error": "\(error)"])
-            }
+            await publisher.publish(batch, leading: await consensus.status.role == .leader)
         }
         let (nudges, nudge) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await consensus.setOnStatusChange { nudge.yield() }

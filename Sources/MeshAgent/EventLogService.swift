@@ -52,13 +52,25 @@ actor EventLogService {
     var rejectionsSummarised: [String: UInt64] = [:]
     /// Events removed by retention since the start.
     private(set) var pruned = 0
+    /// The mark (`agent_marks`) of the highest Raft index of a `control.*` event held.
+    static let controlPublishedMark = "control.published"
+    /// The highest Raft index of a `control.*` event this store holds, this node's own or
+    /// received; kept in the transaction that stores such events (`ControlPublisher`).
+    private(set) var controlPublished: UInt64
+    /// Batched appends whose commit failed, after which the replicator was rebuilt from the store.
+    private(set) var failedBatches = 0
+    let identity: SigningKeyPair
+    let settings: ReplicationSettings
 
     init(storePath: String, identity: SigningKeyPair, settings: ReplicationSettings, transport: any MeshTransport,
          now: @escaping @Sendable () -> MeshTime, wallMilliseconds: @escaping @Sendable () -> UInt64,
          logger: Logger) throws(EventError) {
         self.transport = transport; self.logger = logger; self.now = now; self.wallMilliseconds = wallMilliseconds
+        self.identity = identity; self.settings = settings
         let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        replicator = try Replicator(store: SQLiteEventStore(path: storePath), key: identity, settings: settings,
+        let store = try SQLiteEventStore(path: storePath)
+        controlPublished = try store.agentMark(Self.controlPublishedMark) ?? 0
+        replicator = try Replicator(store: store, key: identity, settings: settings,
                                     random: SeededRandom(seed: seed), now: now())
         startedAt = now()
         nextRetentionAt = startedAt + Self.retentionInterval
@@ -129,12 +141,97 @@ actor EventLogService {
     }
 
     /// The live members to replicate with.
-    func setPeers(_ peers: [NodeID]) { replicator.setPeers(peers) }
+    func setPeers(_ peers: [NodeID]) { self.peers = peers; replicator.setPeers(peers) }
+    var peers: [NodeID] = []
 
-    /// A replication message from `member`.
+    /// A replication message from `member`. Events of other origins are stored without an
+    /// fsync of their own (`SQLiteEventStore.unsynced`: anti-entropy fetches again what a
+    /// power cut takes), this node's own history with one.
     func receive(kind: MessageKind, body: [UInt8], from member: NodeID) async throws(WireError) {
         let message = try ReplicationMessage.decode(kind: kind, body: body)
-        await execute(replicator.receive(message, from: member, now: now(), wallMilliseconds: wallMilliseconds()))
+        let store = replicator.store
+        let carriesOwn: Bool = switch message {
+        case let .push(events), let .batch(events, _): events.contains { $0.origin == identity.nodeID }
+        case .digest, .ihave, .graft, .prune, .delta: false    // carry no events (listed, so a new kind must choose)
+        }
+        var effects: [ReplicationEffect] = []
+        do {
+            if carriesOwn {
+                effects = handle(message, from: member, store: store)
+            } else {
+                try store.unsynced { () throws(EventError) in effects = handle(message, from: member, store: store) }
+            }
+        } catch {
+            logger.warning("cannot switch the event log's fsync mode", metadata: ["error": "\(error)"])
+        }
+        await execute(effects)
+    }
+
+    private func handle(_ message: ReplicationMessage, from member: NodeID, store: SQLiteEventStore) -> [ReplicationEffect] {
+        let effects = replicator.receive(message, from: member, now: now(), wallMilliseconds: wallMilliseconds())
+        noteControl(effects, in: store)
+        return effects
+    }
+
+    /// Raises `controlPublished` to the highest `index` of the `control.*` events just
+    /// stored (a mark lower than the truth only makes a new leader publish some again).
+    func noteControl(_ effects: [ReplicationEffect], in store: SQLiteEventStore) {
+        var highest = controlPublished
+        for case let .stored(events) in effects {
+            for e in events where e.kind.hasPrefix("control.") {
+                if let i = e.attributes["index"].flatMap(UInt64.init) { highest = max(highest, i) }
+            }
+        }
+        guard highest > controlPublished else { return }
+        do { try store.setAgentMark(Self.controlPublishedMark, highest) } catch {
+            logger.warning("cannot record the highest control index received", metadata: ["error": "\(error)"])
+        }
+        controlPublished = highest
+    }
+
+    /// Appends `control.*` events of this node for applied Raft entries through `index`,
+    /// all in one transaction (one fsync) that also raises `controlPublished` to `index`;
+    /// returns them once durable. Waits while this node refills its own history, as `append`.
+    func appendControl(_ items: [(kind: String, attributes: [String: String])], through index: UInt64) async throws(EventError) -> [Event] {
+        let deadline = now() + Self.ownHistoryRefillTimeout * 2
+        let store = replicator.store
+        while true {
+            var events: [Event] = [], effects: [ReplicationEffect] = []
+            do {
+                try store.batch { () throws(EventError) in
+                    for (kind, attributes) in items {
+                        let (event, more) = try replicator.append(kind: kind, attributes: attributes,
+                                                                  wallMilliseconds: wallMilliseconds(), now: now())
+                        events.append(event); effects += more
+                    }
+                    if index > controlPublished { try store.setAgentMark(Self.controlPublishedMark, index) }
+                }
+            } catch .notReady(let why) where events.isEmpty {
+                guard now() < deadline else { throw .notReady(why) }
+                try? await Task.sleep(for: .milliseconds(50))
+                _ = await runTimers()
+                continue
+            } catch {
+                // Rolled back, but the replicator counted the appends: start it again from the store.
+                failedBatches += 1
+                rebuildReplicator(store)
+                throw error
+            }
+            controlPublished = max(controlPublished, index)
+            await execute(effects)
+            return events
+        }
+    }
+
+    /// A new replicator over what `store` holds (after a batch that did not commit).
+    func rebuildReplicator(_ store: SQLiteEventStore) {
+        let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        do {
+            replicator = try Replicator(store: store, key: identity, settings: settings, random: SeededRandom(seed: seed), now: now())
+            replicator.setPeers(peers)
+        } catch {
+            logger.error("cannot reload the event log's marks", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Appends an event of this node; returns it once stored durably. While a new node is

@@ -86,6 +86,14 @@ extension ClusterE2ETests {
         }
         let read = try await meshctl(["--addr", c.agents[leader].apiAddress!, "var", "get", "color"])
         #expect(read.stdout == "blue\n", "\(read.status) \(read.stderr)")
+        // Every member, the restarted one too, learns both writes through the event log:
+        // published by the leader of the time, in batches, off the writes' path.
+        for i in 0 ..< 3 {
+            try await eventually(c, "control.var.set events of both writes at \(c.names[i])") {
+                let events = try? APIClient.decode([EventInfo].self, try await c.client(i).get("/v1/events", query: [("kind", "control.var.set")]))
+                return Set(events?.compactMap { $0.attributes["key"] } ?? []) == ["color", "shape"]
+            }
+        }
     }
 
     @Test func raftRecoverRefusesWithAQuorumAndReformsTheVoterSetWhenTwoOfThreeAreGone() async throws {

@@ -35,7 +35,7 @@ import Testing
                                      policy: VoterPolicy(), transport: LoopbackTransport(mesh: mesh, me: k.nodeID),
                                      now: clockNow, logger: Logger(label: "test"), maxUnpublishedApplied: 4)
         let gate = Gate()
-        await s.setOnApplied { entry, _, _ in await gate.pass(entry.index) }
+        await s.setOnApplied { batch in for a in batch { await gate.pass(a.entry.index) } }
         await s.start()
         #expect(await eventually("the lone node leads") { await s.status.role == .leader })
         // The bootstrap configuration and the leader's no-op are applied and wait too.

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Two meshd builds side by side: 3 members of each on 127.0.0.1, one client
+(kvbench.py's), measurements alternating between the two in turns so the load drift of a
+shared machine hits both alike. For telling whether a change moved write latency or
+throughput when runs against etcd differ by more than the change (benchmarks/README.md).
+
+  python3 benchmarks/meshd-ab.py BIN_DIR_A BIN_DIR_B      # each holds meshd and meshctl
+
+Prints, per build: sequential write p50/p90/p99 over TURNS x SEQ writes, and the mean of
+TURNS runs of 64 clients for SECONDS each.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvbench as kb  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("a"); p.add_argument("b")
+    p.add_argument("--turns", type=int, default=10); p.add_argument("--seq", type=int, default=200)
+    p.add_argument("--tput-turns", type=int, default=3); p.add_argument("--seconds", type=float, default=4)
+    p.add_argument("--base-port", type=int, default=29700)
+    a = p.parse_args()
+    clusters = {}
+    try:
+        for k, (label, bindir) in enumerate((("A", a.a), ("B", a.b))):
+            work = tempfile.mkdtemp(prefix=f"meshd-ab-{label}.")
+            c = kb.Meshd(work, f"{bindir}/meshd", f"{bindir}/meshctl", a.base_port + 100 * k)
+            c.start_all()
+            clusters[label] = c
+        time.sleep(3)
+        leader = {n: kb.wait_leader(c) for n, c in clusters.items()}
+        for n, c in clusters.items():
+            kb.sequential(c, leader[n], 100)          # warm-up
+        lat = {n: [] for n in clusters}
+        for _ in range(a.turns):
+            for n, c in clusters.items():
+                lat[n] += kb.sequential(c, leader[n], a.seq, raw=True)
+        tput = {n: [] for n in clusters}
+        for _ in range(a.tput_turns):
+            for n, c in clusters.items():
+                tput[n].append(kb.throughput(c, leader[n], 64, a.seconds)[0])
+        for n, bindir in (("A", a.a), ("B", a.b)):
+            s = sorted(lat[n])
+            print(f"{n} ({bindir}): sequential p50 {s[len(s) // 2] * 1000:.2f} ms, p90 {s[int(len(s) * .9)] * 1000:.2f}, "
+                  f"p99 {s[int(len(s) * .99)] * 1000:.2f} ({len(s)} writes); 64 clients {sum(tput[n]) / len(tput[n]):.0f} writes/s "
+                  f"(turns {[round(x) for x in tput[n]]})")
+    finally:
+        for c in clusters.values():
+            c.stop_all()
+
+
+if __name__ == "__main__":
+    main()
