@@ -18,5 +18,5 @@ fi
 # The end-to-end and stats tests check /metrics text with the Prometheus project's own parser.
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   echo "setup: installing prometheus_client (PyPI)" >&2
-  python3 -m pip install -q prometheus_client >/dev/null 2>&1 || echo "setup: prometheus_client not installed; its check will be skipped" >&2
+  python3 -m pip install -q prometheus_client >/dev/null 2>&1 || echo "setup: prometheus_client not installed; the /metrics parser tests will fail" >&2
 fi

@@ -61,8 +61,9 @@ extension ClusterE2ETests {
             #expect(info.leader == "n0" && info.voters == ["n0"] && info.quorumReachable == true, "\(info.consensus)")
         }
 
-        @Test(.enabled(if: prometheusParserAvailable, "needs python3 with prometheus_client (scripts/setup.sh)"))
-        func metricsParseWithThePrometheusParser() async throws {
+        /// Fails, never skips, without the parser: scripts/setup.sh installs it.
+        @Test func metricsParseWithThePrometheusParser() async throws {
+            try #require(prometheusParserAvailable, "needs python3 with prometheus_client: run scripts/setup.sh")
             let cluster = try await MeshCluster(count: 2)
             defer { cluster.shutdown() }
             try await cluster.waitAllAlive()
@@ -82,6 +83,9 @@ extension ClusterE2ETests {
                 assert fams["meshd_node_memory_total_bytes"].type == "gauge"
                 assert fams["meshd_node_memory_total_bytes"].samples[0].value > 0
                 assert fams["meshd_node_network_receive_bytes"].type == "counter"
+                # The event log's replication counters.
+                assert fams["meshd_event_appended"].type == "counter", fams["meshd_event_appended"].type
+                assert fams["meshd_event_origins"].samples[0].value >= 1
                 print(len(fams))
                 """]
             let input = Pipe(), output = Pipe(), errors = Pipe()
