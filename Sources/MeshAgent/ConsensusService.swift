@@ -260,10 +260,15 @@ actor ConsensusService {
 
     func published(_ count: Int) { unpublished -= count }
 
+    /// Commands waiting in `admit` for the publisher to catch up.
+    private(set) var admitting = 0
+
     /// Waits while the event log is too far behind (`maxUnpublishedApplied`); false when
     /// it stayed behind for `commandTimeout`.
     func admit() async -> Bool {
         guard unpublished >= maxUnpublishedApplied else { return true }
+        admitting += 1
+        defer { admitting -= 1 }
         let deadline = now() + Self.commandTimeout
         while unpublished >= maxUnpublishedApplied {
             guard now() < deadline else { return false }

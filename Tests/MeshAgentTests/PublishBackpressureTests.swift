@@ -48,9 +48,8 @@ import Testing
         }
         // The publisher is 4 behind: the next command waits instead of committing.
         let waiting = Task { await s.submit(.setVar(key: "late", value: "v"), requester: "test") }
-        // A negative check on a real-clock actor: nothing can show "still waiting" but a
-        // bounded look, so give the command 300 ms in which it must not commit.
-        try await Task.sleep(for: .milliseconds(300))
+        // It is seen waiting for admission, and it has not committed.
+        #expect(await eventually("the late command waits for the publisher") { await s.admitting == 1 })
         #expect(await s.state.vars["late"] == nil)
         #expect(await s.unpublished == 4)
         await gate.release(100)
