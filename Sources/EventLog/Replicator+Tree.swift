@@ -64,17 +64,12 @@ extension Replicator {
         }
     }
 
-    /// Whether the eager link to `target` carries `origin`'s events. An open link (one this
-    /// node picked) carries every origin it did not prune; a closed one (it came to this
+    /// Whether the eager link to `target` carries the events of the origin in slot `s`. An
+    /// open link (one this node picked) carries every origin it did not prune; a closed one (it came to this
     /// node) only those the peer grafted, and this node's own: each node is the root of its
     /// own origin's tree, so its own events go on every link until pruned (a seed node
     /// whose links all came from joiners would otherwise push its events to nobody).
-    func carries(_ target: NodeID, _ origin: NodeID) -> Bool {
-        guard let s = slotOf[origin] else { return true }
-        return carries(target, slot: s)
-    }
-
-    /// `carries` by slot (`pushRound` inlines the same test).
+    /// `pushRound` inlines the same test, with the link's tables looked up once per round.
     func carries(_ target: NodeID, slot s: Int) -> Bool {
         if pruned[target]?.contains(s) == true { return false }
         guard let only = allowed[target] else { return true }
