@@ -1,8 +1,9 @@
 /// Every limit and timeout of the agent runtime (the shell around the cores), named in one
 /// place. The protocol's own timing lives in `MembershipSettings`.
 public enum AgentLimits {
-    /// Batches of received datagrams waiting for the runtime; beyond it new batches are
-    /// dropped and counted (`meshd_datagrams_dropped_total`), so a flood cannot grow memory.
+    /// Batches of received datagrams waiting while the agent starts, before its runtime is
+    /// attached to the socket; beyond it new batches are dropped and counted
+    /// (`meshd_datagrams_dropped_total`), so a flood cannot grow memory.
     public static let inboundQueueBatches = 128
     /// Datagrams NIO reads per socket wake-up, which is also the largest inbound batch.
     public static let datagramsPerRead = 16

@@ -50,8 +50,6 @@ public struct AgentService: Service {
         let keyring = try loadKeyring(dataDir: dataDir, store: keyringStore)
 
         let group = MultiThreadedEventLoopGroup.singleton
-        let (inbound, inboundQueue) = AsyncStream.makeStream(of: InboundBatch.self,
-                                                             bufferingPolicy: .bufferingOldest(AgentLimits.inboundQueueBatches))
         let settingsProfile = config.profile
         // UDP and TCP share the mesh port. With port 0 the OS picks a UDP port that may be
         // taken for TCP; then both are bound again on another port (a bounded number of times).
@@ -64,7 +62,7 @@ public struct AgentService: Service {
                 .channelOption(.maxMessagesPerRead, value: UInt(AgentLimits.datagramsPerRead))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramInboundHandler(queue: inboundQueue))
+                        try channel.pipeline.syncOperations.addHandler(DatagramInboundHandler())
                     }
                 }
                 .bind(host: config.bind.host, port: config.bind.port).get()
@@ -75,7 +73,7 @@ public struct AgentService: Service {
                     identity: identity, name: config.name, addresses: addresses,
                     metadata: MemberMetadata(tags: config.tags), profile: settingsProfile,
                     keyring: keyring, keyringStore: keyringStore, epoch: Self.wallClockMicroseconds(),
-                    group: group, logger: logger)
+                    group: group, loop: udp.eventLoop, logger: logger)
                 boundTCP = try await StreamTransport.bindServer(host: config.bind.host, port: port, group: group, runtime: runtime)
                 (boundUDP, boundRuntime, boundPort, boundAddresses) = (udp, runtime, port, addresses)
                 break
@@ -90,9 +88,10 @@ public struct AgentService: Service {
         await runtime.attach(udp: udp)
         let (services, serviceTasks) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
         let (node, record) = try await startNodeServices(runtime: runtime, dataDir: dataDir, eventLog: services.eventLog)
-        let consumer = Task {
-            for await batch in inbound { await runtime.deliver(batch) }
-        }
+        // From here on, datagrams are opened and handled on the socket's own thread.
+        try await udp.eventLoop.submit {
+            try udp.pipeline.syncOperations.handler(type: DatagramInboundHandler.self).attach(runtime)
+        }.get()
 
         onReady(AgentBanner(nodeID: identity.nodeID, name: config.name, identityCreated: created,
                             meshAddress: HostPort(host: config.bind.host, port: port)))
@@ -145,8 +144,6 @@ public struct AgentService: Service {
         await services.consensus.stop()
         await services.eventLog.stop()
         await runtime.stop()
-        inboundQueue.finish()
-        consumer.cancel()
         try? await tcp.close()
         try? await udp.close()
         logger.info("agent stopped")

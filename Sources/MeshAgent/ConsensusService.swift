@@ -386,8 +386,9 @@ actor ConsensusService {
         let body = ForwardedCommand(requestID: requestID, command: command).encoded
         return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
             forwarded[requestID] = (c, leader)
+            let posted = transport.post(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count))
             Task {
-                await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count))
+                if !posted { await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) }
                 try? await Task.sleep(for: Self.commandTimeout)
                 self.expireForward(requestID)
             }
@@ -505,7 +506,7 @@ actor ConsensusService {
     }
 
     func reply(_ r: CommandReply, to member: NodeID) {
-        outbox.yield(Outbound(kind: .commandReply, body: r.encoded, to: member))
+        post(Outbound(kind: .commandReply, body: r.encoded, to: member))
     }
 
     /// Persist (fsync), then send, then apply: the order Raft needs. One exception: a
@@ -568,7 +569,14 @@ actor ConsensusService {
     }
 
     func send(_ messages: [RaftReady.Outgoing]) {
-        for m in messages { outbox.yield(Outbound(kind: m.message.kind, body: m.message.encoded, to: m.to)) }
+        for m in messages { post(Outbound(kind: m.message.kind, body: m.message.encoded, to: m.to)) }
+    }
+
+    /// Straight to the transport when it takes messages without waiting (the agent's
+    /// runtime: one hop to the socket's thread), else through the sending task.
+    func post(_ m: Outbound) {
+        guard !transport.post(kind: m.kind, body: m.body, to: m.to, channel: .fitting(m.body.count)) else { return }
+        outbox.yield(m)
     }
 
     /// Commands forwarded to a leader that is no longer the leader will not be answered

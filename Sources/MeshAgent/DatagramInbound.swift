@@ -10,23 +10,28 @@ struct InboundDatagram: Sendable {
 /// The datagrams of one socket read, handed to the runtime in one hop.
 struct InboundBatch: Sendable {
     var datagrams: [InboundDatagram]
-    /// Batches dropped because the queue was full since the last batch that got through.
+    /// Batches dropped while the runtime was not attached yet and `AgentLimits.inboundQueueBatches`
+    /// were waiting, since the last batch that got through.
     var droppedBatchesBefore: UInt64
     var droppedDatagramsBefore: UInt64
 }
 
-/// Collects the datagrams of one read on the mesh socket and passes them to the runtime
-/// through a bounded queue (`AgentLimits.inboundQueueBatches`). Runs on the channel's
-/// event loop; it opens nothing itself, so a flood costs only a copy and a queue slot.
+/// Collects the datagrams of one read on the mesh socket and hands them to the runtime on
+/// this same thread: the runtime's executor is this channel's event loop, so a batch costs
+/// no hand-off. Until the agent has attached the runtime (its services are still opening
+/// their databases), batches wait here, at most `AgentLimits.inboundQueueBatches`; beyond
+/// it new batches are dropped and counted. Once attached, nothing queues in the agent: a
+/// flood backs up in the socket's receive buffer, where the kernel drops and counts it.
 final class DatagramInboundHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
-    private let queue: AsyncStream<InboundBatch>.Continuation
+    private var runtime: MeshRuntime?
     private var pending: [InboundDatagram] = []
+    private var waiting: [InboundBatch] = []
     private var droppedBatches: UInt64 = 0
     private var droppedDatagrams: UInt64 = 0
 
-    init(queue: AsyncStream<InboundBatch>.Continuation) { self.queue = queue }
+    init() {}
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
@@ -39,15 +44,25 @@ final class DatagramInboundHandler: ChannelInboundHandler {
         let batch = InboundBatch(datagrams: pending, droppedBatchesBefore: droppedBatches,
                                  droppedDatagramsBefore: droppedDatagrams)
         pending.removeAll(keepingCapacity: true)
-        switch queue.yield(batch) {
-        case .enqueued:
+        if let runtime {
             droppedBatches = 0; droppedDatagrams = 0
-        case .dropped:
+            runtime.assumeIsolated { $0.deliver(batch) }
+        } else if waiting.count < AgentLimits.inboundQueueBatches {
+            droppedBatches = 0; droppedDatagrams = 0
+            waiting.append(batch)
+        } else {
             droppedBatches += 1; droppedDatagrams += UInt64(batch.datagrams.count)
-        case .terminated:
-            break
-        @unknown default:
-            break
+        }
+    }
+
+    /// Starts handing batches to `runtime`, first those that waited. Call on the channel's
+    /// event loop, which must be the runtime's `loop`.
+    func attach(_ runtime: MeshRuntime) {
+        self.runtime = runtime
+        let batches = waiting
+        waiting = []
+        runtime.assumeIsolated { runtime in
+            for batch in batches { runtime.deliver(batch) }
         }
     }
 

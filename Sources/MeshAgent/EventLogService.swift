@@ -147,6 +147,12 @@ actor EventLogService {
     /// A replication message from `member`. Events of other origins are stored without an
     /// fsync of their own (`SQLiteEventStore.unsynced`: anti-entropy fetches again what a
     /// power cut takes), this node's own history with one.
+    /// Handles the frames of the agent's event inbox in order, on this actor's own thread:
+    /// the stream resumes this loop there, with no stop on the cooperative pool.
+    func drain(_ frames: AsyncStream<Frame>) async {
+        for await f in frames { try? await receive(kind: f.kind, body: f.body, from: f.sender) }
+    }
+
     func receive(kind: MessageKind, body: [UInt8], from member: NodeID) async throws(WireError) {
         let message = try ReplicationMessage.decode(kind: kind, body: body)
         let store = replicator.store
@@ -277,7 +283,10 @@ actor EventLogService {
             switch effect {
             case let .send(message, to):
                 let body = message.encoded
-                await transport.send(kind: message.kind, body: body, to: to, channel: .fitting(body.count))
+                let channel = FrameChannel.fitting(body.count)
+                if !transport.post(kind: message.kind, body: body, to: to, channel: channel) {
+                    await transport.send(kind: message.kind, body: body, to: to, channel: channel)
+                }
             case let .stored(events):
                 for (_, (q, c)) in followers {
                     for e in events where Self.matches(e, q) { c.yield(e) }

@@ -26,7 +26,7 @@ struct AgentServices: Sendable {
         let (events, eventInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
         let (raft, consensusInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
         let drains = [
-            Task { for await f in events { try? await eventLog.receive(kind: f.kind, body: f.body, from: f.sender) } },
+            Task { await eventLog.drain(events) },
             Task { await consensus.drain(raft) },
         ]
         return (AgentServices(eventLog: eventLog, consensus: consensus, eventInbox: eventInbox, consensusInbox: consensusInbox), drains)
@@ -40,6 +40,16 @@ struct RuntimeTransport: MeshTransport {
     let runtime: MeshRuntime
     func send(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) async {
         await runtime.sendToMember(kind: kind, body: body, member: member, channel: channel)
+    }
+
+    /// One hop onto the socket's thread, where the runtime seals and writes it; the
+    /// event loop runs what it is given in order.
+    func post(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) -> Bool {
+        let runtime = runtime
+        runtime.loop.execute {
+            runtime.assumeIsolated { $0.sendToMember(kind: kind, body: body, member: member, channel: channel) }
+        }
+        return true
     }
 }
 

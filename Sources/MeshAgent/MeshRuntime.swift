@@ -10,6 +10,11 @@ import NIOCore
 ///
 /// Everything that touches the core runs on this actor, so the core needs no lock. Time is
 /// NIO's monotonic uptime clock; one timer is kept armed at the core's `nextWakeup`.
+///
+/// The actor runs on the mesh socket's own event loop (`loop`): a datagram is opened and
+/// handled on the thread that read it, and what the core sends is written from that
+/// thread, with no hand-off to the cooperative pool and back. Hand-offs between threads
+/// were most of an idle agent's CPU (about a dozen context switches per Raft heartbeat).
 actor MeshRuntime {
     let identity: SigningKeyPair
     let settings: MembershipSettings
@@ -36,7 +41,9 @@ actor MeshRuntime {
     var apiAddress: String = ""
 
     let group: any EventLoopGroup
-    private let timerLoop: any EventLoop
+    /// The mesh socket's event loop, which is this actor's executor.
+    nonisolated let loop: any EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
     private var udp: (any Channel)?
     private var timer: Scheduled<Void>?
     private var timerDeadline: MeshTime?
@@ -63,7 +70,7 @@ actor MeshRuntime {
 
     init(identity: SigningKeyPair, name: String, addresses: [PeerAddress], metadata: MemberMetadata,
          profile: SettingsProfile, keyring: Keyring, keyringStore: KeyringStore?, epoch: UInt64,
-         group: any EventLoopGroup, logger: Logger) {
+         group: any EventLoopGroup, loop: any EventLoop, logger: Logger) {
         self.identity = identity
         self.profile = profile
         self.settings = profile.membershipSettings
@@ -74,7 +81,7 @@ actor MeshRuntime {
         self.keyring = keyring
         self.keyringStore = keyringStore
         self.group = group
-        self.timerLoop = group.next()
+        self.loop = loop
         let now = MeshClock.now()
         self.startedAt = now
         var seedSource = SeededRandom(seed: Sodium.randomBytes(8).reduce(0) { $0 << 8 | UInt64($1) })
@@ -312,9 +319,9 @@ actor MeshRuntime {
         if let armed = timerDeadline, armed <= wake, timer != nil { return }
         timer?.cancel()
         timerDeadline = wake
-        timer = timerLoop.scheduleTask(deadline: MeshClock.deadline(wake)) { [weak self] in
-            guard let self else { return }
-            Task { await self.timerFired() }
+        timer = loop.scheduleTask(deadline: MeshClock.deadline(wake)) { [weak self] in
+            // Scheduled on `loop`, which is this actor's executor.
+            self?.assumeIsolated { $0.timerFired() }
         }
     }
 
