@@ -163,15 +163,15 @@ public struct AgentService: Service {
         let onAPIReady = self.onAPIReady
         var apiLogger = logger
         apiLogger.logLevel = max(logger.logLevel, .notice)
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: config.api.port), serverName: "meshd"),
+        return APIServer(
+            responder: router.buildResponder(),
+            address: .hostname(host, port: config.api.port),
+            logger: apiLogger,
             onServerRunning: { channel in
                 let address = HostPort(host: host, port: channel.localAddress?.port ?? 0)
                 await runtime.setAPIAddress(address.description)
                 onAPIReady(address)
-            },
-            logger: apiLogger)
+            })
     }
 
     /// The keyring saved by an earlier rotation, else the cluster key alone.
