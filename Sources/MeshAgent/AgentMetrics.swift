@@ -37,7 +37,7 @@ enum AgentMetrics {
                  value: Double(runtime.datagramsIn))
         p.family("meshd_datagrams_sent_total", .counter, help: "UDP datagrams sent on the mesh port.", value: Double(runtime.datagramsOut))
         p.family("meshd_datagrams_dropped_total", .counter,
-                 help: "Datagrams dropped unread because the inbound queue was full.", value: Double(runtime.datagramsDropped))
+                 help: "Datagrams and frames dropped unhandled because a queue was full (the agent starting, or a service's inbox).", value: Double(runtime.datagramsDropped))
         p.family("meshd_received_bytes_total", .counter, help: "Bytes received on the mesh port, by transport.", [
             (labels: [("transport", "udp")], value: Double(runtime.bytesInDatagram)),
             (labels: [("transport", "tcp")], value: Double(runtime.bytesInStream)),

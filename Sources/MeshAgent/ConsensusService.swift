@@ -1,6 +1,7 @@
 import Consensus
 import NIOCore
 import NIOPosix
+import Synchronization
 import Logging
 import MeshCore
 import MeshWire
@@ -467,7 +468,7 @@ actor ConsensusService {
 
     // MARK: Messages
 
-    func receive(kind: MessageKind, body: [UInt8], from member: NodeID) async throws(WireError) {
+    func receive(kind: MessageKind, body: [UInt8], from member: NodeID) throws(WireError) {
         switch kind {
         case .commandForward:
             let f = try ForwardedCommand.decode(body)
@@ -495,14 +496,30 @@ actor ConsensusService {
         }
     }
 
-    /// Handles the frames of the agent's Raft inbox in order, on this actor's own thread:
-    /// one hand-off between threads per frame, where a separate draining task would take
-    /// two (a heartbeat and its answer are most of an idle leader's work).
-    func drain(_ frames: AsyncStream<Frame>) async {
-        for await f in frames {
-            try? await receive(kind: f.kind, body: f.body, from: f.sender)
-            noteStatus()
+    /// Frames handed over by `post` and not handled yet.
+    private nonisolated let inboxDepth = Mutex(0)
+
+    /// Hands a verified frame to this actor's own thread, where it is handled in order
+    /// with the frames posted before it: one hand-off between threads per frame, and no
+    /// stop on the cooperative pool (a heartbeat and its answer are most of an idle
+    /// leader's work). False, and nothing is done, when `AgentServices.inboxFrames` wait
+    /// already; Raft's retries and heartbeats make up for a dropped frame.
+    nonisolated func post(_ frame: Frame) -> Bool {
+        let admitted = inboxDepth.withLock { depth in
+            guard depth < AgentServices.inboxFrames else { return false }
+            depth += 1
+            return true
         }
+        guard admitted else { return false }
+        storageLoop.execute {
+            // Run on `storageLoop`, which is this actor's executor.
+            self.assumeIsolated { service in
+                service.inboxDepth.withLock { $0 -= 1 }
+                try? service.receive(kind: frame.kind, body: frame.body, from: frame.sender)
+                service.noteStatus()
+            }
+        }
+        return true
     }
 
     func reply(_ r: CommandReply, to member: NodeID) {

@@ -6,33 +6,31 @@ import Membership
 
 /// The layers above membership that ride on the runtime's sockets and member table.
 ///
-/// Their frames go through one bounded inbox per service, drained by that service's own
-/// task: a service that waits on its disk (Raft's and the event log's fsyncs) never delays
-/// the membership protocol's probes and acks.
+/// Their frames go through one bounded inbox per service, handled on that service's own
+/// thread: a service that waits on its disk (Raft's and the event log's fsyncs) never delays
+/// the membership protocol's probes and acks. Raft's inbox is its thread's own task queue
+/// (`ConsensusService.post`); the event log's is a stream its actor drains.
 struct AgentServices: Sendable {
     let eventLog: EventLogService
     let consensus: ConsensusService
     let eventInbox: AsyncStream<Frame>.Continuation
-    let consensusInbox: AsyncStream<Frame>.Continuation
 
     /// Message kinds from here up belong to the services (see `MessageKind`'s ranges).
     static let firstKind: UInt8 = 32
-    /// Frames waiting per service; beyond it the oldest are dropped (Raft retransmits,
-    /// anti-entropy repairs).
+    /// Frames waiting per service; beyond it frames are dropped and counted (the event
+    /// log's oldest, Raft's newest; Raft retransmits, anti-entropy repairs).
     static let inboxFrames = 4096
 
     /// Wires the inboxes to the services; returns the tasks draining them.
     static func make(eventLog: EventLogService, consensus: ConsensusService) -> (AgentServices, [Task<Void, Never>]) {
         let (events, eventInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
-        let (raft, consensusInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
         let drains = [
             Task { await eventLog.drain(events) },
-            Task { await consensus.drain(raft) },
         ]
-        return (AgentServices(eventLog: eventLog, consensus: consensus, eventInbox: eventInbox, consensusInbox: consensusInbox), drains)
+        return (AgentServices(eventLog: eventLog, consensus: consensus, eventInbox: eventInbox), drains)
     }
 
-    func finish() { eventInbox.finish(); consensusInbox.finish() }
+    func finish() { eventInbox.finish() }
 }
 
 /// The runtime as the services' transport: it seals, signs and addresses their messages.
@@ -72,11 +70,11 @@ extension MeshRuntime {
         guard let services else { counters.misroutedFrames &+= 1; return }
         switch frame.kind {
         case .eventPush, .eventDigest, .eventBatch, .eventIHave, .eventGraft, .eventPrune, .eventDigestDelta:
-            services.eventInbox.yield(frame)
+            if case .dropped = services.eventInbox.yield(frame) { counters.datagramsDropped &+= 1 }
         case .raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse, .raftTimeoutNow,
              .raftInstallSnapshot, .raftSnapshotResponse,
              .commandForward, .commandReply:
-            services.consensusInbox.yield(frame)
+            if !services.consensus.post(frame) { counters.datagramsDropped &+= 1 }
         default:
             counters.misroutedFrames &+= 1
         }
