@@ -7,6 +7,9 @@ public enum AgentLimits {
     public static let inboundQueueBatches = 128
     /// Datagrams NIO reads per socket wake-up, which is also the largest inbound batch.
     public static let datagramsPerRead = 16
+    /// How long after start the agent releases the executable's pages that start-up
+    /// touched (`StartupPages`).
+    public static let startupPagesReleaseDelay: Duration = .seconds(20)
     /// How long a push-pull exchange over TCP may take (connect, send, reply) before it is
     /// abandoned; the core needs no report of a failed exchange.
     public static let streamExchangeTimeout: Duration = .seconds(5)

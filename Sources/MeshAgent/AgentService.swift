@@ -100,6 +100,13 @@ public struct AgentService: Service {
             "addresses": "\(addresses.map(\.description).joined(separator: ","))",
         ])
 
+        let startupLogger = logger
+        Task.detached(priority: .background) {
+            try? await Task.sleep(for: AgentLimits.startupPagesReleaseDelay)
+            let bytes = StartupPages.release()
+            startupLogger.debug("released the executable's start-up pages", metadata: ["bytes": "\(bytes)"])
+        }
+
         let startAttributes = ["name": config.name, "profile": settingsProfile.rawValue, "identity": created ? "new" : "kept"]
         Task { _ = try? await services.eventLog.append(kind: "agent.started", attributes: startAttributes) }
 
