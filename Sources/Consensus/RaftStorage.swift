@@ -55,7 +55,7 @@ public final class RaftStorage {
 
     public init(path: String) throws(RaftStorageError) {
         do {
-            db = try SQLiteDatabase(path: path)
+            db = try SQLiteDatabase(path: path, preallocateWAL: true)
             try db.execute(Self.schema)
             putState = try db.prepare("INSERT INTO raft_state (id, term, voted_for, commit_index, checksum) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET term = excluded.term, voted_for = excluded.voted_for, commit_index = excluded.commit_index, checksum = excluded.checksum")
             putEntry = try db.prepare("INSERT OR REPLACE INTO raft_log (idx, term, kind, command, checksum) VALUES (?, ?, ?, ?, ?)")

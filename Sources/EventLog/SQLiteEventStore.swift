@@ -51,7 +51,7 @@ public final class SQLiteEventStore: EventStore {
     ]
 
     public init(path: String) throws(EventError) {
-        db = try SQLiteDatabase(path: path)
+        db = try SQLiteDatabase(path: path, preallocateWAL: true)
         try Self.migrate(db)
         insertEvent = try db.prepare("INSERT INTO events (origin, seq, hlc, kind, attributes, signature, received_ms, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         upsertOrigin = try db.prepare("""
