@@ -387,11 +387,11 @@ actor ConsensusService {
         let body = ForwardedCommand(requestID: requestID, command: command).encoded
         return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
             forwarded[requestID] = (c, leader)
-            let posted = transport.post(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count))
-            Task {
-                if !posted { await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) }
-                try? await Task.sleep(for: Self.commandTimeout)
-                self.expireForward(requestID)
+            if !transport.post(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) {
+                Task { await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) }
+            }
+            storageLoop.scheduleTask(in: .nanoseconds(Self.commandTimeout.nanoseconds)) { [weak self] in
+                self?.assumeIsolated { $0.expireForward(requestID) }
             }
         }
     }
@@ -444,9 +444,12 @@ actor ConsensusService {
                 fail(item.waiter, .tooManyUncommitted(limit: node.settings.maxUncommittedEntries))
             }
             if !indexes.isEmpty {
-                Task {
-                    try? await Task.sleep(for: Self.commandTimeout)
-                    for index in indexes { self.expireLocal(index, term) }
+                // A timer on this actor's own loop: no task, and no wake-up of the runtime's
+                // timer thread, per write.
+                storageLoop.scheduleTask(in: .nanoseconds(Self.commandTimeout.nanoseconds)) { [weak self] in
+                    self?.assumeIsolated { service in
+                        for index in indexes { service.expireLocal(index, term) }
+                    }
                 }
             }
             execute(ready)
