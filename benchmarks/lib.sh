@@ -13,9 +13,9 @@ ensure_serf() {
 ensure_meshd_binaries() {
   if [ -z "${BIN_DIR:-}" ]; then
     scripts/setup.sh
-    # As scripts/run.sh builds it: static Swift runtime, -Osize, lld with packed relocations
+    # As scripts/run.sh builds it: static Swift runtime, lld with packed relocations
     # (benchmarks/README.md, idle agent).
-    local flags=(-c release --static-swift-stdlib -Xswiftc -Osize -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs)
+    local flags=(-c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs)
     swift build "${flags[@]}" --product meshd >&2
     swift build "${flags[@]}" --product meshctl >&2
     BIN_DIR=$(swift build "${flags[@]}" --show-bin-path)
