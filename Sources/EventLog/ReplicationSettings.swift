@@ -26,6 +26,13 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var lazyInterval: Duration = .milliseconds(200)
     /// ...to this many random live members off the eager tree (the lazy links).
     public var lazyFanout: Int = 1
+    /// A lazy round waits until this many ids are queued...
+    public var lazyFillIDs: Int = 64
+    /// ...or the oldest has waited this long. An IHAVE costs a 158-byte sealed frame
+    /// however few ids it names: at N = 30 a node announces 6 ids a round, and the frames
+    /// cost a fifth of the event bytes. A late announcement only delays a graft, which
+    /// only repairs what the tree did not deliver.
+    public var maxLazyHold: Duration = .milliseconds(600)
     /// An announced event that has not arrived this long after its announcement is asked
     /// for (GRAFT) from the announcer, whose link becomes eager: the tree repairs itself.
     /// Longer than the eager path's usual lag behind the first announcement, or grafts
@@ -68,6 +75,17 @@ public struct ReplicationSettings: Sendable, Equatable {
     /// Members that newly appeared (a heal, a join, this node's start) get the next full
     /// digests, at most this many of them queued.
     public var maxNewPeersQueued: Int = 8
+    /// Per-link coalescing: the events queued on one link go out once they add up to this
+    /// many bytes... A push costs a sealed frame (`WireLimits.frameOverheadBytes`, 158
+    /// bytes) whatever it carries, so a link carrying one event of about 145 bytes a round
+    /// pays more than the event again in frames. Under 3 such events a link waits; a busy
+    /// link (a large mesh) fills it every round and loses no time. (640 bytes and 150 ms
+    /// were tried at N = 100: no fewer bytes, slower; simulations/README.md, stop 11.)
+    public var pushFillBytes: Int = 400
+    /// ...or until the oldest of them has waited this long (from the round it was queued
+    /// on the link): thin links trade up to this much latency per hop for fewer frames.
+    /// Zero: every link pushes every round.
+    public var maxPushHold: Duration = .milliseconds(100)
     /// Verify every received event's signature (the simulator may turn this off to run
     /// thousands of nodes; the agent never does).
     public var verifySignatures: Bool

@@ -58,7 +58,16 @@ extension Replicator {
     /// Sends, per origin, the events after the given seq, within `maxBatchBytes` and
     /// `maxBatchEvents`, leaving out those younger than `antiEntropyGrace`; `more` when a
     /// limit cut it short.
-    mutating func sendBatch(_ gaps: [(origin: NodeID, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
+    ///
+    /// The origins go in ring order from this node's own id: after a heal a node exchanges
+    /// digests with several new members at once, and answers that all began at the lowest
+    /// id would bring it the same origins several times over (1.2 × the backlog at N = 100);
+    /// from different places on the ring, they bring different ones first.
+    mutating func sendBatch(_ unordered: [(origin: NodeID, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
+        var gaps = unordered.sorted { $0.origin < $1.origin }
+        if let own = ownID, let cut = gaps.firstIndex(where: { $0.origin >= own }), cut > 0 {
+            gaps = Array(gaps[cut...] + gaps[..<cut])
+        }
         let graceMilliseconds = UInt64(max(0, settings.antiEntropyGrace.nanoseconds / 1_000_000))
         let cutoff = wallMilliseconds > graceMilliseconds ? wallMilliseconds - graceMilliseconds : 0
         var batch: [Event] = []

@@ -94,6 +94,13 @@ public struct Replicator<Store: EventStore> {
     var pushQueue: [(event: Event, from: NodeID?)] = []
     /// New ids to announce lazily, with the member each came from.
     var lazyQueue: [(id: EventID, from: NodeID?)] = []
+    /// When the oldest id in `lazyQueue` was queued (`.max` while it is empty).
+    var lazySince = MeshTime(nanoseconds: .max)
+    /// Per eager link, events distributed to it and held until they fill a push
+    /// (`pushFillBytes`) or the oldest waited `maxPushHold`.
+    var held: [NodeID: HeldPush] = [:]
+    /// The earliest `maxPushHold` deadline of `held` (`.max` when nothing is held).
+    var nextHeldPushAt = MeshTime(nanoseconds: .max)
     var peers: [NodeID] = []
     var peerSet: Set<NodeID> = []
     /// The links (symmetric: a member this node picked, or one that pushed or grafted to
@@ -135,6 +142,14 @@ public struct Replicator<Store: EventStore> {
     struct Missing {
         var announcers: [NodeID]
         var deadline: MeshTime
+    }
+
+    /// Events waiting on one link for a fuller push.
+    struct HeldPush {
+        var events: [Event] = []
+        var bytes = 0
+        /// The push round that queued the oldest of them.
+        var since: MeshTime
     }
 
     /// What one peer holds and knows, by slot (missing entries are 0).
@@ -193,6 +208,7 @@ public struct Replicator<Store: EventStore> {
         eager.removeAll { !nextSet.contains($0) }
         for p in pruned.keys where !nextSet.contains(p) { pruned[p] = nil }
         for p in allowed.keys where !nextSet.contains(p) { allowed[p] = nil }
+        for p in held.keys where !nextSet.contains(p) { held[p] = nil }
         for p in tracked.keys where !nextSet.contains(p) { tracked[p] = nil }
         newPeers.removeAll { !nextSet.contains($0) }
         while !added.isEmpty, newPeers.count < settings.maxNewPeersQueued {
@@ -204,7 +220,8 @@ public struct Replicator<Store: EventStore> {
     public var nextWakeup: MeshTime {
         var t = nextAntiEntropyAt
         if !pushQueue.isEmpty { t = min(t, nextPushAt) }
-        if !lazyQueue.isEmpty { t = min(t, nextLazyAt) }
+        t = min(t, nextHeldPushAt)
+        if !lazyQueue.isEmpty { t = min(t, lazyDue) }
         if !missing.isEmpty { t = min(t, nextGraftAt) }
         return t
     }
@@ -222,7 +239,7 @@ public struct Replicator<Store: EventStore> {
         try store.append([event], receivedAtMilliseconds: wallMilliseconds)
         record([event])
         metrics.appended += 1
-        enqueue([event], from: nil)
+        enqueue([event], from: nil, now: now)
         out.append(.stored([event]))
         return (event, flush())
     }
@@ -249,7 +266,7 @@ public struct Replicator<Store: EventStore> {
                 prune.append(EventID.tag(of: o))
             }
             if !prune.isEmpty { send(.prune(prune.sorted()), to: peer) }
-            enqueue(r.new, from: peer)
+            enqueue(r.new, from: peer, now: now)
         case let .ihave(ids):
             noteAnnounced(ids, by: peer, now: now)
         case let .graft(ids):
@@ -294,8 +311,10 @@ public struct Replicator<Store: EventStore> {
         if now >= nextPushAt, !pushQueue.isEmpty {
             pushRound(now: now)
             nextPushAt = now + settings.pushInterval
+        } else if now >= nextHeldPushAt {
+            pushHeld(now: now)
         }
-        if now >= nextLazyAt, !lazyQueue.isEmpty {
+        if !lazyQueue.isEmpty, now >= lazyDue {
             lazyRound()
             nextLazyAt = now + settings.lazyInterval
         }
