@@ -58,16 +58,7 @@ extension Replicator {
     /// Sends, per origin, the events after the given seq, within `maxBatchBytes` and
     /// `maxBatchEvents`, leaving out those younger than `antiEntropyGrace`; `more` when a
     /// limit cut it short.
-    ///
-    /// The origins go in ring order from this node's own id: after a heal a node exchanges
-    /// digests with several new members at once, and answers that all began at the lowest
-    /// id would bring it the same origins several times over (1.2 × the backlog at N = 100);
-    /// from different places on the ring, they bring different ones first.
-    mutating func sendBatch(_ unordered: [(origin: NodeID, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
-        var gaps = unordered.sorted { $0.origin < $1.origin }
-        if let own = ownID, let cut = gaps.firstIndex(where: { $0.origin >= own }), cut > 0 {
-            gaps = Array(gaps[cut...] + gaps[..<cut])
-        }
+    mutating func sendBatch(_ gaps: [(origin: NodeID, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
         let graceMilliseconds = UInt64(max(0, settings.antiEntropyGrace.nanoseconds / 1_000_000))
         let cutoff = wallMilliseconds > graceMilliseconds ? wallMilliseconds - graceMilliseconds : 0
         var batch: [Event] = []
@@ -157,7 +148,7 @@ extension Replicator {
 
 extension Replicator.PeerKnowledge {
     /// `noteExchanged` in place (no copy of the tables).
-    mutating func raise(_ events: [Event], slots: [NodeID: Int], count n: Int) {
+    mutating func raise(_ events: [Event], slots: OriginSlots, count n: Int) {
         if known.count < n { known += [UInt64](repeating: 0, count: n - known.count) }
         if claimed.count < n { claimed += [UInt64](repeating: 0, count: n - claimed.count) }
         for e in events {

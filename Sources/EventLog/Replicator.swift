@@ -80,7 +80,7 @@ public struct Replicator<Store: EventStore> {
     /// Mirror of the store's marks.
     var marks: [NodeID: OriginMarks]
     /// A dense index per origin ever held (a slot), for the per-peer tables.
-    var slotOf: [NodeID: Int] = [:]
+    var slotOf = OriginSlots()
     var slotIDs: [NodeID] = []
     /// `marks[slotIDs[s]].high`, or 0.
     var slotHigh: [UInt64] = []
@@ -266,7 +266,11 @@ public struct Replicator<Store: EventStore> {
                 prune.append(EventID.tag(of: o))
             }
             if !prune.isEmpty { send(.prune(prune.sorted()), to: peer) }
-            enqueue(r.new, from: peer, now: now)
+            // Old events (a graft filling a gap after a partition or a restart) are stored,
+            // not relayed nor announced: anti-entropy moves backlogs in bulk, and the tree
+            // would deliver them a second time to the nodes its batches serve.
+            let ageMilliseconds = UInt64(max(0, settings.maxRelayAge.nanoseconds / 1_000_000))
+            enqueue(r.new.filter { $0.time.milliseconds + ageMilliseconds >= wallMilliseconds }, from: peer, now: now)
         case let .ihave(ids):
             noteAnnounced(ids, by: peer, now: now)
         case let .graft(ids):
@@ -361,7 +365,7 @@ public struct Replicator<Store: EventStore> {
     mutating func slot(_ origin: NodeID) -> Int {
         if let s = slotOf[origin] { return s }
         let s = slotIDs.count
-        slotOf[origin] = s
+        slotOf.append(origin)
         slotIDs.append(origin)
         slotHigh.append(0)
         lastPruneAt.append(.min)
@@ -372,9 +376,10 @@ public struct Replicator<Store: EventStore> {
 
     mutating func record(_ events: [Event]) {
         for e in events {
-            var m = marks[e.origin] ?? OriginMarks(low: e.seq, high: EventSeq(e.seq.value - 1))
-            m.high = e.seq
-            marks[e.origin] = m
+            // One lookup for a held origin, not a read and a write.
+            if let i = marks.index(forKey: e.origin) { marks.values[i].high = e.seq } else {
+                marks[e.origin] = OriginMarks(low: e.seq, high: e.seq)
+            }
             slotHigh[slot(e.origin)] = e.seq.value
         }
     }

@@ -105,6 +105,29 @@ struct BroadcastTreeTests {
         #expect(pushesTo(c.key.nodeID, n.tick(now: t3 + hold)) == [[y2]])
     }
 
+    /// A pushed event older than `maxRelayAge` (a graft answer filling a backlog) is stored
+    /// but neither relayed nor announced; a fresh one in the same push is both.
+    @Test func oldEventsInAPushAreStoredButNotRelayed() {
+        let a = Author(), c = Author()
+        var x = Author()
+        let age = UInt64(ReplicationSettings.lan.maxRelayAge.nanoseconds / 1_000_000)
+        let wall: UInt64 = 1_700_000_000_000 + 2 * age
+        let old = x.next("user.test", at: 1_700_000_000_000), fresh = x.next("user.test", at: wall)
+        var n = Self.node(peers: [a.key.nodeID, c.key.nodeID], settings: Self.everyRound)
+        _ = n.receive(.push([old, fresh]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: wall)
+        #expect(n.heldMarks[x.key.nodeID]?.high == fresh.seq, "both stored")
+        #expect(n.lazyQueue.map(\.id) == [EventID(fresh)], "only the fresh one is queued for announcement")
+        var pushed: [Event] = []
+        var t = Self.t0
+        while t <= Self.t0 + ReplicationSettings.lan.maxLazyHold {
+            for (m, _) in Self.sends(n.tick(now: t)) {
+                if case let .push(e) = m { pushed += e }
+            }
+            t = t + .milliseconds(10)
+        }
+        #expect(pushed == [fresh])
+    }
+
     /// Lazy announcements wait for `lazyFillIDs` ids or `maxLazyHold`: a thin stream of
     /// new events is announced in fewer, fuller IHAVEs.
     @Test func aLazyRoundWaitsUntilItsIDsFillAnAnnouncementOrTheHoldPasses() throws {
@@ -302,38 +325,6 @@ struct BroadcastTreeTests {
         _ = try n.append(kind: "user.test", attributes: [:], wallMilliseconds: 4000, now: Self.t0)
         let out = Self.sends(n.receive(.digest([], isReply: true), from: peer.key.nodeID, now: Self.t0, wallMilliseconds: 4500))
         #expect(out.map(\.0) == [.batch([old], more: false)])
-    }
-
-    /// Two members answering the same node's digest (as after a heal) each begin their
-    /// batch at their own place on the ring of origins, so cut-short batches bring it
-    /// different origins instead of the same lowest ones twice.
-    @Test func batchesBeginAtTheSendersPlaceOnTheRingOfOrigins() throws {
-        let asker = Author()
-        var others = (0 ..< 4).map { _ in Author() }
-        let shared = others.indices.map { others[$0].next("user.test", at: 1000) }
-        var settings = ReplicationSettings.lan
-        settings.maxBatchBytes = shared[0].encodedSize * 2      // two events a batch
-        func sender(_ key: SigningKeyPair, seed: UInt64) throws -> (Replicator<MemoryEventStore>, Event) {
-            var r = try Replicator(store: MemoryEventStore(), key: key, settings: settings, random: SeededRandom(seed: seed), now: Self.t0)
-            r.assumeOwnHistoryComplete()
-            r.setPeers([asker.key.nodeID])
-            let own = try r.append(kind: "user.test", attributes: [:], wallMilliseconds: 1000, now: Self.t0).0
-            _ = r.receive(.batch(shared, more: false), from: asker.key.nodeID, now: Self.t0, wallMilliseconds: 1000)
-            return (r, own)
-        }
-        var (b, bOwn) = try sender(Author().key, seed: 1)
-        var (c, cOwn) = try sender(Author().key, seed: 2)
-        func batch(_ effects: [ReplicationEffect]) -> [Event] {
-            Self.sends(effects).flatMap { (m, _) -> [Event] in if case let .batch(e, _) = m { e } else { [] } }
-        }
-        let fromB = batch(b.receive(.digest([], isReply: true), from: asker.key.nodeID, now: Self.t0, wallMilliseconds: 10_000))
-        let fromC = batch(c.receive(.digest([], isReply: true), from: asker.key.nodeID, now: Self.t0, wallMilliseconds: 10_000))
-        #expect(fromB.count == 2 && fromC.count == 2)
-        #expect(fromB.first == bOwn && fromC.first == cOwn, "each begins with its own origin")
-        // Then the next origins up the ring, wrapping past the highest id.
-        let ring = (shared + [bOwn]).map(\.origin).sorted()
-        let next = ring[(ring.firstIndex(of: bOwn.origin)! + 1) % ring.count]
-        #expect(fromB.last?.origin == next)
     }
 
     /// While nothing needs repair, anti-entropy backs off to `maxAntiEntropyInterval`; a
