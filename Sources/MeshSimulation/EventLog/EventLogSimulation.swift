@@ -221,7 +221,7 @@ public struct EventLogSimulation {
         for effect in effects {
             switch effect {
             case let .send(message, to):
-                send(message, from: i, to: Int(table.index[to]!))
+                send(message, from: i, to: table.origin(to)!)
             case let .stored(events):
                 for e in events { noteStored(e, by: i) }
             case let .rejected(origin, seq, error):
