@@ -26,6 +26,13 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var lazyInterval: Duration = .milliseconds(200)
     /// ...to this many random live members off the eager tree (the lazy links).
     public var lazyFanout: Int = 1
+    /// A lazy round waits until this many ids are queued...
+    public var lazyFillIDs: Int = 64
+    /// ...or the oldest has waited this long. An IHAVE costs a 158-byte sealed frame
+    /// however few ids it names: at N = 30 a node announces 6 ids a round, and the frames
+    /// cost a fifth of the event bytes. A late announcement only delays a graft, which
+    /// only repairs what the tree did not deliver.
+    public var maxLazyHold: Duration = .milliseconds(600)
     /// An announced event that has not arrived this long after its announcement is asked
     /// for (GRAFT) from the announcer, whose link becomes eager: the tree repairs itself.
     /// Longer than the eager path's usual lag behind the first announcement, or grafts
@@ -62,12 +69,30 @@ public struct ReplicationSettings: Sendable, Equatable {
     /// against this node's wall clock): fresh events are the tree's to deliver, and a copy
     /// sent alongside would reach the peer first and make it prune its tree link.
     public var antiEntropyGrace: Duration = .seconds(2)
+    /// A pushed event older than this (its hybrid time against this node's wall clock) is
+    /// stored but not relayed or announced: it is a repair (a graft answer filling the gap a
+    /// partition or a restart left), and relayed along the tree it reached, a second time,
+    /// nodes that anti-entropy batches were already filling (duplicates after the 10-minute
+    /// partition at N = 100: 0.99 → 0.92 million). Well above the tree's slowest delivery
+    /// (1.8 s at N = 1,000).
+    public var maxRelayAge: Duration = .seconds(10)
     /// Eager (tree) links at most; a push from yet another member is still taken, but its
     /// link stays lazy.
     public var maxEagerPeers: Int = 12
     /// Members that newly appeared (a heal, a join, this node's start) get the next full
     /// digests, at most this many of them queued.
     public var maxNewPeersQueued: Int = 8
+    /// Per-link coalescing: the events queued on one link go out once they add up to this
+    /// many bytes... A push costs a sealed frame (`WireLimits.frameOverheadBytes`, 158
+    /// bytes) whatever it carries, so a link carrying one event of about 145 bytes a round
+    /// pays more than the event again in frames. Under 3 such events a link waits; a busy
+    /// link (a large mesh) fills it every round and loses no time. (640 bytes and 150 ms
+    /// were tried at N = 100: no fewer bytes, slower; simulations/README.md, stop 11.)
+    public var pushFillBytes: Int = 400
+    /// ...or until the oldest of them has waited this long (from the round it was queued
+    /// on the link): thin links trade up to this much latency per hop for fewer frames.
+    /// Zero: every link pushes every round.
+    public var maxPushHold: Duration = .milliseconds(100)
     /// Verify every received event's signature (the simulator may turn this off to run
     /// thousands of nodes; the agent never does).
     public var verifySignatures: Bool

@@ -148,7 +148,7 @@ extension Replicator {
 
 extension Replicator.PeerKnowledge {
     /// `noteExchanged` in place (no copy of the tables).
-    mutating func raise(_ events: [Event], slots: [NodeID: Int], count n: Int) {
+    mutating func raise(_ events: [Event], slots: OriginSlots, count n: Int) {
         if known.count < n { known += [UInt64](repeating: 0, count: n - known.count) }
         if claimed.count < n { claimed += [UInt64](repeating: 0, count: n - claimed.count) }
         for e in events {

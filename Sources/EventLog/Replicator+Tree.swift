@@ -26,15 +26,16 @@ extension Replicator {
     }
 
     /// Queues new events for the next push round and their ids for the next lazy round.
-    mutating func enqueue(_ events: [Event], from: NodeID?) {
+    mutating func enqueue(_ events: [Event], from: NodeID?, now: MeshTime) {
+        if lazyQueue.isEmpty, !events.isEmpty { lazySince = now }
         for e in events {
             if pushQueue.count < settings.maxPushQueue { pushQueue.append((e, from)) } else { metrics.pushQueueDropped += 1 }
             if lazyQueue.count < settings.maxLazyQueue { lazyQueue.append((EventID(e), from)) } else { metrics.lazyQueueDropped += 1 }
         }
     }
 
-    /// Sends queued events to every eager link except the one each came from, packed into
-    /// datagrams.
+    /// Distributes the queued events to every eager link except the one each came from
+    /// (and those the link does not carry), then sends what is due (`pushHeld`).
     mutating func pushRound(now: MeshTime) {
         defer { pushQueue.removeAll(keepingCapacity: true) }
         if eager.isEmpty, !peers.isEmpty {
@@ -45,14 +46,38 @@ extension Replicator {
         let slots = pushQueue.map { slotOf[$0.event.origin] ?? -1 }
         for target in eager {
             track(target, now: now)
-            var chunk: [Event] = [], bytes = 0
             let skip = pruned[target], only = allowed[target]
+            var h = held[target] ?? HeldPush(since: now)
+            let before = h.events.count
             for (i, (e, from)) in pushQueue.enumerated() where from != target {
                 let s = slots[i]
                 if s >= 0 {
                     if skip?.contains(s) == true { continue }
                     if let only, !only.contains(s), e.origin != ownID { continue }
                 }
+                h.events.append(e); h.bytes += e.encodedSize
+            }
+            if before == 0 { h.since = now }
+            if !h.events.isEmpty { held[target] = h }
+        }
+        pushHeld(now: now)
+    }
+
+    /// Sends each link's held events, packed into datagrams, once they fill `pushFillBytes`
+    /// or the oldest has waited `maxPushHold`; the rest wait. Origins the link pruned while
+    /// they waited are left out (a link that leaves the tree drops its own in `setPeers`).
+    mutating func pushHeld(now: MeshTime) {
+        var next = MeshTime(nanoseconds: .max)
+        for target in eager {
+            guard var h = held[target] else { continue }
+            let due = h.since + settings.maxPushHold
+            guard h.bytes >= settings.pushFillBytes || now >= due else { next = min(next, due); continue }
+            held[target] = nil
+            if let skip = pruned[target], !skip.isEmpty {
+                h.events.removeAll { e in slotOf[e.origin].map { skip.contains($0) } ?? false }
+            }
+            var chunk: [Event] = [], bytes = 0
+            for e in h.events {
                 let size = e.encodedSize
                 if bytes + size > settings.maxPushBytes, !chunk.isEmpty {
                     sendPush(chunk, to: target)
@@ -62,6 +87,7 @@ extension Replicator {
             }
             if !chunk.isEmpty { sendPush(chunk, to: target) }
         }
+        nextHeldPushAt = next
     }
 
     /// Whether the eager link to `target` carries the events of the origin in slot `s`. An
@@ -81,12 +107,19 @@ extension Replicator {
         send(.push(events), to: peer)
     }
 
+    /// When the next lazy round is due: at the round's interval once `lazyFillIDs` ids wait,
+    /// else when the oldest has waited `maxLazyHold` (a lazy announcement costs a sealed
+    /// frame however few ids it names).
+    var lazyDue: MeshTime {
+        lazyQueue.count >= settings.lazyFillIDs ? nextLazyAt : max(nextLazyAt, lazySince + settings.maxLazyHold)
+    }
+
     /// Announces the queued ids to `lazyFanout` random members that do not get all of them
     /// eagerly from this node: members off the tree, and links that are pruned or closed
     /// for some origins (in a small mesh every member can be a link). Each is told only
     /// the ids its link does not carry.
     mutating func lazyRound() {
-        defer { lazyQueue.removeAll(keepingCapacity: true) }
+        defer { lazyQueue.removeAll(keepingCapacity: true); lazySince = MeshTime(nanoseconds: .max) }
         let candidates = peers.filter { p in
             !eager.contains(p) || allowed[p] != nil || pruned[p]?.isEmpty == false
         }

@@ -80,7 +80,7 @@ public struct Replicator<Store: EventStore> {
     /// Mirror of the store's marks.
     var marks: [NodeID: OriginMarks]
     /// A dense index per origin ever held (a slot), for the per-peer tables.
-    var slotOf: [NodeID: Int] = [:]
+    var slotOf = OriginSlots()
     var slotIDs: [NodeID] = []
     /// `marks[slotIDs[s]].high`, or 0.
     var slotHigh: [UInt64] = []
@@ -94,6 +94,13 @@ public struct Replicator<Store: EventStore> {
     var pushQueue: [(event: Event, from: NodeID?)] = []
     /// New ids to announce lazily, with the member each came from.
     var lazyQueue: [(id: EventID, from: NodeID?)] = []
+    /// When the oldest id in `lazyQueue` was queued (`.max` while it is empty).
+    var lazySince = MeshTime(nanoseconds: .max)
+    /// Per eager link, events distributed to it and held until they fill a push
+    /// (`pushFillBytes`) or the oldest waited `maxPushHold`.
+    var held: [NodeID: HeldPush] = [:]
+    /// The earliest `maxPushHold` deadline of `held` (`.max` when nothing is held).
+    var nextHeldPushAt = MeshTime(nanoseconds: .max)
     var peers: [NodeID] = []
     var peerSet: Set<NodeID> = []
     /// The links (symmetric: a member this node picked, or one that pushed or grafted to
@@ -135,6 +142,14 @@ public struct Replicator<Store: EventStore> {
     struct Missing {
         var announcers: [NodeID]
         var deadline: MeshTime
+    }
+
+    /// Events waiting on one link for a fuller push.
+    struct HeldPush {
+        var events: [Event] = []
+        var bytes = 0
+        /// The push round that queued the oldest of them.
+        var since: MeshTime
     }
 
     /// What one peer holds and knows, by slot (missing entries are 0).
@@ -193,6 +208,7 @@ public struct Replicator<Store: EventStore> {
         eager.removeAll { !nextSet.contains($0) }
         for p in pruned.keys where !nextSet.contains(p) { pruned[p] = nil }
         for p in allowed.keys where !nextSet.contains(p) { allowed[p] = nil }
+        for p in held.keys where !nextSet.contains(p) { held[p] = nil }
         for p in tracked.keys where !nextSet.contains(p) { tracked[p] = nil }
         newPeers.removeAll { !nextSet.contains($0) }
         while !added.isEmpty, newPeers.count < settings.maxNewPeersQueued {
@@ -204,7 +220,8 @@ public struct Replicator<Store: EventStore> {
     public var nextWakeup: MeshTime {
         var t = nextAntiEntropyAt
         if !pushQueue.isEmpty { t = min(t, nextPushAt) }
-        if !lazyQueue.isEmpty { t = min(t, nextLazyAt) }
+        t = min(t, nextHeldPushAt)
+        if !lazyQueue.isEmpty { t = min(t, lazyDue) }
         if !missing.isEmpty { t = min(t, nextGraftAt) }
         return t
     }
@@ -222,7 +239,7 @@ public struct Replicator<Store: EventStore> {
         try store.append([event], receivedAtMilliseconds: wallMilliseconds)
         record([event])
         metrics.appended += 1
-        enqueue([event], from: nil)
+        enqueue([event], from: nil, now: now)
         out.append(.stored([event]))
         return (event, flush())
     }
@@ -249,7 +266,11 @@ public struct Replicator<Store: EventStore> {
                 prune.append(EventID.tag(of: o))
             }
             if !prune.isEmpty { send(.prune(prune.sorted()), to: peer) }
-            enqueue(r.new, from: peer)
+            // Old events (a graft filling a gap after a partition or a restart) are stored,
+            // not relayed nor announced: anti-entropy moves backlogs in bulk, and the tree
+            // would deliver them a second time to the nodes its batches serve.
+            let ageMilliseconds = UInt64(max(0, settings.maxRelayAge.nanoseconds / 1_000_000))
+            enqueue(r.new.filter { $0.time.milliseconds + ageMilliseconds >= wallMilliseconds }, from: peer, now: now)
         case let .ihave(ids):
             noteAnnounced(ids, by: peer, now: now)
         case let .graft(ids):
@@ -294,8 +315,10 @@ public struct Replicator<Store: EventStore> {
         if now >= nextPushAt, !pushQueue.isEmpty {
             pushRound(now: now)
             nextPushAt = now + settings.pushInterval
+        } else if now >= nextHeldPushAt {
+            pushHeld(now: now)
         }
-        if now >= nextLazyAt, !lazyQueue.isEmpty {
+        if !lazyQueue.isEmpty, now >= lazyDue {
             lazyRound()
             nextLazyAt = now + settings.lazyInterval
         }
@@ -342,7 +365,7 @@ public struct Replicator<Store: EventStore> {
     mutating func slot(_ origin: NodeID) -> Int {
         if let s = slotOf[origin] { return s }
         let s = slotIDs.count
-        slotOf[origin] = s
+        slotOf.append(origin)
         slotIDs.append(origin)
         slotHigh.append(0)
         lastPruneAt.append(.min)
@@ -353,9 +376,10 @@ public struct Replicator<Store: EventStore> {
 
     mutating func record(_ events: [Event]) {
         for e in events {
-            var m = marks[e.origin] ?? OriginMarks(low: e.seq, high: EventSeq(e.seq.value - 1))
-            m.high = e.seq
-            marks[e.origin] = m
+            // One lookup for a held origin, not a read and a write.
+            if let i = marks.index(forKey: e.origin) { marks.values[i].high = e.seq } else {
+                marks[e.origin] = OriginMarks(low: e.seq, high: e.seq)
+            }
             slotHigh[slot(e.origin)] = e.seq.value
         }
     }

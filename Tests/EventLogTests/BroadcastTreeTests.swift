@@ -16,6 +16,10 @@ struct BroadcastTreeTests {
         return r
     }
 
+    /// `.lan` with every link pushing every round (no coalescing), for tests of what goes
+    /// on a link rather than when.
+    static let everyRound: ReplicationSettings = { var s = ReplicationSettings.lan; s.maxPushHold = .zero; return s }()
+
     static func sends(_ effects: [ReplicationEffect]) -> [(ReplicationMessage, NodeID)] {
         effects.compactMap { if case let .send(m, to) = $0 { (m, to) } else { nil } }
     }
@@ -43,7 +47,7 @@ struct BroadcastTreeTests {
         let a = Author(), c = Author()
         var x = Author(), y = Author()
         let x1 = x.next(), x2 = x.next(), x3 = x.next(), y1 = y.next()
-        var n = Self.node(peers: [a.key.nodeID, c.key.nodeID])
+        var n = Self.node(peers: [a.key.nodeID, c.key.nodeID], settings: Self.everyRound)
         #expect(Set(n.eagerPeers) == [a.key.nodeID, c.key.nodeID])
         func pushedTo(_ peer: NodeID, _ effects: [ReplicationEffect]) -> [Event] {
             var out: [Event] = []
@@ -59,6 +63,101 @@ struct BroadcastTreeTests {
         #expect(pushedTo(c.key.nodeID, answer) == [x2], "a graft is answered at once")
         _ = n.receive(.push([x3]), from: a.key.nodeID, now: Self.t0 + .milliseconds(200), wallMilliseconds: 1)
         #expect(pushedTo(c.key.nodeID, n.tick(now: Self.t0 + .milliseconds(200))) == [x3], "the graft lifted the prune")
+    }
+
+    /// Per-link coalescing: a thin link's events wait for a fuller push, up to
+    /// `maxPushHold`; a link whose events fill `pushFillBytes` pushes in the same round; an
+    /// origin pruned while its events wait is left out.
+    @Test func aThinLinkHoldsItsPushUntilItFillsOrTheHoldPasses() {
+        let a = Author(), c = Author()
+        var x = Author(), y = Author()
+        let settings = ReplicationSettings.lan
+        let hold = settings.maxPushHold
+        #expect(hold > settings.pushInterval)
+        var n = Self.node(peers: [a.key.nodeID, c.key.nodeID])
+        #expect(Set(n.eagerPeers) == [a.key.nodeID, c.key.nodeID])
+        func pushesTo(_ peer: NodeID, _ effects: [ReplicationEffect]) -> [[Event]] {
+            Self.sends(effects).compactMap { if case let .push(e) = $0.0, $0.1 == peer { e } else { nil } }
+        }
+        let x1 = x.next(), x2 = x.next()
+        _ = n.receive(.push([x1]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: 1)
+        #expect(pushesTo(c.key.nodeID, n.tick(now: Self.t0)).isEmpty, "one event waits for company")
+        #expect(n.nextWakeup == Self.t0 + hold)
+        let t1 = Self.t0 + settings.pushInterval
+        _ = n.receive(.push([x2]), from: a.key.nodeID, now: t1, wallMilliseconds: 1)
+        #expect(pushesTo(c.key.nodeID, n.tick(now: t1)).isEmpty)
+        #expect(pushesTo(c.key.nodeID, n.tick(now: Self.t0 + hold)) == [[x1, x2]], "one push once the oldest waited the hold")
+        #expect(n.nextWakeup > Self.t0 + hold)
+
+        // A round that brings a push's worth goes at once.
+        var full: [Event] = []
+        while full.reduce(0, { $0 + $1.encodedSize }) < settings.pushFillBytes { full.append(y.next()) }
+        let t2 = Self.t0 + hold + settings.pushInterval
+        _ = n.receive(.push(full), from: a.key.nodeID, now: t2, wallMilliseconds: 1)
+        #expect(pushesTo(c.key.nodeID, n.tick(now: t2)) == [full])
+
+        // Held, then pruned: the pruned origin's events are not sent.
+        let x3 = x.next(), y2 = y.next()
+        let t3 = t2 + settings.pushInterval
+        _ = n.receive(.push([x3, y2]), from: a.key.nodeID, now: t3, wallMilliseconds: 1)
+        #expect(pushesTo(c.key.nodeID, n.tick(now: t3)).isEmpty)
+        _ = n.receive(.prune([EventID.tag(of: x3.origin)]), from: c.key.nodeID, now: t3, wallMilliseconds: 1)
+        #expect(pushesTo(c.key.nodeID, n.tick(now: t3 + hold)) == [[y2]])
+    }
+
+    /// A pushed event older than `maxRelayAge` (a graft answer filling a backlog) is stored
+    /// but neither relayed nor announced; a fresh one in the same push is both.
+    @Test func oldEventsInAPushAreStoredButNotRelayed() {
+        let a = Author(), c = Author()
+        var x = Author()
+        let age = UInt64(ReplicationSettings.lan.maxRelayAge.nanoseconds / 1_000_000)
+        let wall: UInt64 = 1_700_000_000_000 + 2 * age
+        let old = x.next("user.test", at: 1_700_000_000_000), fresh = x.next("user.test", at: wall)
+        var n = Self.node(peers: [a.key.nodeID, c.key.nodeID], settings: Self.everyRound)
+        _ = n.receive(.push([old, fresh]), from: a.key.nodeID, now: Self.t0, wallMilliseconds: wall)
+        #expect(n.heldMarks[x.key.nodeID]?.high == fresh.seq, "both stored")
+        #expect(n.lazyQueue.map(\.id) == [EventID(fresh)], "only the fresh one is queued for announcement")
+        var pushed: [Event] = []
+        var t = Self.t0
+        while t <= Self.t0 + ReplicationSettings.lan.maxLazyHold {
+            for (m, _) in Self.sends(n.tick(now: t)) {
+                if case let .push(e) = m { pushed += e }
+            }
+            t = t + .milliseconds(10)
+        }
+        #expect(pushed == [fresh])
+    }
+
+    /// Lazy announcements wait for `lazyFillIDs` ids or `maxLazyHold`: a thin stream of
+    /// new events is announced in fewer, fuller IHAVEs.
+    @Test func aLazyRoundWaitsUntilItsIDsFillAnAnnouncementOrTheHoldPasses() throws {
+        let settings = ReplicationSettings.lan
+        #expect(settings.maxLazyHold > settings.lazyInterval)
+        var n = try Replicator(store: MemoryEventStore(), key: Author().key, settings: settings, random: SeededRandom(seed: 5), now: Self.t0)
+        n.assumeOwnHistoryComplete()
+        n.setPeers((0 ..< 4).map { _ in Author().key.nodeID })
+        func announced(_ effects: [ReplicationEffect]) -> [EventID] {
+            Self.sends(effects).flatMap { (m, _) -> [EventID] in if case let .ihave(ids) = m { ids } else { [] } }
+        }
+        let (e1, first) = try n.append(kind: "user.test", attributes: [:], wallMilliseconds: 1, now: Self.t0)
+        var ids = announced(first)
+        var t = Self.t0
+        while t < Self.t0 + settings.maxLazyHold {
+            ids += announced(n.tick(now: t))
+            t = t + .milliseconds(10)
+        }
+        #expect(ids.isEmpty, "one id waits for company")
+        #expect(announced(n.tick(now: Self.t0 + settings.maxLazyHold)) == [EventID(e1)])
+
+        // A round's worth goes at the next round.
+        let t1 = Self.t0 + .seconds(2)
+        var appended: [EventID] = []
+        for _ in 0 ..< settings.lazyFillIDs {
+            let e = try n.append(kind: "user.test", attributes: [:], wallMilliseconds: 2, now: t1).0
+            appended.append(EventID(e))
+        }
+        #expect(n.nextWakeup <= t1)
+        #expect(announced(n.tick(now: t1)) == appended)
     }
 
     @Test func anAnnouncedEventThatDoesNotArriveIsGraftedAfterTheTimeout() {

@@ -78,7 +78,10 @@ struct ReplicatorTests {
     @Test func newEventsReachEveryNodeByPush() {
         var m = Mesh(size: 5)
         let e = m.append(0, "user.deploy")
-        m.advance(by: .milliseconds(300))
+        // Three hops of a thin tree, each a push round plus the coalescing hold; well
+        // before anti-entropy's grace lets a batch carry it.
+        let hop = ReplicationSettings.lan.pushInterval + ReplicationSettings.lan.maxPushHold
+        m.advance(by: hop * 3)
         for i in 1 ..< 5 { #expect(m.all(i).contains(e), "node \(i)") }
     }
 
@@ -151,7 +154,7 @@ struct ReplicatorTests {
     /// relay the origin's later ones it holds ahead of the gap, and must not relay them a
     /// second time when the gap closes.
     @Test func eventsHeldAheadOfAGapAreRelayedOnce() {
-        var m = Mesh(size: 3)
+        var m = Mesh(size: 3, settings: BroadcastTreeTests.everyRound)
         var a = Author()
         let e1 = a.next(), e2 = a.next(), e3 = a.next()
         func pushed(_ effects: [ReplicationEffect]) -> [[Event]] {

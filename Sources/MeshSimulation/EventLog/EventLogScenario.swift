@@ -33,6 +33,9 @@ public struct EventLogScenario: Sendable, Equatable {
     /// `push_interval D`).
     public var pushFanout: Int?
     public var pushInterval: Duration?
+    /// Overrides of per-link coalescing (`push_fill BYTES`, `push_hold D`).
+    public var pushFillBytes: Int?
+    public var maxPushHold: Duration?
     public var timeline: [EventLogAction]
     public var expectations: [EventLogBound]
 
@@ -56,6 +59,8 @@ public struct EventLogScenario: Sendable, Equatable {
         s.verifySignatures = verifySignatures
         if let pushFanout { s.pushFanout = pushFanout }
         if let pushInterval { s.pushInterval = pushInterval }
+        if let pushFillBytes { s.pushFillBytes = pushFillBytes }
+        if let maxPushHold { s.maxPushHold = maxPushHold }
         return s
     }
 }
@@ -119,6 +124,7 @@ extension EventLogScenario {
         var name: String?, nodes: Int?, description = "", seed: UInt64 = 1, profile = Scenario.Profile.lan
         var append = Duration.seconds(1), duration = Duration.seconds(60), settle = Duration.seconds(30)
         var verify = true, fanout: Int?, measureAfter = Duration.zero, pushInterval: Duration?
+        var pushFill: Int?, pushHold: Duration?
         var timeline: [EventLogAction] = [], expectations: [EventLogBound] = []
         var loss: Double?, latency: [Substring]?
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -147,6 +153,8 @@ extension EventLogScenario {
                 verify = w == "on"
             case "push_fanout": fanout = try p.int(0, "a fan-out (at least 1)", min: 1)
             case "push_interval": pushInterval = try p.duration(0)
+            case "push_fill": pushFill = try p.int(0, "bytes (at least 1)", min: 1)
+            case "push_hold": pushHold = try p.duration(0)
             case "loss": loss = try p.percent(0)
             case "latency": latency = p.words
             case "at":
@@ -171,7 +179,7 @@ extension EventLogScenario {
                 expectations.append(EventLogBound(metric: m, comparison: c, value: v))
             default:
                 throw ScenarioError.syntax(line: offset + 1, text: String(raw), expected:
-                    "a key of an event-log scenario (name, description, engine, nodes, seed, profile, append, duration, settle, verify, push_fanout, loss, latency, at, expect)")
+                    "a key of an event-log scenario (name, description, engine, nodes, seed, profile, append, duration, settle, verify, push_fanout, push_interval, push_fill, push_hold, loss, latency, at, expect)")
             }
         }
         guard let name else { throw .missing(key: "name") }
@@ -207,5 +215,7 @@ extension EventLogScenario {
         }
         self.measureAfter = measureAfter
         self.pushInterval = pushInterval
+        self.pushFillBytes = pushFill
+        self.maxPushHold = pushHold
     }
 }

@@ -163,6 +163,7 @@ public struct EventLogSimulation {
                 freeDeliveries.append(Int32(i))
                 let to = Int(d.to)
                 guard nodes[to].up, nodes[to].epoch == d.epoch else { metrics.droppedAtDownNodes += 1; continue }
+                if debugCounters { countDuplicates(d.message, at: to) }
                 let effects = nodes[to].replicator!.receive(d.message, from: ids[Int(d.from)], now: MeshTime(nanoseconds: now),
                                                             wallMilliseconds: wall)
                 execute(effects, of: to)
@@ -183,6 +184,21 @@ public struct EventLogSimulation {
         }
         now = limit
         clock.nanoseconds = now
+    }
+
+    /// `MESHSIM_EVENTLOG_DEBUG` is set: count, per message kind, the events a node already held.
+    let debugCounters = ProcessInfo.processInfo.environment["MESHSIM_EVENTLOG_DEBUG"] != nil
+
+    mutating func countDuplicates(_ message: ReplicationMessage, at node: Int) {
+        let events: [Event]
+        switch message {
+        case let .push(e), let .batch(e, _): events = e
+        default: return
+        }
+        let s = store(of: node)
+        var held = 0
+        for e in events { if let o = table.origin(e.origin), s.holds(origin: o, seq: e.seq.value) { held += 1 } }
+        if case .push = message { metrics.duplicatePushEvents += held } else { metrics.duplicateBatchEvents += held }
     }
 
     var wall: UInt64 { EventLogSimulationLimits.wallEpochMilliseconds + UInt64(now / 1_000_000) }
@@ -221,7 +237,7 @@ public struct EventLogSimulation {
         for effect in effects {
             switch effect {
             case let .send(message, to):
-                send(message, from: i, to: Int(table.index[to]!))
+                send(message, from: i, to: table.origin(to)!)
             case let .stored(events):
                 for e in events { noteStored(e, by: i) }
             case let .rejected(origin, seq, error):
@@ -403,6 +419,7 @@ public struct EventLogSimulation {
                 eagerSum += r.eagerPeers.count; if r.eagerPeers.isEmpty { isolated += 1 }
             } }
             FileHandle.standardError.write(Data("debug: \(t) eager avg \(Double(eagerSum) / Double(nodes.count)) isolated \(isolated)\n".utf8))
+            FileHandle.standardError.write(Data("debug: events already held on arrival: by push \(metrics.duplicatePushEvents), by batch \(metrics.duplicateBatchEvents)\n".utf8))
         }
         // Converged: every live node holds every origin's whole sequence, gap-free, and all
         // digests are equal.
@@ -466,6 +483,8 @@ public struct EventLogMetrics {
     /// that had to travel, once per receiving node.
     public var rawEventBytesDelivered = 0
     public var droppedAtDownNodes = 0
+    /// Events that arrived at a node already holding them (stored; `MESHSIM_EVENTLOG_DEBUG` only).
+    public var duplicatePushEvents = 0, duplicateBatchEvents = 0
     var alterationsSeen = 0
     public var violationCount: [EventLogInvariant: Int] = [:]
     /// (label, seconds, is a catch-up) of each convergence watch that closed.

@@ -14,6 +14,8 @@ import MeshCore
 final class EventTable {
     /// Origin index of each node id (the simulation's node order).
     let index: [NodeID: Int32]
+    /// The same, without hashing: looked up for every event stored and message sent.
+    let slots: OriginSlots
     /// `bodies[origin][seq - 1]`.
     private(set) var bodies: [[Event]]
     /// Virtual time (ns) each event was appended at its origin.
@@ -30,6 +32,9 @@ final class EventTable {
         var index: [NodeID: Int32] = [:]
         for (i, id) in ids.enumerated() { index[id] = Int32(i) }
         self.index = index
+        var slots = OriginSlots()
+        for id in ids where slots[id] == nil { slots.append(id) }
+        self.slots = slots
         bodies = Array(repeating: [], count: ids.count)
         appendedAt = Array(repeating: [], count: ids.count)
         holders = Array(repeating: [], count: ids.count)
@@ -37,7 +42,7 @@ final class EventTable {
     }
 
     @inline(__always)
-    func origin(_ id: NodeID) -> Int? { index[id].map(Int.init) }
+    func origin(_ id: NodeID) -> Int? { slots[id] }
 
     func count(origin: Int) -> Int { bodies[origin].count }
 
@@ -97,17 +102,20 @@ struct InternedEventStore: EventStore {
 
     mutating func append(_ events: [Event], receivedAtMilliseconds: UInt64) throws(EventError) {
         // Validate the whole run first: all or nothing, as a transaction.
-        var runs: [Int: (first: UInt64, last: UInt64)] = [:]
+        // (A run is almost always one origin: a small array, not a dictionary per call.)
+        var runs: [(o: Int, first: UInt64, last: UInt64)] = []
         for e in events {
             guard let o = table.origin(e.origin) else { throw .storage("unknown origin \(e.origin)") }
-            let h = runs[o]?.last ?? high[o]
+            let r = runs.lastIndex { $0.o == o }
+            let h = r.map { runs[$0].last } ?? high[o]
             guard h == 0 || e.seq.value == h + 1 else {
                 throw .storage("out of order: \(e.origin)/\(e.seq), expected \(h + 1)")
             }
             guard table.intern(e, at: clock.nanoseconds) else { throw .storage("\(e.origin)/\(e.seq) altered") }
-            runs[o] = (runs[o]?.first ?? e.seq.value, e.seq.value)
+            if let r { runs[r].last = e.seq.value } else { runs.append((o, e.seq.value, e.seq.value)) }
         }
-        for (o, run) in runs {
+        for (o, first, last) in runs {
+            let run = (first: first, last: last)
             if high[o] == 0 { low[o] = run.first }
             high[o] = run.last
         }
