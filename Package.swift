@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite", "SQLiteStore"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus"]),

@@ -145,10 +145,11 @@ actor ConsensusService {
         var result: ControlResult
     }
     var onApplied: (@Sendable ([Applied]) async -> Void)?
-    /// Messages to send and applied entries to publish, each handled in order by one task
-    /// (`start`): `execute` never suspends, so two readies can never interleave their log
-    /// writes, sends or applies (actor reentrancy), and the sends run on other threads
-    /// while this actor's thread waits for an fsync.
+    /// Messages to send, for a transport that cannot take them without waiting (`post`
+    /// returns false; the agent's runtime always takes them), handled in order by one task
+    /// (`start`). Either way `execute` never suspends, so two readies can never interleave
+    /// their log writes, sends or applies (actor reentrancy), and the sends run on another
+    /// thread while this actor's thread waits for an fsync.
     let outbox: AsyncStream<Outbound>.Continuation
     let outboxStream: AsyncStream<Outbound>
     /// Applied entries the publishing task has not taken yet, in order, and its wake-up.

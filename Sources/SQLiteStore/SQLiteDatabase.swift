@@ -26,8 +26,8 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
     /// Opens (creating if needed) the database file in WAL mode with full fsync: a commit
     /// that returned is on disk, and survives both SIGKILL of the agent and power loss.
     /// With `preallocateWAL`, the log is first lengthened with zeros to
-    /// `walPreallocationBytes` (see there); SQLite ignores what follows its last valid
-    /// frame, so this changes nothing it reads.
+    /// `walPreallocationBytes` (see there), as far as the disk allows; SQLite ignores what
+    /// follows its last valid frame, so this changes nothing it reads.
     public init(path: String, preallocateWAL: Bool = false) throws(Failure) {
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
@@ -44,25 +44,27 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
         try execute("PRAGMA foreign_keys=ON")
         if preallocateWAL {
             try execute("PRAGMA schema_version")    // a read opens (creates) the log file
-            try Self.lengthen(path + "-wal", to: Self.walPreallocationBytes)
+            Self.lengthen(path + "-wal", to: Self.walPreallocationBytes)
         }
     }
 
     /// Appends zeros to an existing file up to `bytes`, then syncs it; never writes below
-    /// its current end.
-    static func lengthen(_ path: String, to bytes: Int) throws(Failure) {
+    /// its current end. Best effort: a full disk or a failed write leaves the file as far as
+    /// it got (SQLite ignores the zeros either way) and the store works as it would without.
+    @discardableResult
+    static func lengthen(_ path: String, to bytes: Int) -> Bool {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }      // no log file yet: nothing to lengthen
+        guard fd >= 0 else { return false }      // no log file yet: nothing to lengthen
         defer { close(fd) }
         var end = Int(lseek(fd, 0, SEEK_END))
-        guard end >= 0, end < bytes else { return }
+        guard end >= 0 else { return false }
         let zeros = [UInt8](repeating: 0, count: 256 * 1024)
         while end < bytes {
             let n = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, min($0.count, bytes - end), off_t(end)) }
-            guard n > 0 else { throw Failure.storage("cannot lengthen \(path): \(String(cString: strerror(errno)))") }
+            guard n > 0 else { return false }
             end += n
         }
-        guard fsync(fd) == 0 else { throw Failure.storage("cannot sync \(path): \(String(cString: strerror(errno)))") }
+        return fsync(fd) == 0
     }
 
     deinit { sqlite3_close_v2(handle) }

@@ -1,4 +1,5 @@
 @testable import Consensus
+@testable import SQLiteStore
 import CSQLite
 import Foundation
 import MeshCore
@@ -94,6 +95,20 @@ struct StorageTests {
             #expect(size(p + "-wal") >= 4 << 20)      // written over, not extended
         }
         #expect(try RaftStorage(path: p).load().1 == (1 ... 50).map(e))
+    }
+
+    @Test func lengtheningIsBestEffortAndNeverShortens() throws {
+        struct Failure: SQLiteFailure { static func storage(_ message: String) -> Failure { Failure() } }
+        typealias DB = SQLiteDatabase<Failure>
+        #expect(!DB.lengthen(path() + "-missing", to: 4096))       // no file: nothing created
+        #expect(!DB.lengthen("/proc/version", to: 1 << 20))        // unwritable: refused, no throw
+        let p = path()
+        try Data(repeating: 7, count: 10_000).write(to: URL(fileURLWithPath: p))
+        #expect(DB.lengthen(p, to: 5_000))                           // already longer: untouched
+        #expect(size(p) == 10_000)
+        #expect(DB.lengthen(p, to: 600_000))
+        let data = try Data(contentsOf: URL(fileURLWithPath: p))
+        #expect(data.count == 600_000 && data.prefix(10_000).allSatisfy { $0 == 7 } && data.dropFirst(10_000).allSatisfy { $0 == 0 })
     }
 
     @Test func aLogLeftByACrashKeepsEveryCommittedEntryWhenLengthened() throws {
