@@ -1,4 +1,5 @@
 import Glibc
+import Supervisor
 
 /// Hands back, once start-up is over, the pages of the agent's own executable that it has
 /// mapped but no longer runs: argument parsing, migrations, the router's construction and
@@ -73,16 +74,13 @@ enum StartupPages {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Bytes of `/proc/self/smaps` read at most (about 1 KiB per mapping).
+    static let maxSmapsBytes = 8 << 20
+
+    /// The whole file, or nil: a text cut at the limit could end a mapping before its
+    /// `Anonymous:` line and make a written mapping look releasable.
     static func readText(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, file)
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
+        guard let bytes = ProcFS.readFile(path, limit: maxSmapsBytes), bytes.count < maxSmapsBytes else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

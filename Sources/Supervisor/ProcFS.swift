@@ -15,7 +15,7 @@ struct ProcessFacts: Equatable {
     var startTime: UInt64
 }
 
-enum ProcFS {
+public enum ProcFS {
     /// Parses /proc/PID/stat text. The command name (field 2) may hold spaces and
     /// parentheses, so fields are counted after the last ')'.
     static func parseStat(_ text: [UInt8]) -> ProcessFacts? {
@@ -76,7 +76,7 @@ enum ProcFS {
     }
 
     /// Reads a small file (procfs files report size 0, so read until EOF); nil if missing.
-    static func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
+    public static func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
