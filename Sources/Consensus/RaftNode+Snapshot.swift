@@ -87,7 +87,7 @@ extension RaftNode {
     mutating func handleSnapshotResponse(_ m: SnapshotResponse, from: NodeID, now: MeshTime) {
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now); return }
         guard role == .leader, m.term == term, peers.contains(from) else { return }
-        recentlyActive.insert(from)
+        lastAnswer[from] = now
         inflight[from] = 0
         if m.installed {
             snapshotOffsets[from] = nil

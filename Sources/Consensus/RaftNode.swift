@@ -97,16 +97,19 @@ public struct RaftNode: Sendable {
     var random: SeededRandom
     var electionDeadline: MeshTime
     var heartbeatAt = MeshTime.zero
+    /// When the leader last sent a heartbeat round, and its commit index then.
+    var lastHeartbeat = MeshTime.zero
+    var lastHeartbeatCommit = LogIndex.zero
     var lastHeardFromLeader: MeshTime?
     var votes: Set<NodeID> = []
     var nextIndex: [NodeID: LogIndex] = [:]
     /// The leader's knowledge of each follower's log (empty on other roles).
     public internal(set) var matchIndex: [NodeID: LogIndex] = [:]
     var inflight: [NodeID: Int] = [:]
-    var recentlyActive: Set<NodeID> = []
+    /// When the leader last heard each peer answer (check-quorum).
+    var lastAnswer: [NodeID: MeshTime] = [:]
     /// Peers that answered since the last heartbeat round (see `quiet`).
     var answeredSinceHeartbeat: Set<NodeID> = []
-    var quorumCheckAt = MeshTime.zero
     var transferTarget: NodeID?
     var transferDeadline = MeshTime.zero
     var ready = RaftReady()
@@ -172,15 +175,44 @@ public struct RaftNode: Sendable {
     /// When `tick` must run next.
     public var nextWakeup: MeshTime {
         guard role == .leader else { return electionDeadline }
-        return transferTarget == nil ? min(heartbeatAt, quorumCheckAt) : min(heartbeatAt, quorumCheckAt, transferDeadline)
+        let next = settings.checkQuorum ? min(heartbeatAt, quorumContactEnds) : heartbeatAt
+        return transferTarget == nil ? next : min(next, transferDeadline)
+    }
+
+    /// Check-quorum as a sliding window: the moment a leader stops having heard a quorum
+    /// of voters (itself included) within the last election timeout, which is when it
+    /// steps down. That is the answer time of the least recent member of the most
+    /// recently heard quorum, plus the election timeout. Checked exactly then rather than
+    /// once per fixed period: an isolated leader steps down one election timeout after its
+    /// last contact (a periodic check takes between one and two), and a healthy leader
+    /// never wakes for it.
+    var quorumContactEnds: MeshTime {
+        let needed = quorum - (isVoter ? 1 : 0)
+        guard needed > 0 else { return MeshTime(nanoseconds: .max) }
+        let heard = voters.filter { $0 != id && !abstainingPeers.contains($0) }
+            .map { lastAnswer[$0] ?? .zero }.sorted(by: >)
+        guard heard.count >= needed else { return .zero }
+        return heard[needed - 1] + settings.electionTimeout
     }
 
     /// A leader with nothing to replicate or commit, not transferring, whose every peer
-    /// answered since the previous heartbeat: its next heartbeat may wait
-    /// `idleHeartbeatInterval`.
+    /// answered the last heartbeat round, which carried the current commit index: its
+    /// next heartbeat may wait `idleHeartbeatInterval` after that round.
     var quiet: Bool {
-        guard role == .leader, transferTarget == nil, hard.commit == lastIndex else { return false }
+        guard role == .leader, transferTarget == nil, hard.commit == lastIndex, hard.commit == lastHeartbeatCommit else { return false }
         return peers.allSatisfy { matchIndex[$0] == lastIndex && answeredSinceHeartbeat.contains($0) }
+    }
+
+    /// After an answer: once the leader is quiet, its next heartbeat waits
+    /// `idleHeartbeatInterval` after the round every peer answered; while it is not (an
+    /// entry to replicate, or a commit index the followers have not been sent), at most
+    /// `heartbeatInterval`.
+    mutating func noteAnswered(now: MeshTime) {
+        if quiet {
+            heartbeatAt = max(heartbeatAt, lastHeartbeat + settings.idleHeartbeatInterval)
+        } else {
+            heartbeatAt = min(heartbeatAt, max(now, lastHeartbeat + settings.heartbeatInterval))
+        }
     }
 
     /// Whether a configuration change is waiting to commit.
@@ -194,16 +226,17 @@ public struct RaftNode: Sendable {
         case .leader:
             if transferTarget != nil, now >= transferDeadline { transferTarget = nil }
             if now >= heartbeatAt {
-                heartbeatAt = now + (quiet ? settings.idleHeartbeatInterval : settings.heartbeatInterval)
+                // The short interval until every peer has answered this round (then
+                // `noteAnswered` moves it to the idle one): a round that goes unanswered is
+                // repeated after `heartbeatInterval`, not after the idle interval.
+                heartbeatAt = now + settings.heartbeatInterval
+                lastHeartbeat = now
+                lastHeartbeatCommit = hard.commit
                 answeredSinceHeartbeat = []
                 for peer in peers { sendAppend(to: peer, heartbeat: true) }
             }
-            if settings.checkQuorum, now >= quorumCheckAt {
-                quorumCheckAt = now + settings.electionTimeout
-                if recentlyActive.subtracting(abstainingPeers).union([id]).intersection(voters).count < quorum {
-                    becomeFollower(term: term, leader: nil, now: now)
-                }
-                recentlyActive = []
+            if settings.checkQuorum, now >= quorumContactEnds {
+                becomeFollower(term: term, leader: nil, now: now)
             }
         case .follower, .preCandidate, .candidate:
             if now >= electionDeadline {
@@ -403,9 +436,10 @@ public struct RaftNode: Sendable {
         leader = id
         nextIndex = [:]; matchIndex = [:]; inflight = [:]; abstainingPeers = []; snapshotOffsets = [:]
         for peer in peers { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
-        recentlyActive = []
+        // The votes that elected it count as contact: a new leader has one election
+        // timeout to hear its quorum answer.
+        lastAnswer = Dictionary(uniqueKeysWithValues: peers.map { ($0, now) })
         answeredSinceHeartbeat = []
-        quorumCheckAt = now + settings.electionTimeout
         heartbeatAt = now + settings.heartbeatInterval
         // A no-op in the new term lets earlier entries commit (§5.4.2, §8).
         _ = appendLocal([])
@@ -513,8 +547,9 @@ public struct RaftNode: Sendable {
     mutating func handleAppendResponse(_ m: AppendResponse, from: NodeID, now: MeshTime) {
         if m.term > term { becomeFollower(term: m.term, leader: nil, now: now); return }
         guard role == .leader, m.term == term, peers.contains(from) else { return }
-        recentlyActive.insert(from)
+        lastAnswer[from] = now
         answeredSinceHeartbeat.insert(from)
+        defer { noteAnswered(now: now) }
         if m.abstaining { abstainingPeers.insert(from) } else { abstainingPeers.remove(from) }
         if m.success {
             inflight[from] = max(0, inflight[from, default: 0] - 1)

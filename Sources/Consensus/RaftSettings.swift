@@ -3,11 +3,11 @@ public struct RaftSettings: Sendable, Equatable {
     /// A leader sends a heartbeat (an empty AppendEntries) this often.
     public var heartbeatInterval: Duration
     /// A quiet leader (nothing to replicate, every peer answered since the previous
-    /// heartbeat) sends the next one after this instead: an idle mesh's Raft traffic,
-    /// most of an idle agent's CPU, halves at `lan`. Followers' election timers and the
-    /// leader's quorum check do not change, so neither does failover nor step-down; one
-    /// missing answer brings back `heartbeatInterval` for the next round, so a lossy link
-    /// is heartbeaten at the short interval again as soon as one round goes unanswered.
+    /// heartbeat) sends the next one after this instead: an idle mesh's Raft traffic is
+    /// most of an idle leader's CPU. It must stay under half the election timeout, so that
+    /// one lost heartbeat never starts an election. One missing answer brings back
+    /// `heartbeatInterval` for the next round, so a lossy link is heartbeaten at the short
+    /// interval again as soon as one round goes unanswered.
     public var idleHeartbeatInterval: Duration
     /// A follower that hears no leader for a random time in
     /// `[electionTimeout, 2 × electionTimeout)` starts a (pre-)election (Raft §5.2).
@@ -15,8 +15,9 @@ public struct RaftSettings: Sendable, Equatable {
     /// Ask "would you vote for me?" before raising the term, so a node that was cut off
     /// cannot disrupt a healthy leader when it returns (thesis §9.6).
     public var preVote: Bool
-    /// A leader that has not heard from a quorum within an election timeout steps down,
-    /// so a leader cut off in a minority stops acting as one (thesis §6.2).
+    /// A leader that has not heard from a quorum within the last election timeout steps
+    /// down, so a leader cut off in a minority stops acting as one (thesis §6.2); a
+    /// sliding window, checked the moment it runs out (`RaftNode.quorumContactEnds`).
     public var checkQuorum: Bool
     /// Entries and bytes in one AppendEntries.
     public var maxEntriesPerMessage: Int
@@ -31,9 +32,13 @@ public struct RaftSettings: Sendable, Equatable {
     /// Bytes of snapshot per InstallSnapshot message (one chunk in flight per follower).
     public var snapshotChunkBytes = 64 * 1024
 
-    /// A LAN (or loopback): fail over within a few hundred milliseconds.
+    /// A LAN (or loopback): fail over within a few hundred milliseconds. An idle leader
+    /// heartbeats every 140 ms (two per election timeout, less than half of it); with a
+    /// 250 ms election timeout it had to heartbeat every 100 ms, which cost an idle leader
+    /// about 0.2 % of a core more (benchmarks/README.md, idle agent at stop 12) for about
+    /// 80 ms less failover (simulations/README.md).
     public static let lan = RaftSettings(
-        heartbeatInterval: .milliseconds(50), idleHeartbeatInterval: .milliseconds(100), electionTimeout: .milliseconds(250),
+        heartbeatInterval: .milliseconds(50), idleHeartbeatInterval: .milliseconds(140), electionTimeout: .milliseconds(300),
         preVote: true, checkQuorum: true,
         maxEntriesPerMessage: 512, maxBytesPerMessage: 1 << 20, maxInflightMessages: 64, maxUncommittedEntries: 10_000)
 

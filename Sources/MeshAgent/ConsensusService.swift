@@ -134,6 +134,10 @@ actor ConsensusService {
     }
     var nextRequestID: UInt64 = 1
     var timer: Scheduled<Void>?
+    /// When `timer` fires.
+    var timerDeadline = MeshTime.zero
+    /// True while `tick` runs (its caller arms the timer afterwards).
+    var ticking = false
     var stopped = false
     /// Told (on this actor's thread) when the role, leader, term, voters or learners change,
     /// so the agent advertises them at once instead of polling (`AgentService`'s glue).
@@ -238,6 +242,8 @@ actor ConsensusService {
     /// wake-up of this thread per tick, where `Task.sleep` took three (the runtime's timer
     /// thread, the cooperative pool, then this thread) — most of an idle follower's wake-ups.
     func armTimer(after delay: Duration) {
+        timer?.cancel()
+        timerDeadline = now() + delay
         timer = storageLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [weak self] in
             // Scheduled on `storageLoop`, which is this actor's executor.
             self?.assumeIsolated { $0.timerFired() }
@@ -295,10 +301,29 @@ actor ConsensusService {
     }
 
     func tick() -> Duration {
+        ticking = true
+        defer { ticking = false }
         execute(node.tick(now: now()))
         maintainVoters()
-        return min(max(node.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep)
+        return wakeDelay
     }
+
+    var wakeDelay: Duration { min(max(node.nextWakeup - now(), .milliseconds(1)), Self.maxTimerSleep) }
+
+    /// Re-arms the timer when what the core last did moved its next wake-up away from
+    /// the armed one by more than `timerSlack`. Earlier: a node that just won an election
+    /// by a message must heartbeat, and check its quorum contact, on time, not when its
+    /// candidate timer would have fired. Later: a quiet leader's answers move its next
+    /// heartbeat out, and a timer left at the short interval would wake it for nothing.
+    func rearmIfMoved() {
+        guard !stopped, !ticking, timer != nil else { return }
+        let delay = wakeDelay
+        let wake = now() + delay
+        guard wake < timerDeadline - Self.timerSlack || wake > timerDeadline + Self.timerSlack else { return }
+        armTimer(after: delay)
+    }
+
+    static let timerSlack = Duration.milliseconds(1)
 
     var status: ConsensusStatus {
         ConsensusStatus(role: node.role, leader: node.leader, term: node.term, commitIndex: node.commitIndex,
@@ -312,6 +337,7 @@ actor ConsensusService {
         self.advertisedLeader = advertisedLeader
         self.advertisedVoters = advertisedVoters
         maintainVoters()
+        rearmIfMoved()
         noteStatus()
     }
 
@@ -338,7 +364,7 @@ actor ConsensusService {
     /// Hands leadership to another voter before this node leaves (bounded by the caller).
     func transferLeadershipForLeave() async {
         guard node.role == .leader, let target = node.voters.first(where: { $0 != id && members[$0]?.alive == true }) else { return }
-        if case let .success(ready) = node.transferLeadership(to: target, now: now()) { execute(ready) }
+        if case let .success(ready) = node.transferLeadership(to: target, now: now()) { execute(ready); rearmIfMoved() }
     }
 
     // MARK: Quorum-loss recovery
@@ -371,6 +397,7 @@ actor ConsensusService {
             logger.critical("voter set re-formed by operator recovery: this node is the only voter",
                             metadata: ["term": "\(node.term)", "lost_voters": "\(voters.filter { $0 != id })", "learners": "\(learners)"])
             execute(ready)
+            rearmIfMoved()
             return .success(Recovery(term: node.term, voters: node.voters, learners: node.configuration.learners))
         }
     }
@@ -463,6 +490,7 @@ actor ConsensusService {
                 }
             }
             execute(ready)
+            rearmIfMoved()
         }
     }
 
@@ -529,6 +557,7 @@ actor ConsensusService {
             self.assumeIsolated { service in
                 service.inboxDepth.withLock { $0 -= 1 }
                 try? service.receive(kind: frame.kind, body: frame.body, from: frame.sender)
+                service.rearmIfMoved()
                 service.noteStatus()
             }
         }
