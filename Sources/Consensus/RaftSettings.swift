@@ -15,9 +15,10 @@ public struct RaftSettings: Sendable, Equatable {
     /// Ask "would you vote for me?" before raising the term, so a node that was cut off
     /// cannot disrupt a healthy leader when it returns (thesis §9.6).
     public var preVote: Bool
-    /// A leader that has not heard from a quorum within the last election timeout steps
-    /// down, so a leader cut off in a minority stops acting as one (thesis §6.2); a
-    /// sliding window, checked the moment it runs out (`RaftNode.quorumContactEnds`).
+    /// A leader that has not heard from a quorum within the last election timeout (plus
+    /// one `heartbeatInterval`) steps down, so a leader cut off in a minority stops acting
+    /// as one (thesis §6.2); a sliding window, checked the moment it runs out
+    /// (`RaftNode.quorumContactEnds`).
     public var checkQuorum: Bool
     /// Entries and bytes in one AppendEntries.
     public var maxEntriesPerMessage: Int

@@ -67,13 +67,14 @@ struct IdleHeartbeatTests {
             let r = c.nodes[l]!.tick(now: t)
             if c.nodes[l]!.role == .leader { #expect(r.messages.count == 2); tries += 1 }
             else {
-                // Steps down exactly one election timeout after the last answer.
-                #expect(t == answered + settings.electionTimeout)
+                // Steps down exactly one election timeout and one short interval after the last answer.
+                #expect(t == answered + settings.electionTimeout + settings.heartbeatInterval)
             }
         }
         // At the idle interval after the answered round, then every short interval.
-        let expected = Int(((settings.electionTimeout - settings.idleHeartbeatInterval) / settings.heartbeatInterval).rounded(.up))
-        #expect(tries == expected && tries >= 3)
+        let window = settings.electionTimeout + settings.heartbeatInterval
+        let expected = Int(((window - settings.idleHeartbeatInterval) / settings.heartbeatInterval).rounded(.up))
+        #expect(tries == expected && tries >= 4)
     }
 
     @Test func aLeaderWithEntriesToReplicateKeepsTheShortInterval() {
