@@ -94,7 +94,7 @@ extension Replicator {
         var k = tracked.removeValue(forKey: peer)!
         if k.claimed.count < slotHigh.count { k.claimed += [UInt64](repeating: 0, count: slotHigh.count - k.claimed.count) }
         var entries: [DeltaEntry] = []
-        for s in slotHigh.indices where slotHigh[s] != k.claimed[s] || pending[slotIDs[s]] != nil {
+        for s in slotHigh.indices where slotHigh[s] != k.claimed[s] || !pending[s].isEmpty {
             entries.append(DeltaEntry(origin: slotIDs[s], high: EventSeq(slotHigh[s])))
             k.claimed[s] = slotHigh[s]
         }
@@ -142,17 +142,25 @@ extension Replicator {
     mutating func noteExchanged(_ events: [Event], with peer: NodeID) {
         guard let i = tracked.index(forKey: peer) else { return }
         let n = slotHigh.count
-        tracked.values[i].raise(events, slots: slotOf, count: n)
+        tracked.values[i].raise(events, slots: events.map { slotOf[$0.origin] ?? -1 }, count: n)
+    }
+
+    /// The same, with each event's slot known (-1: none).
+    mutating func noteExchanged(_ events: [Event], slots: [Int], with peer: NodeID) {
+        guard let i = tracked.index(forKey: peer) else { return }
+        let n = slotHigh.count
+        tracked.values[i].raise(events, slots: slots, count: n)
     }
 }
 
-extension Replicator.PeerKnowledge {
+extension ReplicatorPeerKnowledge {
     /// `noteExchanged` in place (no copy of the tables).
-    mutating func raise(_ events: [Event], slots: OriginSlots, count n: Int) {
+    mutating func raise(_ events: [Event], slots: [Int], count n: Int) {
         if known.count < n { known += [UInt64](repeating: 0, count: n - known.count) }
         if claimed.count < n { claimed += [UInt64](repeating: 0, count: n - claimed.count) }
-        for e in events {
-            guard let s = slots[e.origin] else { continue }
+        for (i, e) in events.enumerated() {
+            let s = slots[i]
+            guard s >= 0 else { continue }
             if e.seq.value <= known[s] + 1 { known[s] = max(known[s], e.seq.value) }
             if e.seq.value <= claimed[s] + 1 { claimed[s] = max(claimed[s], e.seq.value) }
         }
