@@ -22,8 +22,18 @@ extension Replicator {
         }
     }
 
+    /// The slots of the origins held, in id order (the order of digests and answers).
+    func heldSlotsInIDOrder() -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(slotsInIDOrder.count)
+        for s in slotsInIDOrder where slotHigh[s] > 0 { out.append(s) }
+        return out
+    }
+
     func digest() -> [DigestEntry] {
-        marks.keys.sorted().map { DigestEntry(origin: $0, marks: marks[$0]!) }
+        heldSlotsInIDOrder().map { s in
+            DigestEntry(origin: slotIDs[s], marks: OriginMarks(low: EventSeq(slotLow[s]), high: EventSeq(slotHigh[s])))
+        }
     }
 
     mutating func sendFullDigest(to peer: NodeID, isReply: Bool, now: MeshTime) {
@@ -45,27 +55,28 @@ extension Replicator {
 
     /// Sends `peer` what it lacks according to its full digest, within one batch's bytes.
     mutating func answer(_ entries: [DigestEntry], to peer: NodeID, wallMilliseconds: UInt64) {
-        var theirs: [NodeID: OriginMarks] = [:]
-        for e in entries { theirs[e.origin] = e.marks }
-        var gaps: [(NodeID, UInt64)] = []
-        for origin in marks.keys.sorted() {
-            let theirHigh = theirs[origin]?.high.value ?? 0
-            if marks[origin]!.high.value > theirHigh { gaps.append((origin, theirHigh)) }
-        }
+        // Their highs by slot (origins this node does not hold are not answered).
+        var theirs = [UInt64](repeating: 0, count: slotHigh.count)
+        for e in entries { if let s = slotOf[e.origin] { theirs[s] = e.marks.high.value } }
+        var gaps: [(Int, UInt64)] = []
+        for s in heldSlotsInIDOrder() where slotHigh[s] > theirs[s] { gaps.append((s, theirs[s])) }
         sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
     }
 
     /// Sends, per origin, the events after the given seq, within `maxBatchBytes` and
     /// `maxBatchEvents`, leaving out those younger than `antiEntropyGrace`; `more` when a
     /// limit cut it short.
-    mutating func sendBatch(_ gaps: [(origin: NodeID, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
+    /// `gaps` name each origin by its slot.
+    mutating func sendBatch(_ gaps: [(slot: Int, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
         let graceMilliseconds = UInt64(max(0, settings.antiEntropyGrace.nanoseconds / 1_000_000))
         let cutoff = wallMilliseconds > graceMilliseconds ? wallMilliseconds - graceMilliseconds : 0
         var batch: [Event] = []
         var bytes = 0
         var more = false
-        for (origin, theirHigh) in gaps {
-            guard let mine = marks[origin] else { continue }
+        for (s, theirHigh) in gaps {
+            guard slotHigh[s] > 0 else { continue }
+            let origin = slotIDs[s]
+            let mine = OriginMarks(low: EventSeq(slotLow[s]), high: EventSeq(slotHigh[s]))
             let budget = settings.maxBatchBytes - bytes
             if budget <= 0 || batch.count >= ReplicationLimits.maxBatchEvents { more = true; break }
             // Below our low-water mark nothing is left to send: resume from `low`.
@@ -114,8 +125,8 @@ extension Replicator {
         var k = tracked.removeValue(forKey: peer)!
         if k.known.count < slotHigh.count { k.known += [UInt64](repeating: 0, count: slotHigh.count - k.known.count) }
         for e in entries { if let s = slotOf[e.origin] { k.known[s] = e.high.value } }
-        var gaps: [(origin: NodeID, after: UInt64)] = []
-        for s in slotHigh.indices where slotHigh[s] > k.known[s] { gaps.append((slotIDs[s], k.known[s])) }
+        var gaps: [(slot: Int, after: UInt64)] = []
+        for s in slotHigh.indices where slotHigh[s] > k.known[s] { gaps.append((s, k.known[s])) }
         tracked[peer] = k
         sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
         return true

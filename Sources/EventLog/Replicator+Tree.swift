@@ -120,8 +120,17 @@ extension Replicator {
     /// the ids its link does not carry.
     mutating func lazyRound() {
         defer { lazyQueue.removeAll(keepingCapacity: true); lazySince = MeshTime(nanoseconds: .max) }
-        let candidates = peers.filter { p in
-            !eager.contains(p) || allowed[p] != nil || pruned[p]?.isEmpty == false
+        // Every member but the open links that carry every origin. `peers` is sorted, so
+        // one merge with those few links (not three lookups per member: a lazy round is
+        // frequent and a mesh large).
+        let full = eager.filter { allowed[$0] == nil && pruned[$0]?.isEmpty != false }.sorted()
+        var candidates: [NodeID] = []
+        candidates.reserveCapacity(peers.count)
+        var j = 0
+        for p in peers {
+            while j < full.count, full[j] < p { j += 1 }
+            if j < full.count, full[j] == p { continue }
+            candidates.append(p)
         }
         guard !candidates.isEmpty else { return }
         var targets: [NodeID] = []

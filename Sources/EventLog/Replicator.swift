@@ -77,13 +77,27 @@ public struct Replicator<Store: EventStore> {
     let ownID: NodeID?
     var clock = HybridClock()
     var random: SeededRandom
-    /// Mirror of the store's marks.
-    var marks: [NodeID: OriginMarks]
+    /// Mirror of the store's marks (`slotLow`/`slotHigh` per held origin), as a dictionary.
+    var marks: [NodeID: OriginMarks] {
+        var out: [NodeID: OriginMarks] = [:]
+        for s in slotHigh.indices where slotHigh[s] > 0 {
+            out[slotIDs[s]] = OriginMarks(low: EventSeq(slotLow[s]), high: EventSeq(slotHigh[s]))
+        }
+        return out
+    }
     /// A dense index per origin ever held (a slot), for the per-peer tables.
     var slotOf = OriginSlots()
     var slotIDs: [NodeID] = []
-    /// `marks[slotIDs[s]].high`, or 0.
+    /// The store's high mark of the origin in each slot, or 0 (none held): kept by slot, not
+    /// in a dictionary keyed by id, since it changes with every event stored.
     var slotHigh: [UInt64] = []
+    /// The store's low-water mark per slot (meaningful where `slotHigh` is not 0).
+    var slotLow: [UInt64] = []
+    /// Every slot, in the order of their origins' ids (digests and answers go in id order;
+    /// sorting a thousand ids for every digest cost more than the rest of it).
+    var slotsInIDOrder: [Int] = []
+    /// The slot of this node's own origin, once it has one.
+    var ownSlot: Int?
     /// When this node last pruned a link for each origin (ns; `Int64.min` never).
     var lastPruneAt: [Int64] = []
     /// Origin tag (`EventID.tag`) → slot; -1 when two held origins share the tag.
@@ -152,7 +166,6 @@ public struct Replicator<Store: EventStore> {
                 now: MeshTime) throws(EventError) {
         self.store = store; self.key = key; self.ownID = key?.nodeID; self.settings = settings; self.random = random
         let held = try store.marks()
-        marks = held
         ownHistoryKnown = key.map { held[$0.nodeID] != nil } ?? true
         nextPushAt = now
         nextLazyAt = now
@@ -160,11 +173,14 @@ public struct Replicator<Store: EventStore> {
         var r = random
         nextAntiEntropyAt = now + settings.antiEntropyInterval.scaled(by: r.nextUnit())
         self.random = r
-        for (id, m) in held.sorted(by: { $0.key < $1.key }) { slotHigh[slot(id)] = m.high.value }
+        for (id, m) in held.sorted(by: { $0.key < $1.key }) {
+            let s = slot(id)
+            slotHigh[s] = m.high.value; slotLow[s] = m.low.value
+        }
     }
 
     /// This node's newest sequence number.
-    public var localHigh: EventSeq { ownID.flatMap { marks[$0]?.high } ?? .zero }
+    public var localHigh: EventSeq { ownSlot.map { EventSeq(slotHigh[$0]) } ?? .zero }
 
     /// Per-origin marks of what is held.
     public var heldMarks: [NodeID: OriginMarks] { marks }
@@ -324,8 +340,11 @@ public struct Replicator<Store: EventStore> {
     /// Applies retention to the store; the marks follow.
     public mutating func prune(olderThanMilliseconds: UInt64?, maxBytesPerOrigin: Int?) throws(EventError) -> Int {
         let n = try store.prune(olderThanMilliseconds: olderThanMilliseconds, maxBytesPerOrigin: maxBytesPerOrigin)
-        marks = try store.marks()
-        for (s, id) in slotIDs.enumerated() { slotHigh[s] = marks[id]?.high.value ?? 0 }
+        let held = try store.marks()
+        for (s, id) in slotIDs.enumerated() {
+            slotHigh[s] = held[id]?.high.value ?? 0
+            slotLow[s] = held[id]?.low.value ?? 1
+        }
         return n
     }
 
@@ -356,7 +375,15 @@ public struct Replicator<Store: EventStore> {
         slotOf.append(origin)
         slotIDs.append(origin)
         slotHigh.append(0)
+        slotLow.append(1)
         pending.append([:])
+        if origin == ownID { ownSlot = s }
+        var lo = 0, hi = slotsInIDOrder.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if slotIDs[slotsInIDOrder[mid]] < origin { lo = mid + 1 } else { hi = mid }
+        }
+        slotsInIDOrder.insert(s, at: lo)
         lastPruneAt.append(.min)
         let tag = EventID.tag(of: origin)
         tagSlot[tag] = tagSlot[tag] == nil ? s : -1
@@ -366,10 +393,7 @@ public struct Replicator<Store: EventStore> {
     /// Raises the marks by `events`, a run of the origin in slot `s`.
     mutating func record(_ events: [Event], slot s: Int) {
         guard let first = events.first, let last = events.last else { return }
-        // One lookup for a held origin, not a read and a write.
-        if let i = marks.index(forKey: first.origin) { marks.values[i].high = last.seq } else {
-            marks[first.origin] = OriginMarks(low: first.seq, high: last.seq)
-        }
+        if slotHigh[s] == 0 { slotLow[s] = first.seq.value }
         slotHigh[s] = last.seq.value
     }
 
@@ -410,7 +434,6 @@ public struct Replicator<Store: EventStore> {
                 if high > 0, e.seq.value > high + 1 {
                     // Every peer pruned past what we hold: restart this origin from their low.
                     try? store.forget(origin: e.origin)
-                    marks[e.origin] = nil
                     slotHigh[s] = 0
                     pending[s] = [:]
                 }
