@@ -54,27 +54,35 @@ extension Replicator {
     }
 
     /// Sends `peer` what it lacks according to its full digest, within one batch's bytes.
-    mutating func answer(_ entries: [DigestEntry], to peer: NodeID, wallMilliseconds: UInt64) {
+    mutating func answer(_ entries: [DigestEntry], to peer: NodeID, now: MeshTime, wallMilliseconds: UInt64) {
         // Their highs by slot (origins this node does not hold are not answered).
         var theirs = [UInt64](repeating: 0, count: slotHigh.count)
         for e in entries { if let s = slotOf[e.origin] { theirs[s] = e.marks.high.value } }
         var gaps: [(Int, UInt64)] = []
         for s in heldSlotsInIDOrder() where slotHigh[s] > theirs[s] { gaps.append((s, theirs[s])) }
-        sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
+        sendBatch(gaps, to: peer, now: now, wallMilliseconds: wallMilliseconds)
     }
 
     /// Sends, per origin, the events after the given seq, within `maxBatchBytes` and
     /// `maxBatchEvents`, leaving out those younger than `antiEntropyGrace`; `more` when a
-    /// limit cut it short.
-    /// `gaps` name each origin by its slot.
-    mutating func sendBatch(_ gaps: [(slot: Int, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
+    /// limit cut it short, or when an origin was left out because an earlier batch to
+    /// `peer` carried it past the peer's mark and may still be on its way
+    /// (`batchInFlightHold`). `gaps` name each origin by its slot.
+    mutating func sendBatch(_ gaps: [(slot: Int, after: UInt64)], to peer: NodeID, now: MeshTime, wallMilliseconds: UInt64) {
         let graceMilliseconds = UInt64(max(0, settings.antiEntropyGrace.nanoseconds / 1_000_000))
         let cutoff = wallMilliseconds > graceMilliseconds ? wallMilliseconds - graceMilliseconds : 0
         var batch: [Event] = []
         var bytes = 0
         var more = false
+        // What earlier batches to `peer` carried, while they may still be on their way.
+        let recent = tracked[peer].flatMap { k in now < k.batchesSentSince + settings.batchInFlightHold ? k.batchedUpTo : nil }
         for (s, theirHigh) in gaps {
             guard slotHigh[s] > 0 else { continue }
+            if let recent, s < recent.count, recent[s] > theirHigh {
+                metrics.batchOriginsInFlightSkipped += 1
+                more = true
+                continue
+            }
             let origin = slotIDs[s]
             let mine = OriginMarks(low: EventSeq(slotLow[s]), high: EventSeq(slotHigh[s]))
             let budget = settings.maxBatchBytes - bytes
@@ -92,6 +100,7 @@ extension Replicator {
         }
         guard !batch.isEmpty else { return }
         noteExchanged(batch, with: peer)
+        noteBatched(batch, to: peer, now: now)
         send(.batch(batch, more: more), to: peer)
     }
 
@@ -128,8 +137,25 @@ extension Replicator {
         var gaps: [(slot: Int, after: UInt64)] = []
         for s in slotHigh.indices where slotHigh[s] > k.known[s] { gaps.append((s, k.known[s])) }
         tracked[peer] = k
-        sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
+        sendBatch(gaps, to: peer, now: now, wallMilliseconds: wallMilliseconds)
         return true
+    }
+
+    /// Remembers how far `batch` took each origin for `peer`, as on its way (a new window
+    /// once the previous one has passed `batchInFlightHold`).
+    mutating func noteBatched(_ batch: [Event], to peer: NodeID, now: MeshTime) {
+        guard let i = tracked.index(forKey: peer) else { return }
+        let n = slotHigh.count
+        if now >= tracked.values[i].batchesSentSince + settings.batchInFlightHold {
+            tracked.values[i].batchedUpTo = [UInt64](repeating: 0, count: n)
+            tracked.values[i].batchesSentSince = now
+        } else if tracked.values[i].batchedUpTo.count < n {
+            tracked.values[i].batchedUpTo += [UInt64](repeating: 0, count: n - tracked.values[i].batchedUpTo.count)
+        }
+        for e in batch {
+            guard let s = slotOf[e.origin] else { continue }
+            tracked.values[i].batchedUpTo[s] = max(tracked.values[i].batchedUpTo[s], e.seq.value)
+        }
     }
 
     /// Starts keeping knowledge of `peer` (forgetting the least recently used non-eager

@@ -33,6 +33,9 @@ public struct ReplicationMetrics: Sendable, Equatable {
     public var lazyQueueDropped: UInt64 = 0
     /// Announcements ignored because the missing table was full.
     public var announcementsIgnored: UInt64 = 0
+    /// Origins left out of a batch because an earlier batch to the same peer, still
+    /// possibly on its way, carried them (`batchInFlightHold`).
+    public var batchOriginsInFlightSkipped: UInt64 = 0
     /// Missing ids given up after every announcer was grafted in vain (anti-entropy covers them).
     public var graftsAbandoned: UInt64 = 0
     /// Times a node with no eager link left picked `pushFanout` new ones.
@@ -295,7 +298,7 @@ public struct Replicator<Store: EventStore> {
                 ownHistoryKnown = true
             }
             learnFullDigest(entries, of: peer, now: now)
-            answer(entries, to: peer, wallMilliseconds: wallMilliseconds)
+            answer(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds)
             if !isReply { sendFullDigest(to: peer, isReply: true, now: now) }
         case let .delta(entries, isReply):
             if let own = ownID, let mine = entries.first(where: { $0.origin == own }) {
@@ -522,6 +525,10 @@ struct ReplicatorPeerKnowledge {
     /// The highest seq per origin the peer believes this node holds.
     var claimed: [UInt64] = []
     var lastUsed: MeshTime
+    /// The highest seq per origin sent to the peer by batches since `batchesSentSince`
+    /// (`ReplicationSettings.batchInFlightHold`): batches that may still be on their way.
+    var batchedUpTo: [UInt64] = []
+    var batchesSentSince = MeshTime(nanoseconds: .min)
     /// True once a full digest came from the peer: until then its knowledge is unknown
     /// and deltas to and from it are replaced by a full exchange.
     var synced = false
