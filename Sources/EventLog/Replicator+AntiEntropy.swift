@@ -22,8 +22,18 @@ extension Replicator {
         }
     }
 
+    /// The slots of the origins held, in id order (the order of digests and answers).
+    func heldSlotsInIDOrder() -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(slotsInIDOrder.count)
+        for s in slotsInIDOrder where slotHigh[s] > 0 { out.append(s) }
+        return out
+    }
+
     func digest() -> [DigestEntry] {
-        marks.keys.sorted().map { DigestEntry(origin: $0, marks: marks[$0]!) }
+        heldSlotsInIDOrder().map { s in
+            DigestEntry(origin: slotIDs[s], marks: OriginMarks(low: EventSeq(slotLow[s]), high: EventSeq(slotHigh[s])))
+        }
     }
 
     mutating func sendFullDigest(to peer: NodeID, isReply: Bool, now: MeshTime) {
@@ -44,28 +54,37 @@ extension Replicator {
     }
 
     /// Sends `peer` what it lacks according to its full digest, within one batch's bytes.
-    mutating func answer(_ entries: [DigestEntry], to peer: NodeID, wallMilliseconds: UInt64) {
-        var theirs: [NodeID: OriginMarks] = [:]
-        for e in entries { theirs[e.origin] = e.marks }
-        var gaps: [(NodeID, UInt64)] = []
-        for origin in marks.keys.sorted() {
-            let theirHigh = theirs[origin]?.high.value ?? 0
-            if marks[origin]!.high.value > theirHigh { gaps.append((origin, theirHigh)) }
-        }
-        sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
+    mutating func answer(_ entries: [DigestEntry], to peer: NodeID, now: MeshTime, wallMilliseconds: UInt64) {
+        // Their highs by slot (origins this node does not hold are not answered).
+        var theirs = [UInt64](repeating: 0, count: slotHigh.count)
+        for e in entries { if let s = slotOf[e.origin] { theirs[s] = e.marks.high.value } }
+        var gaps: [(Int, UInt64)] = []
+        for s in heldSlotsInIDOrder() where slotHigh[s] > theirs[s] { gaps.append((s, theirs[s])) }
+        sendBatch(gaps, to: peer, now: now, wallMilliseconds: wallMilliseconds)
     }
 
     /// Sends, per origin, the events after the given seq, within `maxBatchBytes` and
     /// `maxBatchEvents`, leaving out those younger than `antiEntropyGrace`; `more` when a
-    /// limit cut it short.
-    mutating func sendBatch(_ gaps: [(origin: NodeID, after: UInt64)], to peer: NodeID, wallMilliseconds: UInt64) {
+    /// limit cut it short, or when an origin was left out because an earlier batch to
+    /// `peer` carried it past the peer's mark and may still be on its way
+    /// (`batchInFlightHold`). `gaps` name each origin by its slot.
+    mutating func sendBatch(_ gaps: [(slot: Int, after: UInt64)], to peer: NodeID, now: MeshTime, wallMilliseconds: UInt64) {
         let graceMilliseconds = UInt64(max(0, settings.antiEntropyGrace.nanoseconds / 1_000_000))
         let cutoff = wallMilliseconds > graceMilliseconds ? wallMilliseconds - graceMilliseconds : 0
         var batch: [Event] = []
         var bytes = 0
         var more = false
-        for (origin, theirHigh) in gaps {
-            guard let mine = marks[origin] else { continue }
+        // What earlier batches to `peer` carried, while they may still be on their way.
+        let recent = tracked[peer].flatMap { k in now < k.batchesSentSince + settings.batchInFlightHold ? k.batchedUpTo : nil }
+        for (s, theirHigh) in gaps {
+            guard slotHigh[s] > 0 else { continue }
+            if let recent, s < recent.count, recent[s] > theirHigh {
+                metrics.batchOriginsInFlightSkipped += 1
+                more = true
+                continue
+            }
+            let origin = slotIDs[s]
+            let mine = OriginMarks(low: EventSeq(slotLow[s]), high: EventSeq(slotHigh[s]))
             let budget = settings.maxBatchBytes - bytes
             if budget <= 0 || batch.count >= ReplicationLimits.maxBatchEvents { more = true; break }
             // Below our low-water mark nothing is left to send: resume from `low`.
@@ -81,6 +100,7 @@ extension Replicator {
         }
         guard !batch.isEmpty else { return }
         noteExchanged(batch, with: peer)
+        noteBatched(batch, to: peer, now: now)
         send(.batch(batch, more: more), to: peer)
     }
 
@@ -94,7 +114,7 @@ extension Replicator {
         var k = tracked.removeValue(forKey: peer)!
         if k.claimed.count < slotHigh.count { k.claimed += [UInt64](repeating: 0, count: slotHigh.count - k.claimed.count) }
         var entries: [DeltaEntry] = []
-        for s in slotHigh.indices where slotHigh[s] != k.claimed[s] || pending[slotIDs[s]] != nil {
+        for s in slotHigh.indices where slotHigh[s] != k.claimed[s] || !pending[s].isEmpty {
             entries.append(DeltaEntry(origin: slotIDs[s], high: EventSeq(slotHigh[s])))
             k.claimed[s] = slotHigh[s]
         }
@@ -114,11 +134,28 @@ extension Replicator {
         var k = tracked.removeValue(forKey: peer)!
         if k.known.count < slotHigh.count { k.known += [UInt64](repeating: 0, count: slotHigh.count - k.known.count) }
         for e in entries { if let s = slotOf[e.origin] { k.known[s] = e.high.value } }
-        var gaps: [(origin: NodeID, after: UInt64)] = []
-        for s in slotHigh.indices where slotHigh[s] > k.known[s] { gaps.append((slotIDs[s], k.known[s])) }
+        var gaps: [(slot: Int, after: UInt64)] = []
+        for s in slotHigh.indices where slotHigh[s] > k.known[s] { gaps.append((s, k.known[s])) }
         tracked[peer] = k
-        sendBatch(gaps, to: peer, wallMilliseconds: wallMilliseconds)
+        sendBatch(gaps, to: peer, now: now, wallMilliseconds: wallMilliseconds)
         return true
+    }
+
+    /// Remembers how far `batch` took each origin for `peer`, as on its way (a new window
+    /// once the previous one has passed `batchInFlightHold`).
+    mutating func noteBatched(_ batch: [Event], to peer: NodeID, now: MeshTime) {
+        guard let i = tracked.index(forKey: peer) else { return }
+        let n = slotHigh.count
+        if now >= tracked.values[i].batchesSentSince + settings.batchInFlightHold {
+            tracked.values[i].batchedUpTo = [UInt64](repeating: 0, count: n)
+            tracked.values[i].batchesSentSince = now
+        } else if tracked.values[i].batchedUpTo.count < n {
+            tracked.values[i].batchedUpTo += [UInt64](repeating: 0, count: n - tracked.values[i].batchedUpTo.count)
+        }
+        for e in batch {
+            guard let s = slotOf[e.origin] else { continue }
+            tracked.values[i].batchedUpTo[s] = max(tracked.values[i].batchedUpTo[s], e.seq.value)
+        }
     }
 
     /// Starts keeping knowledge of `peer` (forgetting the least recently used non-eager
@@ -142,17 +179,25 @@ extension Replicator {
     mutating func noteExchanged(_ events: [Event], with peer: NodeID) {
         guard let i = tracked.index(forKey: peer) else { return }
         let n = slotHigh.count
-        tracked.values[i].raise(events, slots: slotOf, count: n)
+        tracked.values[i].raise(events, slots: events.map { slotOf[$0.origin] ?? -1 }, count: n)
+    }
+
+    /// The same, with each event's slot known (-1: none).
+    mutating func noteExchanged(_ events: [Event], slots: [Int], with peer: NodeID) {
+        guard let i = tracked.index(forKey: peer) else { return }
+        let n = slotHigh.count
+        tracked.values[i].raise(events, slots: slots, count: n)
     }
 }
 
-extension Replicator.PeerKnowledge {
+extension ReplicatorPeerKnowledge {
     /// `noteExchanged` in place (no copy of the tables).
-    mutating func raise(_ events: [Event], slots: OriginSlots, count n: Int) {
+    mutating func raise(_ events: [Event], slots: [Int], count n: Int) {
         if known.count < n { known += [UInt64](repeating: 0, count: n - known.count) }
         if claimed.count < n { claimed += [UInt64](repeating: 0, count: n - claimed.count) }
-        for e in events {
-            guard let s = slots[e.origin] else { continue }
+        for (i, e) in events.enumerated() {
+            let s = slots[i]
+            guard s >= 0 else { continue }
             if e.seq.value <= known[s] + 1 { known[s] = max(known[s], e.seq.value) }
             if e.seq.value <= claimed[s] + 1 { claimed[s] = max(claimed[s], e.seq.value) }
         }

@@ -25,11 +25,12 @@ extension Replicator {
         }
     }
 
-    /// Queues new events for the next push round and their ids for the next lazy round.
-    mutating func enqueue(_ events: [Event], from: NodeID?, now: MeshTime) {
+    /// Queues new events (with their origins' slots) for the next push round and their ids
+    /// for the next lazy round.
+    mutating func enqueue(_ events: [Event], slots: [Int], from: NodeID?, now: MeshTime) {
         if lazyQueue.isEmpty, !events.isEmpty { lazySince = now }
-        for e in events {
-            if pushQueue.count < settings.maxPushQueue { pushQueue.append((e, from)) } else { metrics.pushQueueDropped += 1 }
+        for (i, e) in events.enumerated() {
+            if pushQueue.count < settings.maxPushQueue { pushQueue.append((e, slots[i], from)) } else { metrics.pushQueueDropped += 1 }
             if lazyQueue.count < settings.maxLazyQueue { lazyQueue.append((EventID(e), from)) } else { metrics.lazyQueueDropped += 1 }
         }
     }
@@ -43,19 +44,17 @@ extension Replicator {
             metrics.eagerRefills += 1
             for p in eager { track(p, now: now) }
         }
-        let slots = pushQueue.map { slotOf[$0.event.origin] ?? -1 }
         for target in eager {
             track(target, now: now)
             let skip = pruned[target], only = allowed[target]
             var h = held[target] ?? HeldPush(since: now)
             let before = h.events.count
-            for (i, (e, from)) in pushQueue.enumerated() where from != target {
-                let s = slots[i]
+            for (e, s, from) in pushQueue where from != target {
                 if s >= 0 {
                     if skip?.contains(s) == true { continue }
                     if let only, !only.contains(s), e.origin != ownID { continue }
                 }
-                h.events.append(e); h.bytes += e.encodedSize
+                h.events.append(e); h.slots.append(s); h.bytes += e.encodedSize
             }
             if before == 0 { h.since = now }
             if !h.events.isEmpty { held[target] = h }
@@ -73,19 +72,19 @@ extension Replicator {
             let due = h.since + settings.maxPushHold
             guard h.bytes >= settings.pushFillBytes || now >= due else { next = min(next, due); continue }
             held[target] = nil
-            if let skip = pruned[target], !skip.isEmpty {
-                h.events.removeAll { e in slotOf[e.origin].map { skip.contains($0) } ?? false }
-            }
-            var chunk: [Event] = [], bytes = 0
-            for e in h.events {
+            let skip = pruned[target] ?? []
+            var chunk: [Event] = [], chunkSlots: [Int] = [], bytes = 0
+            for (i, e) in h.events.enumerated() {
+                let s = h.slots[i]
+                if !skip.isEmpty, s >= 0, skip.contains(s) { continue }
                 let size = e.encodedSize
                 if bytes + size > settings.maxPushBytes, !chunk.isEmpty {
-                    sendPush(chunk, to: target)
-                    chunk = []; bytes = 0
+                    sendPush(chunk, slots: chunkSlots, to: target)
+                    chunk = []; chunkSlots = []; bytes = 0
                 }
-                chunk.append(e); bytes += size
+                chunk.append(e); chunkSlots.append(s); bytes += size
             }
-            if !chunk.isEmpty { sendPush(chunk, to: target) }
+            if !chunk.isEmpty { sendPush(chunk, slots: chunkSlots, to: target) }
         }
         nextHeldPushAt = next
     }
@@ -102,8 +101,9 @@ extension Replicator {
         return only.contains(s) || slotIDs[s] == ownID
     }
 
-    mutating func sendPush(_ events: [Event], to peer: NodeID) {
-        noteExchanged(events, with: peer)
+    /// Pushes `events` (their origins' slots in `slots`, or looked up when nil).
+    mutating func sendPush(_ events: [Event], slots: [Int]? = nil, to peer: NodeID) {
+        if let slots { noteExchanged(events, slots: slots, with: peer) } else { noteExchanged(events, with: peer) }
         send(.push(events), to: peer)
     }
 
@@ -120,8 +120,17 @@ extension Replicator {
     /// the ids its link does not carry.
     mutating func lazyRound() {
         defer { lazyQueue.removeAll(keepingCapacity: true); lazySince = MeshTime(nanoseconds: .max) }
-        let candidates = peers.filter { p in
-            !eager.contains(p) || allowed[p] != nil || pruned[p]?.isEmpty == false
+        // Every member but the open links that carry every origin. `peers` is sorted, so
+        // one merge with those few links (not three lookups per member: a lazy round is
+        // frequent and a mesh large).
+        let full = eager.filter { allowed[$0] == nil && pruned[$0]?.isEmpty != false }.sorted()
+        var candidates: [NodeID] = []
+        candidates.reserveCapacity(peers.count)
+        var j = 0
+        for p in peers {
+            while j < full.count, full[j] < p { j += 1 }
+            if j < full.count, full[j] == p { continue }
+            candidates.append(p)
         }
         guard !candidates.isEmpty else { return }
         var targets: [NodeID] = []
@@ -207,7 +216,7 @@ extension Replicator {
             var seq = high + 1
             while seq < id.seq, out.count < settings.maxGraftEvents - 1 {
                 let gap = EventID(tag: id.tag, seq: seq)
-                if origin.flatMap({ pending[$0]?[seq] }) == nil, asked.insert(gap).inserted { out.append(gap) }
+                if origin == nil || pending[s][seq] == nil, asked.insert(gap).inserted { out.append(gap) }
                 seq += 1
             }
             if out.count >= settings.maxGraftEvents { break }

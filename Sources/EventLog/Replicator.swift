@@ -33,6 +33,9 @@ public struct ReplicationMetrics: Sendable, Equatable {
     public var lazyQueueDropped: UInt64 = 0
     /// Announcements ignored because the missing table was full.
     public var announcementsIgnored: UInt64 = 0
+    /// Origins left out of a batch because an earlier batch to the same peer, still
+    /// possibly on its way, carried them (`batchInFlightHold`).
+    public var batchOriginsInFlightSkipped: UInt64 = 0
     /// Missing ids given up after every announcer was grafted in vain (anti-entropy covers them).
     public var graftsAbandoned: UInt64 = 0
     /// Times a node with no eager link left picked `pushFanout` new ones.
@@ -77,21 +80,36 @@ public struct Replicator<Store: EventStore> {
     let ownID: NodeID?
     var clock = HybridClock()
     var random: SeededRandom
-    /// Mirror of the store's marks.
-    var marks: [NodeID: OriginMarks]
+    /// Mirror of the store's marks (`slotLow`/`slotHigh` per held origin), as a dictionary.
+    var marks: [NodeID: OriginMarks] {
+        var out: [NodeID: OriginMarks] = [:]
+        for s in slotHigh.indices where slotHigh[s] > 0 {
+            out[slotIDs[s]] = OriginMarks(low: EventSeq(slotLow[s]), high: EventSeq(slotHigh[s]))
+        }
+        return out
+    }
     /// A dense index per origin ever held (a slot), for the per-peer tables.
     var slotOf = OriginSlots()
     var slotIDs: [NodeID] = []
-    /// `marks[slotIDs[s]].high`, or 0.
+    /// The store's high mark of the origin in each slot, or 0 (none held): kept by slot, not
+    /// in a dictionary keyed by id, since it changes with every event stored.
     var slotHigh: [UInt64] = []
+    /// The store's low-water mark per slot (meaningful where `slotHigh` is not 0).
+    var slotLow: [UInt64] = []
+    /// Every slot, in the order of their origins' ids (digests and answers go in id order;
+    /// sorting a thousand ids for every digest cost more than the rest of it).
+    var slotsInIDOrder: [Int] = []
+    /// The slot of this node's own origin, once it has one.
+    var ownSlot: Int?
     /// When this node last pruned a link for each origin (ns; `Int64.min` never).
     var lastPruneAt: [Int64] = []
     /// Origin tag (`EventID.tag`) → slot; -1 when two held origins share the tag.
     var tagSlot: [UInt32: Int] = [:]
-    /// Events ahead of a gap, per origin, keyed by seq.
-    var pending: [NodeID: [UInt64: Event]] = [:]
-    /// New events to push along the tree, with the member each came from (not pushed back).
-    var pushQueue: [(event: Event, from: NodeID?)] = []
+    /// Events ahead of a gap, per origin (by slot, empty when none), keyed by seq.
+    var pending: [[UInt64: Event]] = []
+    /// New events to push along the tree, with their origin's slot and the member each
+    /// came from (not pushed back).
+    var pushQueue: [(event: Event, slot: Int, from: NodeID?)] = []
     /// New ids to announce lazily, with the member each came from.
     var lazyQueue: [(id: EventID, from: NodeID?)] = []
     /// When the oldest id in `lazyQueue` was queued (`.max` while it is empty).
@@ -138,31 +156,12 @@ public struct Replicator<Store: EventStore> {
     /// showed what peers hold of it, or the shell gave up waiting (`assumeOwnHistoryComplete`).
     public private(set) var ownHistoryKnown: Bool
 
-    /// An announced id not yet received: who announced it, and when to graft next.
-    struct Missing {
-        var announcers: [NodeID]
-        var deadline: MeshTime
-    }
-
-    /// Events waiting on one link for a fuller push.
-    struct HeldPush {
-        var events: [Event] = []
-        var bytes = 0
-        /// The push round that queued the oldest of them.
-        var since: MeshTime
-    }
-
-    /// What one peer holds and knows, by slot (missing entries are 0).
-    struct PeerKnowledge {
-        /// The highest seq per origin the peer is believed to hold.
-        var known: [UInt64] = []
-        /// The highest seq per origin the peer believes this node holds.
-        var claimed: [UInt64] = []
-        var lastUsed: MeshTime
-        /// True once a full digest came from the peer: until then its knowledge is unknown
-        /// and deltas to and from it are replaced by a full exchange.
-        var synced = false
-    }
+    // The per-peer and per-id records are top-level types (`ReplicatorMissing`, ...):
+    // nested in this generic type they were generic too, and every dictionary of them ran
+    // unspecialized, instantiating metadata at run time (7 % of a simulated flood).
+    typealias Missing = ReplicatorMissing
+    typealias HeldPush = ReplicatorHeldPush
+    typealias PeerKnowledge = ReplicatorPeerKnowledge
 
     /// - Parameter key: this node's identity, to sign its own events (nil for a node that
     ///   only relays, as in some tests).
@@ -170,7 +169,6 @@ public struct Replicator<Store: EventStore> {
                 now: MeshTime) throws(EventError) {
         self.store = store; self.key = key; self.ownID = key?.nodeID; self.settings = settings; self.random = random
         let held = try store.marks()
-        marks = held
         ownHistoryKnown = key.map { held[$0.nodeID] != nil } ?? true
         nextPushAt = now
         nextLazyAt = now
@@ -178,11 +176,14 @@ public struct Replicator<Store: EventStore> {
         var r = random
         nextAntiEntropyAt = now + settings.antiEntropyInterval.scaled(by: r.nextUnit())
         self.random = r
-        for (id, m) in held.sorted(by: { $0.key < $1.key }) { slotHigh[slot(id)] = m.high.value }
+        for (id, m) in held.sorted(by: { $0.key < $1.key }) {
+            let s = slot(id)
+            slotHigh[s] = m.high.value; slotLow[s] = m.low.value
+        }
     }
 
     /// This node's newest sequence number.
-    public var localHigh: EventSeq { ownID.flatMap { marks[$0]?.high } ?? .zero }
+    public var localHigh: EventSeq { ownSlot.map { EventSeq(slotHigh[$0]) } ?? .zero }
 
     /// Per-origin marks of what is held.
     public var heldMarks: [NodeID: OriginMarks] { marks }
@@ -237,9 +238,10 @@ public struct Replicator<Store: EventStore> {
         let event = try Event(signing: key, seq: localHigh.next, time: clock.tick(wallMilliseconds: wallMilliseconds),
                               kind: kind, attributes: attributes)
         try store.append([event], receivedAtMilliseconds: wallMilliseconds)
-        record([event])
+        let own = slot(event.origin)
+        record([event], slot: own)
         metrics.appended += 1
-        enqueue([event], from: nil, now: now)
+        enqueue([event], slots: [own], from: nil, now: now)
         out.append(.stored([event]))
         return (event, flush())
     }
@@ -254,7 +256,7 @@ public struct Replicator<Store: EventStore> {
             // event-log simulator: under a steady flood, gaps cut push coverage down to
             // what anti-entropy delivers).
             let r = accept(events, wallMilliseconds: wallMilliseconds, allowJump: false)
-            noteExchanged(events, with: peer)
+            noteExchanged(events, slots: r.slots, with: peer)
             if !r.new.isEmpty { makeEager(peer, now: now) }
             // Origins this push brought only duplicates of: another path delivers them
             // first, so this link leaves their trees.
@@ -270,7 +272,11 @@ public struct Replicator<Store: EventStore> {
             // not relayed nor announced: anti-entropy moves backlogs in bulk, and the tree
             // would deliver them a second time to the nodes its batches serve.
             let ageMilliseconds = UInt64(max(0, settings.maxRelayAge.nanoseconds / 1_000_000))
-            enqueue(r.new.filter { $0.time.milliseconds + ageMilliseconds >= wallMilliseconds }, from: peer, now: now)
+            var relay: [Event] = [], relaySlots: [Int] = []
+            for (i, e) in r.new.enumerated() where e.time.milliseconds + ageMilliseconds >= wallMilliseconds {
+                relay.append(e); relaySlots.append(r.newSlots[i])
+            }
+            enqueue(relay, slots: relaySlots, from: peer, now: now)
         case let .ihave(ids):
             noteAnnounced(ids, by: peer, now: now)
         case let .graft(ids):
@@ -292,7 +298,7 @@ public struct Replicator<Store: EventStore> {
                 ownHistoryKnown = true
             }
             learnFullDigest(entries, of: peer, now: now)
-            answer(entries, to: peer, wallMilliseconds: wallMilliseconds)
+            answer(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds)
             if !isReply { sendFullDigest(to: peer, isReply: true, now: now) }
         case let .delta(entries, isReply):
             if let own = ownID, let mine = entries.first(where: { $0.origin == own }) {
@@ -300,8 +306,9 @@ public struct Replicator<Store: EventStore> {
             }
             if answerDelta(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds), !isReply { sendDelta(to: peer, isReply: true, now: now) }
         case let .batch(events, more):
-            if !accept(events, wallMilliseconds: wallMilliseconds, allowJump: true).new.isEmpty { repairedSinceLastRound = true }
-            noteExchanged(events, with: peer)
+            let r = accept(events, wallMilliseconds: wallMilliseconds, allowJump: true)
+            if !r.new.isEmpty { repairedSinceLastRound = true }
+            noteExchanged(events, slots: r.slots, with: peer)
             if more {
                 catchUpPeer = peer
                 nextAntiEntropyAt = min(nextAntiEntropyAt, now + settings.catchUpInterval)
@@ -336,8 +343,11 @@ public struct Replicator<Store: EventStore> {
     /// Applies retention to the store; the marks follow.
     public mutating func prune(olderThanMilliseconds: UInt64?, maxBytesPerOrigin: Int?) throws(EventError) -> Int {
         let n = try store.prune(olderThanMilliseconds: olderThanMilliseconds, maxBytesPerOrigin: maxBytesPerOrigin)
-        marks = try store.marks()
-        for (s, id) in slotIDs.enumerated() { slotHigh[s] = marks[id]?.high.value ?? 0 }
+        let held = try store.marks()
+        for (s, id) in slotIDs.enumerated() {
+            slotHigh[s] = held[id]?.high.value ?? 0
+            slotLow[s] = held[id]?.low.value ?? 1
+        }
         return n
     }
 
@@ -368,82 +378,101 @@ public struct Replicator<Store: EventStore> {
         slotOf.append(origin)
         slotIDs.append(origin)
         slotHigh.append(0)
+        slotLow.append(1)
+        pending.append([:])
+        if origin == ownID { ownSlot = s }
+        var lo = 0, hi = slotsInIDOrder.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if slotIDs[slotsInIDOrder[mid]] < origin { lo = mid + 1 } else { hi = mid }
+        }
+        slotsInIDOrder.insert(s, at: lo)
         lastPruneAt.append(.min)
         let tag = EventID.tag(of: origin)
         tagSlot[tag] = tagSlot[tag] == nil ? s : -1
         return s
     }
 
-    mutating func record(_ events: [Event]) {
-        for e in events {
-            // One lookup for a held origin, not a read and a write.
-            if let i = marks.index(forKey: e.origin) { marks.values[i].high = e.seq } else {
-                marks[e.origin] = OriginMarks(low: e.seq, high: e.seq)
-            }
-            slotHigh[slot(e.origin)] = e.seq.value
-        }
+    /// Raises the marks by `events`, a run of the origin in slot `s`.
+    mutating func record(_ events: [Event], slot s: Int) {
+        guard let first = events.first, let last = events.last else { return }
+        if slotHigh[s] == 0 { slotLow[s] = first.seq.value }
+        slotHigh[s] = last.seq.value
     }
 
     /// Verifies and stores what continues each origin's sequence; holds what is ahead of
     /// a gap; drops duplicates. Returns the events newly stored (`stored`, including those
     /// a gap that closed released), the received events this node had not seen before,
     /// stored or held (`new`, in message order: what a push relays), and the origins of the
-    /// duplicates.
+    /// duplicates; also the slot of each received event's origin (-1 for an event refused
+    /// before its origin had one) and of each new one, for the callers' per-slot tables.
     @discardableResult
-    mutating func accept(_ events: [Event], wallMilliseconds: UInt64,
-                         allowJump: Bool) -> (stored: [Event], new: [Event], duplicateOrigins: Set<NodeID>) {
+    mutating func accept(_ events: [Event], wallMilliseconds: UInt64, allowJump: Bool)
+        -> (stored: [Event], new: [Event], duplicateOrigins: Set<NodeID>, slots: [Int], newSlots: [Int]) {
         var fresh: [Event] = []
-        var new: [Event] = []
+        var new: [Event] = [], newSlots: [Int] = []
+        var slots: [Int] = []
+        slots.reserveCapacity(events.count)
         var duplicates: Set<NodeID> = []
         for e in events {
-            let m = marks[e.origin]
-            if let m, e.seq <= m.high, m.high.value > 0 { metrics.duplicates += 1; duplicates.insert(e.origin); continue }
+            // `slotHigh` mirrors the marks' highs (0: nothing held): one slot lookup per
+            // event instead of a hashed `marks` read.
+            let known = slotOf[e.origin]
+            let high = known.map { slotHigh[$0] } ?? 0
+            if high > 0, e.seq.value <= high { metrics.duplicates += 1; duplicates.insert(e.origin); slots.append(known!); continue }
             if settings.verifySignatures || e.origin == ownID {
                 do { try e.verify() } catch {
                     metrics.rejected += 1
                     out.append(.rejected(origin: e.origin, seq: e.seq, error))
+                    slots.append(known ?? -1)
                     continue
                 }
             }
-            let expected = m.map { $0.high.next }
+            let expected: EventSeq? = high > 0 ? EventSeq(high + 1) : nil
             // A push may only extend what we hold (or start an origin at 1); a batch may
             // also start an origin, or jump, at the sender's low-water mark.
             let continues = expected.map { e.seq == $0 } ?? (e.seq.value == 1)
             if continues || (allowJump && e.seq > (expected ?? .zero)) {
-                if let m, e.seq > m.high.next {
+                let s = known ?? slot(e.origin)
+                if high > 0, e.seq.value > high + 1 {
                     // Every peer pruned past what we hold: restart this origin from their low.
                     try? store.forget(origin: e.origin)
-                    marks[e.origin] = nil
-                    if let s = slotOf[e.origin] { slotHigh[s] = 0 }
-                    pending[e.origin] = nil
+                    slotHigh[s] = 0
+                    pending[s] = [:]
                 }
-                let run = store(e, wallMilliseconds: wallMilliseconds)
+                let run = store(e, slot: s, wallMilliseconds: wallMilliseconds)
                 fresh += run
-                if !run.isEmpty { new.append(e) }
-            } else if pending[e.origin]?[e.seq.value] != nil {
+                if !run.isEmpty { new.append(e); newSlots.append(s) }
+                slots.append(s)
+            } else if let s = known, pending[s][e.seq.value] != nil {
                 metrics.duplicates += 1
                 duplicates.insert(e.origin)
-            } else if pending[e.origin, default: [:]].count < settings.maxPendingPerOrigin {
+                slots.append(s)
+            } else {
                 // A slot for the origin even before any of it is stored: deltas then report
                 // the gap (a peer that pushed these believes nothing of them is missing
                 // here), and `holds` finds the held ids.
-                _ = slot(e.origin)
-                pending[e.origin, default: [:]][e.seq.value] = e
-                new.append(e)
+                let s = known ?? slot(e.origin)
+                slots.append(s)
+                if pending[s].count < settings.maxPendingPerOrigin {
+                    pending[s][e.seq.value] = e
+                    new.append(e); newSlots.append(s)
+                }
             }
         }
         if !missing.isEmpty { for e in new { missing[EventID(e)] = nil } }
         clock.observe(fresh.map(\.time).max() ?? HybridTimestamp(raw: 0), wallMilliseconds: wallMilliseconds)
         if !fresh.isEmpty { out.append(.stored(fresh)) }
-        return (fresh, new, duplicates)
+        return (fresh, new, duplicates, slots, newSlots)
     }
 
-    /// Stores `e` and whatever it unblocks from the pending buffer.
-    mutating func store(_ e: Event, wallMilliseconds: UInt64) -> [Event] {
+    /// Stores `e` (of the origin in slot `s`) and whatever it unblocks from the pending buffer.
+    mutating func store(_ e: Event, slot s: Int, wallMilliseconds: UInt64) -> [Event] {
         var run = [e]
         var next = e.seq.next.value
-        while let p = pending[e.origin]?.removeValue(forKey: next) { run.append(p); next += 1 }
-        if pending[e.origin]?.isEmpty == true { pending[e.origin] = nil }
+        if !pending[s].isEmpty {
+            while let p = pending[s].removeValue(forKey: next) { run.append(p); next += 1 }
+        }
         do {
             try store.append(run, receivedAtMilliseconds: wallMilliseconds)
         } catch {
@@ -451,7 +480,7 @@ public struct Replicator<Store: EventStore> {
             out.append(.rejected(origin: e.origin, seq: e.seq, error))
             return []
         }
-        record(run)
+        record(run, slot: s)
         metrics.stored += UInt64(run.count)
         return run
     }
@@ -459,8 +488,7 @@ public struct Replicator<Store: EventStore> {
     /// Whether this node holds `id` (stored, held ahead of a gap, or already pruned).
     func holds(_ id: EventID) -> Bool {
         guard let s = tagSlot[id.tag], s >= 0 else { return false }
-        let origin = slotIDs[s]
-        return id.seq <= slotHigh[s] || pending[origin]?[id.seq] != nil
+        return id.seq <= slotHigh[s] || pending[s][id.seq] != nil
     }
 
     /// The event `id` names, from the store or the pending buffer.
@@ -470,6 +498,38 @@ public struct Replicator<Store: EventStore> {
         if id.seq <= slotHigh[s], id.seq > 0 {
             return (try? store.events(origin: origin, after: EventSeq(id.seq - 1), limit: 1, maxBytes: .max))?.first
         }
-        return pending[origin]?[id.seq]
+        return pending[s][id.seq]
     }
+}
+
+/// An announced id not yet received: who announced it, and when to graft next.
+struct ReplicatorMissing {
+    var announcers: [NodeID]
+    var deadline: MeshTime
+}
+
+/// Events waiting on one link for a fuller push.
+struct ReplicatorHeldPush {
+    var events: [Event] = []
+    /// The slot of each event's origin.
+    var slots: [Int] = []
+    var bytes = 0
+    /// The push round that queued the oldest of them.
+    var since: MeshTime
+}
+
+/// What one peer holds and knows, by slot (missing entries are 0).
+struct ReplicatorPeerKnowledge {
+    /// The highest seq per origin the peer is believed to hold.
+    var known: [UInt64] = []
+    /// The highest seq per origin the peer believes this node holds.
+    var claimed: [UInt64] = []
+    var lastUsed: MeshTime
+    /// The highest seq per origin sent to the peer by batches since `batchesSentSince`
+    /// (`ReplicationSettings.batchInFlightHold`): batches that may still be on their way.
+    var batchedUpTo: [UInt64] = []
+    var batchesSentSince = MeshTime(nanoseconds: .min)
+    /// True once a full digest came from the peer: until then its knowledge is unknown
+    /// and deltas to and from it are replaced by a full exchange.
+    var synced = false
 }

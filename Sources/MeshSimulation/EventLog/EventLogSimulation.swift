@@ -416,6 +416,7 @@ public struct EventLogSimulation {
                 t.graftedEventsSent += m.graftedEventsSent; t.idsAnnounced += m.idsAnnounced; t.graftsAbandoned += m.graftsAbandoned
                 t.eagerRefills += m.eagerRefills; t.stored += m.stored; t.batchesSent += m.batchesSent; t.deltasSent += m.deltasSent
                 t.digestsSent += m.digestsSent; t.pushesSent += m.pushesSent
+                t.batchOriginsInFlightSkipped += m.batchOriginsInFlightSkipped
                 eagerSum += r.eagerPeers.count; if r.eagerPeers.isEmpty { isolated += 1 }
             } }
             FileHandle.standardError.write(Data("debug: \(t) eager avg \(Double(eagerSum) / Double(nodes.count)) isolated \(isolated)\n".utf8))

@@ -53,6 +53,11 @@ final class EventTable {
             alterations.append("event of unknown origin \(event.origin)/\(event.seq)")
             return false
         }
+        return intern(event, origin: o, at: now)
+    }
+
+    /// The same, with the origin's index known.
+    func intern(_ event: Event, origin o: Int, at now: Int64) -> Bool {
         let i = Int(event.seq.value) - 1
         if i < bodies[o].count {
             if bodies[o][i] == event { return true }
@@ -111,7 +116,7 @@ struct InternedEventStore: EventStore {
             guard h == 0 || e.seq.value == h + 1 else {
                 throw .storage("out of order: \(e.origin)/\(e.seq), expected \(h + 1)")
             }
-            guard table.intern(e, at: clock.nanoseconds) else { throw .storage("\(e.origin)/\(e.seq) altered") }
+            guard table.intern(e, origin: o, at: clock.nanoseconds) else { throw .storage("\(e.origin)/\(e.seq) altered") }
             if let r { runs[r].last = e.seq.value } else { runs.append((o, e.seq.value, e.seq.value)) }
         }
         for (o, first, last) in runs {
