@@ -45,8 +45,7 @@ extension AgentService {
                                            logger: logger)
         let opened = try ConsensusService.open(dataDir: dataDir.path, id: identity.nodeID, bootstrap: config.join.isEmpty,
                                                settings: config.profile.raftSettings, policy: VoterPolicy(),
-                                               transport: transport, now: { MeshClock.now() }, logger: logger,
-                                               loop: runtime.loop)
+                                               transport: transport, now: { MeshClock.now() }, logger: logger)
         let consensus = opened.service
         if let reset = opened.reset {
             let (kind, attributes) = AgentEvents.raftStorageReset(reason: reset.reason, keptAt: reset.keptAt)

@@ -71,11 +71,10 @@ public struct ConsensusStatus: Sendable, Equatable {
 /// entries to the control state, forwards commands from followers to the leader and
 /// answers them after commit and apply, and keeps the voter set healthy when it leads.
 actor ConsensusService {
-    /// Raft's storage fsyncs before anything is sent, so this actor runs on an event loop,
-    /// never on the cooperative pool: the agent's is the mesh socket's own loop (see
-    /// `init`), and without one it gets a thread of its own.
+    /// Raft's storage fsyncs before anything is sent: this actor runs on its own thread,
+    /// never on the cooperative pool that the membership runtime needs for its probes.
     private static let storageThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private nonisolated let storageLoop: any EventLoop
+    private nonisolated let storageLoop: any EventLoop = storageThread.next()
     nonisolated var unownedExecutor: UnownedSerialExecutor { storageLoop.executor.asUnownedSerialExecutor() }
 
     /// How long a command may wait for its commit before the caller hears `timedOut`.
@@ -177,17 +176,9 @@ actor ConsensusService {
     ///     empty (a node started without `--join`); otherwise wait to be added by a leader.
     ///   - abstaining: the storage was found damaged and reset: neither vote nor campaign
     ///     until the leader has removed this node from the voters (`RaftNode.abstaining`).
-    ///   - loop: the event loop this actor runs on. The agent gives the mesh socket's: a
-    ///     Raft message is then handled, and its answer sealed and sent, on the thread that
-    ///     read it, with no hand-off between threads on either side. A log write (fsync)
-    ///     holds up the socket's other datagrams for its length, a few milliseconds at
-    ///     most, far inside membership's probe timeouts; they wait in the socket's buffer
-    ///     (`AgentLimits.socketReceiveBufferBytes`). Nil: a thread of its own.
     init(id: NodeID, storagePath: String, bootstrap: Bool, settings: RaftSettings, policy: VoterPolicy,
          transport: any MeshTransport, now: @escaping @Sendable () -> MeshTime, logger: Logger,
-         abstaining: Bool = false, maxUnpublishedApplied: Int = ConsensusService.defaultMaxUnpublishedApplied,
-         loop: (any EventLoop)? = nil) throws(RaftStorageError) {
-        self.storageLoop = loop ?? Self.storageThread.next()
+         abstaining: Bool = false, maxUnpublishedApplied: Int = ConsensusService.defaultMaxUnpublishedApplied) throws(RaftStorageError) {
         self.maxUnpublishedApplied = maxUnpublishedApplied
         self.id = id; self.transport = transport; self.now = now; self.logger = logger; self.policy = policy
         let o = AsyncStream.makeStream(of: Outbound.self)

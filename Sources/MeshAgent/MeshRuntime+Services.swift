@@ -40,20 +40,10 @@ struct RuntimeTransport: MeshTransport {
         await runtime.sendToMember(kind: kind, body: body, member: member, channel: channel)
     }
 
-    /// Sealed and written at once when the caller already runs on the socket's thread (the
-    /// agent's consensus service does: a leader's AppendEntries must leave before its own
-    /// log write, not after it); from any other thread, one hop onto the socket's thread.
-    /// The event loop runs what it is given in order.
-    ///
-    /// The direct call is safe because the runtime's own code never calls a service
-    /// synchronously (frames reach services through their `post`, which enqueues): when
-    /// another actor's job runs on this loop, the runtime is not in the middle of a method.
+    /// One hop onto the socket's thread, where the runtime seals and writes it; the
+    /// event loop runs what it is given in order.
     func post(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) -> Bool {
         let runtime = runtime
-        if runtime.loop.inEventLoop {
-            runtime.assumeIsolated { $0.sendToMember(kind: kind, body: body, member: member, channel: channel) }
-            return true
-        }
         runtime.loop.execute {
             runtime.assumeIsolated { $0.sendToMember(kind: kind, body: body, member: member, channel: channel) }
         }

@@ -2,7 +2,6 @@ import Consensus
 import Foundation
 import Logging
 import MeshCore
-import NIOCore
 
 /// What the agent does when its Raft storage (`raft.db`) is found damaged at start: it
 /// never votes with bad state, and it does not stop either. The damaged files are kept
@@ -73,14 +72,13 @@ extension ConsensusService {
     /// and abstaining (see `RaftStorageRecovery`). Other failures (a full disk, no
     /// permission) are thrown: starting empty would not cure them.
     static func open(dataDir: String, id: NodeID, bootstrap: Bool, settings: RaftSettings, policy: VoterPolicy,
-                     transport: any MeshTransport, now: @escaping @Sendable () -> MeshTime, logger: Logger,
-                     loop: (any EventLoop)? = nil) throws -> Opened {
+                     transport: any MeshTransport, now: @escaping @Sendable () -> MeshTime, logger: Logger) throws -> Opened {
         let path = RaftStorageRecovery.databasePath(dataDir)
         let abstaining = RaftStorageRecovery.isAbstaining(dataDir: dataDir)
         do {
             let service = try ConsensusService(id: id, storagePath: path, bootstrap: bootstrap && !abstaining, settings: settings,
                                                policy: policy, transport: transport, now: now, logger: logger,
-                                               abstaining: abstaining, loop: loop)
+                                               abstaining: abstaining)
             return Opened(service: service, reset: nil)
         } catch {
             guard case let .corrupt(why) = error else { throw error }
@@ -88,7 +86,7 @@ extension ConsensusService {
             logger.error("raft storage is damaged; kept it aside and starting empty, abstaining until the leader has removed this node from the voters",
                          metadata: ["reason": "\(why)", "kept": "\(kept)"])
             let service = try ConsensusService(id: id, storagePath: path, bootstrap: false, settings: settings, policy: policy,
-                                               transport: transport, now: now, logger: logger, abstaining: true, loop: loop)
+                                               transport: transport, now: now, logger: logger, abstaining: true)
             return Opened(service: service, reset: (why, kept))
         }
     }
