@@ -235,9 +235,15 @@ actor ConsensusService {
     func armTimer(after delay: Duration) {
         timer?.cancel()
         timerDeadline = now() + delay
+        let loop = storageLoop
         timer = storageLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [weak self] in
-            // Scheduled on `storageLoop`, which is this actor's executor.
-            self?.assumeIsolated { $0.timerFired() }
+            // Behind every frame already posted: after this thread was held (a long fsync),
+            // the answers and heartbeats that arrived meanwhile are handled before the tick
+            // judges the leader's quorum contact or a follower's election timer.
+            loop.execute {
+                // Run on `storageLoop`, which is this actor's executor.
+                self?.assumeIsolated { $0.timerFired() }
+            }
         }
     }
 
