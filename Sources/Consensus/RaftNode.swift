@@ -93,6 +93,8 @@ public struct RaftNode: Sendable {
     public private(set) var abstaining: Bool
     /// On the leader: peers that answered as abstaining (their replicas do not count).
     public private(set) var abstainingPeers: Set<NodeID> = []
+    /// Why this node last stopped leading (nil: it never led).
+    public private(set) var lastStepDown: RaftStepDown?
 
     var random: SeededRandom
     var electionDeadline: MeshTime
@@ -428,6 +430,7 @@ public struct RaftNode: Sendable {
     }
 
     mutating func becomeFollower(term newTerm: Term, leader newLeader: NodeID?, now: MeshTime) {
+        if role == .leader { lastStepDown = newTerm > term ? .newerTerm(newTerm) : .quorumContactLost }
         if newTerm > term { hard.term = newTerm; hard.votedFor = nil }
         role = .follower
         leader = newLeader
@@ -583,6 +586,7 @@ public struct RaftNode: Sendable {
         if candidate > hard.commit, term(at: candidate) == term { hard.commit = candidate }
         // A leader removed from the voters leads until that change commits, then steps down.
         if !isVoter, hard.commit >= configurationIndex, configurationIndex > .zero {
+            if role == .leader { lastStepDown = .removedFromVoters }
             role = .follower
             leader = nil
         }

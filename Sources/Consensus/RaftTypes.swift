@@ -83,6 +83,24 @@ public enum RaftRole: String, Sendable {
     case follower, preCandidate = "pre_candidate", candidate, leader
 }
 
+/// Why a leader stopped leading, for the operator's log (etcd logs the same moments).
+public enum RaftStepDown: Sendable, Equatable, CustomStringConvertible {
+    /// Check-quorum: no quorum of voters answered within an election timeout.
+    case quorumContactLost
+    /// A message carried a newer term (a voter that timed out and campaigned).
+    case newerTerm(Term)
+    /// The leader's removal from the voters committed.
+    case removedFromVoters
+
+    public var description: String {
+        switch self {
+        case .quorumContactLost: "no quorum of voters answered within the election timeout"
+        case let .newerTerm(t): "a message carried the newer term \(t)"
+        case .removedFromVoters: "its removal from the voters committed"
+        }
+    }
+}
+
 /// Raft's messages (figure 2), plus pre-vote (Ongaro's thesis §9.6).
 public enum RaftMessage: Sendable, Equatable {
     case requestVote(RequestVote)

@@ -260,8 +260,24 @@ actor ConsensusService {
         var s = status
         s.commitIndex = .zero; s.appliedIndex = .zero
         guard s != lastStatus else { return }
+        logRoleChange(from: lastStatus, to: s)
         lastStatus = s
         onStatusChange?()
+    }
+
+    /// One log line when this node's role, its leader or the term changes: the first thing an
+    /// operator asks after a failover is who leads now and why the old leader stopped.
+    func logRoleChange(from old: ConsensusStatus?, to new: ConsensusStatus) {
+        guard old?.role != new.role || old?.leader != new.leader || old?.term != new.term else { return }
+        var meta: Logger.Metadata = ["term": "\(new.term)", "role": "\(new.role.rawValue)", "leader": "\(new.leader.map { "\($0)" } ?? "none")"]
+        if old?.role == .leader, new.role != .leader {
+            meta["reason"] = "\(node.lastStepDown.map { "\($0)" } ?? "unknown")"
+            logger.notice("raft: stepped down as leader", metadata: meta)
+        } else if new.role == .leader, old?.role != .leader {
+            logger.notice("raft: elected leader", metadata: meta)
+        } else {
+            logger.info("raft: role or leader changed", metadata: meta)
+        }
     }
 
     /// The next batch to publish; signals again when more are left for the next one.

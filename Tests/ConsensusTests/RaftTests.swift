@@ -57,6 +57,7 @@ struct RaftTests {
         c.groups[old] = 1
         c.advance(by: RaftSettings.lan.electionTimeout * 2 + .milliseconds(50))
         #expect(c.nodes[old]!.role != .leader)            // check-quorum
+        #expect(c.nodes[old]!.lastStepDown == .quorumContactLost)
         let newLeader = try! #require(c.leader)
         #expect(newLeader != old)
         let proposed = c.propose([1])
@@ -79,6 +80,19 @@ struct RaftTests {
         c.advance(by: .seconds(1))
         #expect(c.leader == leader)
         #expect(c.nodes[leader]!.term == term)
+    }
+
+    @Test func aLeaderThatSeesANewerTermStepsDownAndSaysWhy() {
+        var c = RaftCluster(size: 3, seed: 6)
+        c.advance(by: .seconds(2))
+        let l = c.leader!
+        #expect(c.nodes[l]!.lastStepDown == nil)
+        let other = c.ids.first { $0 != l }!
+        let newer = c.nodes[l]!.term.next
+        _ = c.nodes[l]!.step(.appendEntries(AppendEntries(term: newer, prevLogIndex: .zero, prevLogTerm: .zero, entries: [], leaderCommit: .zero)),
+                             from: rid(other), now: c.now)
+        #expect(c.nodes[l]!.role == .follower)
+        #expect(c.nodes[l]!.lastStepDown == .newerTerm(newer))
     }
 
     @Test func aStaleLeadersAppendIsRefusedWithTheNewTerm() {
