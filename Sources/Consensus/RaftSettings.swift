@@ -33,13 +33,15 @@ public struct RaftSettings: Sendable, Equatable {
     /// Bytes of snapshot per InstallSnapshot message (one chunk in flight per follower).
     public var snapshotChunkBytes = 64 * 1024
 
-    /// A LAN (or loopback): fail over within a few hundred milliseconds. An idle leader
-    /// heartbeats every 140 ms (two per election timeout, less than half of it); with a
-    /// 250 ms election timeout it had to heartbeat every 100 ms, which cost an idle leader
-    /// about 0.2 % of a core more (benchmarks/README.md, idle agent at stop 12) for about
-    /// 80 ms less failover (simulations/README.md).
+    /// A LAN (or loopback): fail over within about half a second. An idle leader
+    /// heartbeats every 190 ms (two per election timeout, less than half of it). Each idle
+    /// round costs the leader two signed sends and two verified answers on cold caches, so
+    /// the idle heartbeat sets most of an idle leader's CPU: 140 ms with a 300 ms election
+    /// timeout measured 0.83-1.05 % of a core for the leader against 0.63-0.68 % here, for
+    /// failover 354 → 494 ms (0.32 → 0.40 × etcd's in the same run; benchmarks/README.md,
+    /// stop 13). 100 ms with 250 ms cost about 0.2 % more again.
     public static let lan = RaftSettings(
-        heartbeatInterval: .milliseconds(50), idleHeartbeatInterval: .milliseconds(140), electionTimeout: .milliseconds(300),
+        heartbeatInterval: .milliseconds(50), idleHeartbeatInterval: .milliseconds(190), electionTimeout: .milliseconds(400),
         preVote: true, checkQuorum: true,
         maxEntriesPerMessage: 512, maxBytesPerMessage: 1 << 20, maxInflightMessages: 64, maxUncommittedEntries: 10_000)
 

@@ -268,7 +268,8 @@ actor ConsensusService {
     /// One log line when this node's role, its leader or the term changes: the first thing an
     /// operator asks after a failover is who leads now and why the old leader stopped.
     func logRoleChange(from old: ConsensusStatus?, to new: ConsensusStatus) {
-        guard old?.role != new.role || old?.leader != new.leader || old?.term != new.term else { return }
+        guard old?.role != new.role || old?.leader != new.leader || old?.term != new.term,
+              old != nil || new.leader != nil else { return }      // not the start's "no leader yet"
         var meta: Logger.Metadata = ["term": "\(new.term)", "role": "\(new.role.rawValue)", "leader": "\(new.leader.map { "\($0)" } ?? "none")"]
         if old?.role == .leader, new.role != .leader {
             meta["reason"] = "\(node.lastStepDown.map { "\($0)" } ?? "unknown")"
