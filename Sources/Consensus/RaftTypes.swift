@@ -92,6 +92,15 @@ public enum RaftStepDown: Sendable, Equatable, CustomStringConvertible {
     /// The leader's removal from the voters committed.
     case removedFromVoters
 
+    /// A short name for a metric's label.
+    public var label: String {
+        switch self {
+        case .quorumContactLost: "quorum_contact_lost"
+        case .newerTerm: "newer_term"
+        case .removedFromVoters: "removed_from_voters"
+        }
+    }
+
     public var description: String {
         switch self {
         case .quorumContactLost: "no quorum of voters answered within the election timeout"

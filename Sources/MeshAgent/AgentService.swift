@@ -162,7 +162,7 @@ public struct AgentService: Service {
                          afterLeave: @escaping @Sendable () -> Void) -> some Service {
         let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave,
                                                                      extraMetrics: {
-            await node.stats.metricsText() + (await services.eventLog.metricsText())
+            await node.stats.metricsText() + (await services.eventLog.metricsText()) + (await services.consensus.metricsText())
         }))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
         APIRoutes.addNodeRoutes(to: router, runtime: runtime, node: node, record: record)

@@ -142,6 +142,8 @@ actor ConsensusService {
     /// so the agent advertises them at once instead of polling (`AgentService`'s glue).
     var onStatusChange: (@Sendable () -> Void)?
     var lastStatus: ConsensusStatus?
+    /// What `/metrics` shows of Raft (`metricsText`).
+    var counters = ConsensusCounters()
     /// An applied entry, as the publisher gets it: the command it decoded to, and the result.
     struct Applied: Sendable {
         var entry: LogEntry
@@ -265,13 +267,29 @@ actor ConsensusService {
         onStatusChange?()
     }
 
+    /// `storage.save`, timed for `/metrics` (a slow disk shows as slow saves before it
+    /// shows as lost leaders).
+    func timedSave(_ ready: RaftReady) throws(RaftStorageError) {
+        let start = ContinuousClock.now
+        defer { counters.noteSave(ContinuousClock.now - start) }
+        try storage.save(ready)
+    }
+
+    /// Raft's `/metrics` families (`meshd_raft_*`).
+    func metricsText() -> String {
+        AgentMetrics.renderConsensus(counters, role: node.role, hasLeader: node.leader != nil, term: node.term.value,
+                                     commit: node.commitIndex.value, applied: node.applied.value)
+    }
+
     /// One log line when this node's role, its leader or the term changes: the first thing an
     /// operator asks after a failover is who leads now and why the old leader stopped.
     func logRoleChange(from old: ConsensusStatus?, to new: ConsensusStatus) {
         guard old?.role != new.role || old?.leader != new.leader || old?.term != new.term,
               old != nil || new.leader != nil else { return }      // not the start's "no leader yet"
         var meta: Logger.Metadata = ["term": "\(new.term)", "role": "\(new.role.rawValue)", "leader": "\(new.leader.map { "\($0)" } ?? "none")"]
+        if let leader = new.leader, leader != old?.leader { counters.leaderChangesSeen += 1 }
         if old?.role == .leader, new.role != .leader {
+            counters.stepDowns[node.lastStepDown?.label ?? "unknown", default: 0] += 1
             meta["reason"] = "\(node.lastStepDown.map { "\($0)" } ?? "unknown")"
             logger.notice("raft: stepped down as leader", metadata: meta)
         } else if new.role == .leader, old?.role != .leader {
@@ -601,7 +619,7 @@ actor ConsensusService {
         // its save comes after the answers, off the reply's path.
         let commitOnly = termDurable && ready.entries.isEmpty && ready.truncateFrom == nil && ready.snapshot == nil
         if !commitOnly {
-            do { try storage.save(ready) } catch {
+            do { try timedSave(ready) } catch {
                 logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
                 return
             }
@@ -632,7 +650,7 @@ actor ConsensusService {
             if onApplied != nil { unpublished += 1; toPublish.append(Applied(entry: entry, command: command, result: result)) }
         }
         if commitOnly {
-            do { try storage.save(ready) } catch {
+            do { try timedSave(ready) } catch {
                 logger.error("raft commit index not stored; it is kept in memory", metadata: ["error": "\(error)"])
             }
         }

@@ -86,6 +86,13 @@ extension ClusterE2ETests {
                 # The event log's replication counters.
                 assert fams["meshd_event_appended"].type == "counter", fams["meshd_event_appended"].type
                 assert fams["meshd_event_origins"].samples[0].value >= 1
+                # Raft's (a single-voter mesh: n0 leads itself).
+                assert fams["meshd_raft_leader_changes_seen"].type == "counter"
+                assert fams["meshd_raft_term"].samples[0].value >= 1
+                assert fams["meshd_raft_is_leader"].samples[0].value in (0.0, 1.0)
+                reasons = {s.labels["reason"] for s in fams["meshd_raft_step_downs"].samples}
+                assert reasons == {"quorum_contact_lost", "newer_term", "removed_from_voters"}, reasons
+                assert fams["meshd_raft_storage_save_seconds"].type == "counter"
                 print(len(fams))
                 """]
             let input = Pipe(), output = Pipe(), errors = Pipe()

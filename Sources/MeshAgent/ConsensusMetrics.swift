@@ -1,0 +1,50 @@
+import Consensus
+import MeshAPI
+
+/// What `ConsensusService` counts for `/metrics`: leaders seen, step-downs by reason, and
+/// the time its storage takes to save (the fsync every answer and every commit waits for).
+struct ConsensusCounters: Sendable {
+    var leaderChangesSeen: UInt64 = 0
+    /// By `RaftStepDown.label`.
+    var stepDowns: [String: UInt64] = [:]
+    var saves: UInt64 = 0
+    var saveSeconds: Double = 0
+    /// The slowest save since the agent started.
+    var saveMaxSeconds: Double = 0
+
+    mutating func noteSave(_ d: Duration) {
+        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        saves += 1
+        saveSeconds += seconds
+        saveMaxSeconds = max(saveMaxSeconds, seconds)
+    }
+}
+
+extension AgentMetrics {
+    /// Every step-down reason, in a fixed order, so each has a sample from the start.
+    static let stepDownLabels = ["quorum_contact_lost", "newer_term", "removed_from_voters"]
+
+    /// Raft's families (`meshd_raft_*`), named after etcd's where one exists
+    /// (`etcd_server_leader_changes_seen_total`, `etcd_server_has_leader`).
+    static func renderConsensus(_ c: ConsensusCounters, role: RaftRole, hasLeader: Bool, term: UInt64,
+                                commit: UInt64, applied: UInt64) -> String {
+        var p = PrometheusText()
+        p.family("meshd_raft_term", .gauge, help: "This node's current Raft term.", value: Double(term))
+        p.family("meshd_raft_commit_index", .gauge, help: "The highest log index this node knows committed.", value: Double(commit))
+        p.family("meshd_raft_applied_index", .gauge, help: "The highest log index applied to this node's control state.",
+                 value: Double(applied))
+        p.family("meshd_raft_is_leader", .gauge, help: "1 if this node is the Raft leader.", value: role == .leader ? 1 : 0)
+        p.family("meshd_raft_has_leader", .gauge, help: "1 if this node knows a leader.", value: hasLeader ? 1 : 0)
+        p.family("meshd_raft_leader_changes_seen_total", .counter, help: "Times this node learned of a new leader (itself included).",
+                 value: Double(c.leaderChangesSeen))
+        p.family("meshd_raft_step_downs_total", .counter, help: "Times this node stopped leading, by reason.",
+                 stepDownLabels.map { (labels: [("reason", $0)], value: Double(c.stepDowns[$0] ?? 0)) })
+        p.family("meshd_raft_storage_saves_total", .counter, help: "Writes of Raft state and log entries to this node's storage.",
+                 value: Double(c.saves))
+        p.family("meshd_raft_storage_save_seconds_total", .counter, help: "Seconds spent in those writes, fsync included.",
+                 value: c.saveSeconds)
+        p.family("meshd_raft_storage_save_max_seconds", .gauge, help: "The slowest of those writes since the agent started.",
+                 value: c.saveMaxSeconds)
+        return p.text
+    }
+}
