@@ -47,7 +47,9 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// Lazy announcement of events the sender holds (Plumtree IHAVE), sent to peers off
     /// the sender's eager tree.
     case ihave([EventID])
-    /// Asks the receiver for these announced events and makes the link eager (GRAFT).
+    /// Asks the receiver for these announced events and makes the link eager (GRAFT). With
+    /// no ids: the sender picked the receiver as one of its links, which then carries every
+    /// origin both ways (a receiver that predates this only makes the link eager).
     case graft([EventID])
     /// The receiver's pushes of these origins (by tag) reached the sender as duplicates:
     /// the link becomes lazy for them (PRUNE; per origin, so each origin's tree is its own).

@@ -124,8 +124,9 @@ public struct Replicator<Store: EventStore> {
     /// The links (symmetric: a member this node picked, or one that pushed or grafted to
     /// it). Each origin's events go to every link not pruned for that origin.
     var eager: [NodeID] = []
-    /// Per open link (one this node picked), the origins (slots) it asked this node not to
-    /// push (PRUNE); a GRAFT for an origin lifts it.
+    /// Per open link (one this node picked, or one whose peer picked this node and said so
+    /// with an empty GRAFT), the origins (slots) it asked this node not to push (PRUNE); a
+    /// GRAFT for an origin lifts it.
     var pruned: [NodeID: Set<Int>] = [:]
     /// Per closed link (one that came to this node: a push or a graft received, or a graft
     /// sent), the only origins pushed on it: those the peer grafted. A link that appears
@@ -218,7 +219,11 @@ public struct Replicator<Store: EventStore> {
         if first { refillEager() }
     }
 
+    /// When `tick` is next due; a time already past (`.zero`) while messages `setPeers`
+    /// made (a picked link's empty GRAFT) wait to go out: a link opened late misses the
+    /// first events of the origins that passed meanwhile, and waits for them behind a gap.
     public var nextWakeup: MeshTime {
+        if !out.isEmpty { return .zero }
         var t = nextAntiEntropyAt
         if !pushQueue.isEmpty { t = min(t, nextPushAt) }
         t = min(t, nextHeldPushAt)
@@ -281,6 +286,9 @@ public struct Replicator<Store: EventStore> {
             noteAnnounced(ids, by: peer, now: now)
         case let .graft(ids):
             makeEager(peer, now: now)
+            // An empty GRAFT: the peer picked this node as one of its links (`refillEager`),
+            // which carries every origin it does not prune, both ways.
+            if ids.isEmpty, eager.contains(peer) { allowed[peer] = nil }
             for id in ids {
                 guard let s = tagSlot[id.tag], s >= 0 else { continue }
                 allowed[peer]?.insert(s)
@@ -365,7 +373,7 @@ public struct Replicator<Store: EventStore> {
         case .digest: metrics.digestsSent += 1
         case .delta: metrics.deltasSent += 1
         case let .ihave(ids): metrics.idsAnnounced += UInt64(ids.count)
-        case .graft: metrics.graftsSent += 1
+        case let .graft(ids): if !ids.isEmpty { metrics.graftsSent += 1 }     // empty: a link opened (`refillEager`), not a repair
         case let .prune(tags): metrics.prunesSent += UInt64(tags.count)
         }
         out.append(.send(m, to: peer))

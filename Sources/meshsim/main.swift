@@ -40,6 +40,9 @@ struct Run: ParsableCommand {
     @Option(help: "Seconds after which latency and bytes are measured (event-log engine; overrides the scenario's `measure after`).")
     var measureAfter: Int?
 
+    @Option(help: "Seconds of settling after the last append (event-log engine; overrides the scenario's settle).")
+    var settle: Int?
+
     @Option(help: "Write a line per simulation event to this file (slow; for one seed).")
     var trace: String?
 
@@ -81,6 +84,7 @@ extension Run {
             var parsed = try EventLogScenario(parsing: EventLogScenario.read(scenario).text)
             if let duration { parsed.duration = .seconds(duration) }
             if let measureAfter { parsed.measureAfter = .seconds(measureAfter) }
+            if let settle { parsed.settle = .seconds(settle) }
             guard parsed.measureAfter < parsed.duration else {
                 throw ValidationError("measuring after \(parsed.measureAfter) leaves nothing of \(parsed.duration) of appending")
             }

@@ -65,6 +65,36 @@ struct BroadcastTreeTests {
         #expect(pushedTo(c.key.nodeID, n.tick(now: Self.t0 + .milliseconds(200))) == [x3], "the graft lifted the prune")
     }
 
+    /// A node's first pick opens its side of the link (an empty GRAFT, sent at once): the
+    /// picked member pushes it every origin, where a link that only came to a node (a push
+    /// received) carries the peer's grafted origins and its own. Without it a node no member
+    /// picked got each origin only by a graft of its own.
+    @Test func theFirstPickedLinkCarriesEveryOriginBothWays() {
+        let members = (0 ..< 6).map { _ in Author().key.nodeID }
+        var n = Self.node(peers: members)
+        #expect(n.nextWakeup == .zero, "the opening is due at once")
+        let opened = Self.sends(n.tick(now: Self.t0)).filter { if case .graft = $0.0 { true } else { false } }
+        #expect(opened.count == 1 && opened.first?.0 == .graft([]))
+        #expect(opened.first.map { n.eagerPeers.first == $0.1 } == true, "to the first pick")
+        #expect(n.metrics.graftsSent == 0, "an opening is not a repair")
+        #expect(n.nextWakeup > Self.t0)
+
+        // The picked side: a relay whose own picks are neither `picker` nor `stranger`.
+        var m = Self.node(peers: members, seed: 7, settings: Self.everyRound)
+        let others = members.filter { !m.eagerPeers.contains($0) }
+        let picker = others[0], stranger = others[1]
+        var own = Author(), x = Author()
+        _ = m.receive(.graft([]), from: picker, now: Self.t0, wallMilliseconds: 1)
+        _ = m.receive(.push([own.next()]), from: stranger, now: Self.t0, wallMilliseconds: 1)
+        #expect(m.eagerPeers.contains(picker) && m.eagerPeers.contains(stranger))
+        let x1 = x.next()
+        _ = m.receive(.push([x1]), from: m.eagerPeers[0], now: Self.t0, wallMilliseconds: 1)
+        var to: [NodeID: [Event]] = [:]
+        for (msg, peer) in Self.sends(m.tick(now: Self.t0 + .milliseconds(50))) { if case let .push(e) = msg { to[peer, default: []] += e } }
+        #expect(to[picker]?.contains(x1) == true, "the opened link carries a third origin")
+        #expect(to[stranger]?.contains(x1) != true, "a link that only came to this node does not")
+    }
+
     /// Per-link coalescing: a thin link's events wait for a fuller push, up to
     /// `maxPushHold`; a link whose events fill `pushFillBytes` pushes in the same round; an
     /// origin pruned while its events wait is left out.
@@ -360,6 +390,7 @@ struct BroadcastTreeTests {
         settings.fullDigestEvery = 3
         let peers = (0 ..< 4).map { _ in Author().key.nodeID }
         var n = Self.node(peers: peers, settings: settings)
+        _ = n.tick(now: Self.t0)     // the first pick's opening (an empty GRAFT)
         var kinds: [MessageKind] = []
         var t = Self.t0
         for _ in 0 ..< 10 {

@@ -220,7 +220,7 @@ struct ReplicatorTests {
             .push(events), .batch(events, more: true),
             .digest([DigestEntry(origin: a.key.nodeID, marks: OriginMarks(low: EventSeq(3), high: EventSeq(9)))], isReply: true),
             .ihave([EventID(events[0]), EventID(tag: 7, seq: 9), EventID(tag: .max, seq: 300), EventID(tag: 1, seq: .max)]),
-            .graft([EventID(events[1])]), .prune([7, 9]),
+            .graft([EventID(events[1])]), .graft([]), .prune([7, 9]),
             .delta([DeltaEntry(origin: a.key.nodeID, high: EventSeq(4))], isReply: false),
         ]
         for s in samples {

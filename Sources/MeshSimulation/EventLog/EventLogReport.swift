@@ -16,6 +16,9 @@ public struct EventLogReport {
     /// Append → the last live node, in nanoseconds, sorted; only events that spread while
     /// no fault was active.
     let latencies: [Int64]
+    /// The same samples by the time they were appended (`LatencyWindow.bounds`): where the
+    /// slow ones are (a start-up, a fault, the steady state).
+    public let latencyWindows: [LatencyWindow]
     public let unmeasured: Int
     public let distinctDigests: Int
     public let metrics: EventLogMetrics
@@ -55,6 +58,19 @@ public struct EventLogReport {
 
     public var passed: Bool { violations.isEmpty && bounds.allSatisfy(\.2) }
 
+    /// One line per append-time window: samples, p50 / p99 / max, and how many took longer
+    /// than the whole run's p99.
+    var windowLines: String {
+        let p99 = value(.latencyP99Seconds) ?? 0
+        var lines = "  latency by append time (s): samples, p50 / p99 / max, samples over the run's p99"
+        for w in latencyWindows {
+            let span = "\(Report.format(Double(w.from) / 1e9))-\(w.to.map { Report.format(Double($0) / 1e9) } ?? "end")"
+            let slow = w.latencies.count - (w.latencies.firstIndex { Double($0) / 1e9 > p99 } ?? w.latencies.count)
+            lines += "\n      \(span): \(w.latencies.count), \(Report.format(w.percentile(0.5))) / \(Report.format(w.percentile(0.99))) / \(Report.format(w.percentile(1))), \(slow)"
+        }
+        return lines
+    }
+
     public func text(wallSeconds: Double?) -> String {
         func f(_ x: Double?) -> String { x.map(Report.format) ?? "-" }
         var out = """
@@ -62,6 +78,7 @@ public struct EventLogReport {
           events appended \(events) (refused while refilling: \(metrics.appendsRefused))
           measured after \(Report.format(Double(scenario.measureAfter.nanoseconds) / 1e9)) s (latency of later appends; bytes sent and delivered later)
           latency append -> last live node: p50 \(f(percentile(0.5))) s  p99 \(f(percentile(0.99))) s  max \(f(value(.latencyMaxSeconds))) s  (\(latencies.count) samples, \(unmeasured) spread during faults)
+        \(windowLines)
           convergence after heal \(f(convergenceSeconds)) s  catch-up after restart \(f(catchUpSeconds)) s
         """
         for w in metrics.watches { out += "\n    \(w.0): \(Report.format(w.1)) s" }
@@ -98,5 +115,37 @@ public struct EventLogReport {
         if let wallSeconds { o["wall_seconds"] = wallSeconds }
         let data = try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+
+/// The latency samples of the events appended in `from..<to` (ns of virtual time; `to` nil:
+/// to the end of the appends), sorted.
+public struct LatencyWindow: Sendable {
+    public let from: Int64
+    public let to: Int64?
+    let latencies: [Int64]
+
+    public var count: Int { latencies.count }
+
+    /// The `p` quantile in seconds (1: the max); 0 when empty.
+    public func percentile(_ p: Double) -> Double {
+        guard !latencies.isEmpty else { return 0 }
+        let i = min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)
+        return Double(latencies[max(0, i)]) / 1e9
+    }
+
+    /// Window starts from `start` to `end`: 1 s, 1 s, 2 s, 4 s, ... wide (doubling, so a
+    /// start-up is seen second by second and a 10-minute run in a dozen lines).
+    static func bounds(from start: Int64, to end: Int64) -> [Int64] {
+        var out: [Int64] = [start]
+        var width: Int64 = 1_000_000_000
+        var t = start + width
+        while t < end {
+            out.append(t)
+            if out.count > 2 { width *= 2 }
+            t += width
+        }
+        return out
     }
 }

@@ -443,14 +443,24 @@ public struct EventLogSimulation {
         for w in watches { violate(.convergedAtEnd, "\(w.label) at \(Double(w.started) / 1e9) s: not converged by the end") }
         var latencies: [Int64] = []
         var unmeasured = 0
+        let bounds = LatencyWindow.bounds(from: measureFrom, to: appendEnd)
+        var windowed = [[Int64]](repeating: [], count: bounds.count)
         for o in 0 ..< ids.count {
             for (s, done) in table.completedAt[o].enumerated() where table.appendedAt[o][s] >= measureFrom {
-                if done >= 0 { latencies.append(done - table.appendedAt[o][s]) } else { unmeasured += 1 }
+                let at = table.appendedAt[o][s]
+                if done >= 0 {
+                    latencies.append(done - at)
+                    if let w = bounds.lastIndex(where: { $0 <= at }) { windowed[w].append(done - at) }
+                } else { unmeasured += 1 }
             }
         }
         latencies.sort()
+        var windows: [LatencyWindow] = []
+        for (w, from) in bounds.enumerated() where !windowed[w].isEmpty {
+            windows.append(LatencyWindow(from: from, to: w + 1 < bounds.count ? bounds[w + 1] : nil, latencies: windowed[w].sorted()))
+        }
         return EventLogReport(scenario: scenario, seed: seed, nodes: scenario.nodes, events: table.totalEvents,
-                              latencies: latencies, unmeasured: unmeasured, distinctDigests: digests.count,
+                              latencies: latencies, latencyWindows: windows, unmeasured: unmeasured, distinctDigests: digests.count,
                               metrics: metrics, violations: violations, network: network.counters)
     }
 }
