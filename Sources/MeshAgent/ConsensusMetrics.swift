@@ -22,7 +22,7 @@ struct ConsensusCounters: Sendable {
 
 extension AgentMetrics {
     /// Every step-down reason, in a fixed order, so each has a sample from the start.
-    static let stepDownLabels = ["quorum_contact_lost", "newer_term", "removed_from_voters"]
+    static let stepDownLabels = [RaftStepDown.quorumContactLost, .newerTerm(.zero), .removedFromVoters].map(\.label)
 
     /// Raft's families (`meshd_raft_*`), named after etcd's where one exists
     /// (`etcd_server_leader_changes_seen_total`, `etcd_server_has_leader`).
