@@ -80,9 +80,14 @@ import Testing
     }
 
     @Test func aProcessTreeSumsTheWrapperAndItsChildren() async throws {
+        // Each child says "up" once it runs its own program (with memory of its own), so the
+        // test reads the tree when both are there, without polling.
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "sleep 100 & sleep 100 & wait"]
+        let child = "python3 -c 'import time; print(\"up\", flush=True); time.sleep(100)'"
+        shell.arguments = ["-c", "\(child) & \(child) & wait"]
+        let out = Pipe()
+        shell.standardOutput = out
         try shell.run()
         let root = shell.processIdentifier
         let reader = StatsReader()
@@ -97,17 +102,12 @@ import Testing
             kill(root, SIGKILL)
             shell.waitUntilExit()
         }
-        // Only a failing run waits this long; a machine at load 13 took the whole suite past
-        // 10 s here (the shell's children had not exec'd yet), so the bound is generous.
-        let deadline = ContinuousClock.now + .seconds(60)
-        // Poll until both children exist and have memory of their own: a child read between
-        // its fork and its exec has no resident pages to add yet.
-        func grown() -> Bool {
-            guard let t = reader.processTree(root, monotonicNanoseconds: 0),
-                  let alone = reader.process(root, monotonicNanoseconds: 0) else { return false }
-            return t.processes >= 3 && t.residentBytes > alone.residentBytes
+        var said = ""
+        while said.components(separatedBy: "up").count - 1 < 2 {
+            let data = out.fileHandleForReading.availableData      // blocks until a child writes
+            try #require(!data.isEmpty, "a child exited before it said up")
+            said += String(decoding: data, as: UTF8.self)
         }
-        while !grown(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         let t = try #require(reader.processTree(root, monotonicNanoseconds: 0))
         let alone = try #require(reader.process(root, monotonicNanoseconds: 0))
         #expect(t.processes == 3)
