@@ -22,6 +22,8 @@ struct APIServer: Service {
     let onServerRunning: @Sendable (any Channel) async -> Void
 
     static let serverName = "meshd"
+    /// The API's own loop: its connections and handlers never hold up the mesh socket's.
+    static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// The connection failed to parse while its response was being written.
     struct ParseErrorWhileWritingResponse: Error {}
@@ -29,11 +31,7 @@ struct APIServer: Service {
     func run() async throws {
         let responder = self.responder
         let logger = self.logger
-        let server = try HTTPServerBuilder.http1().buildServer(
-            configuration: .init(address: address, serverName: Self.serverName),
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: logger,
-            responder: { request, responseWriter, channel in
+        let http1 = HTTP1Channel(responder: { request, responseWriter, channel in
                 let context = APIRequestContext(source: .init(channel: channel, logger: logger))
                 var response: Response
                 do {
@@ -53,9 +51,47 @@ struct APIServer: Service {
                     // second response.
                     throw ParseErrorWhileWritingResponse()
                 }
-            },
-            onServerRunning: onServerRunning)
+            })
+        let server = OnOwnLoop(inner: http1).server(
+            configuration: .init(address: address, serverName: Self.serverName),
+            onServerRunning: onServerRunning, eventLoopGroup: Self.loops, logger: logger)
         try await server.run()
+    }
+}
+
+/// Runs each connection's task (reading requests, the router and handlers, writing the
+/// responses) on the event loop that owns the connection's socket, instead of on Swift's
+/// cooperative pool. A request then reaches its handler, and its response the socket,
+/// without waking another thread: two thread hand-offs fewer per request (measured on
+/// the leader's write path: loop -> pool -> consensus -> pool -> loop before,
+/// loop -> consensus -> loop now). Actor-isolated work still runs on its actor's own
+/// executor; only the handlers' nonisolated code moves. Handlers must not block: they
+/// await the services' actors, which do their disk work on their own threads.
+struct OnOwnLoop<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+    let inner: Inner
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await withTaskExecutorPreference(EventLoopTaskExecutor(loop: value.channel.eventLoop)) {
+            await inner.handle(value: value, logger: logger)
+        }
+    }
+}
+
+/// A NIO event loop as a Swift task executor: jobs run on the loop's thread, in order.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        loop.execute { job.runSynchronously(on: executor) }
     }
 }
 
