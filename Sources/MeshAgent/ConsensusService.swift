@@ -437,32 +437,71 @@ actor ConsensusService {
     // MARK: Commands
 
     /// Runs a command through the leader; returns the index it was applied at.
-    func submit(_ operation: ControlCommand.Operation, requester: String) async -> Result<LogIndex, ConsensusError> {
+    /// Proposes a command (through the leader) and answers after its commit and apply.
+    nonisolated func submit(_ operation: ControlCommand.Operation, requester: String) async -> Result<LogIndex, ConsensusError> {
         if let why = ControlState.validate(operation) { return .failure(.refused(why)) }
         return await replicate(ControlCommand(operation, requester: requester, via: id).encoded)
     }
 
     /// Waits until this replica has applied everything the leader had committed when it
     /// was asked (a linearizable read barrier through the log).
-    func readBarrier() async -> Result<LogIndex, ConsensusError> { await replicate([]) }
+    nonisolated func readBarrier() async -> Result<LogIndex, ConsensusError> { await replicate([]) }
 
-    func replicate(_ command: [UInt8]) async -> Result<LogIndex, ConsensusError> {
+    typealias Caller = CheckedContinuation<Result<LogIndex, ConsensusError>, Never>
+
+    /// Not isolated, on purpose: the caller's continuation is made on the caller's own
+    /// executor and handed to this actor's thread, and the actor resumes it straight back
+    /// there. Awaiting it inside the actor instead would bounce the reply between threads
+    /// (resume on the caller's executor, back to the actor to return, then out again): two
+    /// wake-ups more per write, on the path a client waits on.
+    nonisolated func replicate(_ command: [UInt8]) async -> Result<LogIndex, ConsensusError> {
+        await withCheckedContinuation { (c: Caller) in
+            storageLoop.execute {
+                // Run on `storageLoop`, which is this actor's executor.
+                self.assumeIsolated { $0.begin(command, c) }
+            }
+        }
+    }
+
+    /// Proposes or forwards at once when a leader is known (and the publisher keeps up);
+    /// else waits apart, polling, for up to `leaderWait` (and `commandTimeout`).
+    func begin(_ command: [UInt8], _ caller: Caller) {
+        guard let leader = leaderForCommands, leader != id || unpublished < maxUnpublishedApplied else {
+            Task { caller.resume(returning: await self.replicateWhenReady(command)) }
+            return
+        }
+        if leader == id { propose(command, caller) } else { forward(command, to: leader, caller) }
+    }
+
+    func replicateWhenReady(_ command: [UInt8]) async -> Result<LogIndex, ConsensusError> {
         let deadline = now() + Self.leaderWait
         while leaderForCommands == nil, now() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         guard let leader = leaderForCommands else { return .failure(noLeaderError) }
-        if leader == id { return await proposeLocally(command) }
+        if leader == id { guard await admit() else { return .failure(.timedOut(Self.commandTimeout)) } }
+        return await withCheckedContinuation { (c: Caller) in
+            if leader == id { propose(command, c) } else { forward(command, to: leader, c) }
+        }
+    }
+
+    func forward(_ command: [UInt8], to leader: NodeID, _ caller: Caller) {
         let requestID = nextRequestID
         nextRequestID += 1
         let body = ForwardedCommand(requestID: requestID, command: command).encoded
-        return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
-            forwarded[requestID] = (c, leader)
-            if !transport.post(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) {
-                Task { await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) }
-            }
-            storageLoop.scheduleTask(in: .nanoseconds(Self.commandTimeout.nanoseconds)) { [weak self] in
-                self?.assumeIsolated { $0.expireForward(requestID) }
-            }
+        forwarded[requestID] = (caller, leader)
+        if !transport.post(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) {
+            Task { await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) }
         }
+        storageLoop.scheduleTask(in: .nanoseconds(Self.commandTimeout.nanoseconds)) { [weak self] in
+            self?.assumeIsolated { $0.expireForward(requestID) }
+        }
+    }
+
+    func propose(_ command: [UInt8], _ caller: Caller) {
+        guard waiters.count + batch.count < Self.maxPendingCommands else {
+            return caller.resume(returning: .failure(.refused("too many commands waiting; retry")))
+        }
+        guard node.role == .leader else { return caller.resume(returning: .failure(noLeaderError)) }
+        enqueue(command, .local(caller))
     }
 
     var noLeaderError: ConsensusError {
@@ -475,15 +514,6 @@ actor ConsensusService {
         forwarded.removeValue(forKey: requestID)?.caller.resume(returning: .failure(.timedOut(Self.commandTimeout)))
     }
 
-    func proposeLocally(_ command: [UInt8]) async -> Result<LogIndex, ConsensusError> {
-        guard waiters.count + batch.count < Self.maxPendingCommands else { return .failure(.refused("too many commands waiting; retry")) }
-        guard node.role == .leader else { return .failure(noLeaderError) }
-        guard await admit() else { return .failure(.timedOut(Self.commandTimeout)) }
-        return await withCheckedContinuation { (c: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>) in
-            enqueue(command, .local(c))
-        }
-    }
-
     /// Group commit: commands that arrive while the actor is busy (most often in an
     /// fsync) wait in `batch` and are proposed together by one `flushBatch`, so one log
     /// write and one AppendEntries per follower carry them all.
@@ -491,10 +521,17 @@ actor ConsensusService {
         batch.append((command, waiter))
         guard !flushScheduled else { return }
         flushScheduled = true
-        Task { await self.flushBatch() }
+        // Queued on this actor's own loop, behind the frames and commands already posted
+        // (they join the batch). Not `Task {}`: a new task starts on the global pool (or
+        // the caller's task executor) and only then switches to this actor, which woke
+        // two threads per write on the leader's path.
+        storageLoop.execute {
+            // Run on `storageLoop`, which is this actor's executor.
+            self.assumeIsolated { $0.flushBatch() }
+        }
     }
 
-    func flushBatch() async {
+    func flushBatch() {
         flushScheduled = false
         let items = batch
         batch = []
