@@ -51,7 +51,7 @@ enum AgentMetrics {
             (labels: [("result", "failed")], value: Double(runtime.exchangesFailed)),
             (labels: [("result", "skipped")], value: Double(runtime.exchangesSkipped)),
         ])
-        p.family("meshd_send_errors_total", .counter, help: "Messages that could not be sealed (too large).",
+        p.family("meshd_send_errors_total", .counter, help: "Messages that could not be sealed (too large), or that the kernel refused to send.",
                  value: Double(runtime.sendErrors))
         p.family("meshd_keyring_keys", .gauge, help: "Cluster keys in this agent's keyring.", value: Double(keys))
         p.family("meshd_uptime_seconds", .gauge, help: "Seconds since this agent started.", value: uptimeSeconds)

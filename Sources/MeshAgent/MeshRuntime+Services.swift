@@ -40,10 +40,12 @@ struct RuntimeTransport: MeshTransport {
         await runtime.sendToMember(kind: kind, body: body, member: member, channel: channel)
     }
 
-    /// One hop onto the socket's thread, where the runtime seals and writes it; the
-    /// event loop runs what it is given in order.
+    /// A datagram to a member whose address the runtime handed over lately goes out from
+    /// the caller's thread (`DirectDatagrams`); anything else takes one hop onto the
+    /// socket's thread, where the runtime seals and writes it.
     func post(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) -> Bool {
         let runtime = runtime
+        if case .datagram = channel, runtime.direct.send(kind: kind, body: body, to: member) { return true }
         runtime.loop.execute {
             runtime.assumeIsolated { $0.sendToMember(kind: kind, body: body, member: member, channel: channel) }
         }
@@ -90,6 +92,7 @@ extension MeshRuntime {
         switch channel {
         case .datagram:
             sendDatagram(kind: kind, body: body, to: address)
+            direct.learn(member, at: address.socketAddress)
         case .stream:
             guard activeStreamSends < AgentLimits.maxConcurrentExchanges, let frame = sealStream(kind: kind, body: body) else {
                 counters.exchangesSkipped &+= 1

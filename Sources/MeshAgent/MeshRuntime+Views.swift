@@ -95,7 +95,12 @@ extension MeshRuntime {
 
     /// The Prometheus text of `/metrics`.
     func metricsText() -> String {
-        AgentMetrics.render(members: membership.members.map(\.status), core: membership.metrics, runtime: counters,
+        var counters = counters
+        let direct = direct.counts      // the services' datagrams sent from their own threads
+        counters.datagramsOut &+= direct.sent
+        counters.bytesOutDatagram &+= direct.bytes
+        counters.sendErrors &+= direct.failed
+        return AgentMetrics.render(members: membership.members.map(\.status), core: membership.metrics, runtime: counters,
                             datagramRejected: datagramOpener.rejected, streamRejected: streamOpener.rejected,
                             keys: keyring.keys.count, uptimeSeconds: (MeshClock.now() - startedAt).seconds)
     }

@@ -26,12 +26,15 @@ actor MeshRuntime {
     let keyringStore: KeyringStore?
 
     var membership: Membership
-    var sealer: FrameSealer
+    /// The datagram sealer (shared with the services' threads) and their sending socket.
+    nonisolated let direct: DirectDatagrams
     /// Stream frames get their own sequence: several go out at once on separate
     /// connections, and interleaved with the datagrams' numbers they would fall behind the
     /// receiver's 64-frame replay window and be refused.
     var streamSealer: FrameSealer
-    var keyring: Keyring
+    var keyring: Keyring {
+        didSet { direct.sealing.setKeyring(keyring) }
+    }
     var datagramOpener = FrameOpener()
     /// Stream frames have their own replay window: a push-pull may arrive after many
     /// datagrams sealed later by the same sender.
@@ -86,7 +89,7 @@ actor MeshRuntime {
         self.startedAt = now
         var seedSource = SeededRandom(seed: Sodium.randomBytes(8).reduce(0) { $0 << 8 | UInt64($1) })
         self.random = seedSource.fork()
-        self.sealer = FrameSealer(identity: identity, epoch: epoch)
+        self.direct = DirectDatagrams(sealing: DatagramSealing(sealer: FrameSealer(identity: identity, epoch: epoch), keyring: keyring))
         self.streamSealer = FrameSealer(identity: identity, epoch: epoch)
         self.membership = Membership(local: LocalMember(id: identity.nodeID, name: name, addresses: addresses, metadata: metadata),
                                      settings: profile.membershipSettings, random: seedSource, now: now)
@@ -95,6 +98,11 @@ actor MeshRuntime {
     /// Starts sending on the mesh socket and arms the first timer.
     func attach(udp: any Channel) {
         self.udp = udp
+        if let local = udp.localAddress {
+            do { try direct.open(beside: local) } catch {
+                logger.warning("services send through the mesh socket's thread", metadata: ["error": "\(error)"])
+            }
+        }
         rearm()
     }
 
@@ -220,6 +228,7 @@ actor MeshRuntime {
                 logger.debug("push-pull reply with no stream to carry it")
             case let .changed(change):
                 counters.changes[change.kind, default: 0] &+= 1
+                direct.forget(change.id)
                 if let observer = changeObserver { Task { await observer(change) } }
                 logger.info("member \(change.kind.rawValue)", metadata: [
                     "member": "\(change.name)", "id": "\(change.id)", "incarnation": "\(change.incarnation)",
@@ -237,7 +246,7 @@ actor MeshRuntime {
     func sendDatagram(kind: MessageKind, body: [UInt8], to address: PeerAddress) {
         guard let udp else { return }
         let bytes: [UInt8]
-        do { bytes = try sealer.seal(kind: kind, body: body, keyring: keyring) } catch {
+        do { bytes = try direct.sealing.seal(kind: kind, body: body) } catch {
             counters.sendErrors &+= 1
             logger.warning("cannot seal a datagram", metadata: ["kind": "\(kind)", "error": "\(error)"])
             return
@@ -340,6 +349,7 @@ actor MeshRuntime {
         timer?.cancel()
         timer = nil
         udp = nil
+        direct.close()
         for (_, waiter) in leaveWaiters { waiter.resume(returning: false) }
         leaveWaiters.removeAll()
     }

@@ -5,9 +5,9 @@ import MeshWire
 /// finds the member's address, and sends it as a datagram or a stream frame.
 protocol MeshTransport: Sendable {
     func send(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) async
-    /// Hands the message over without waiting, in order with this caller's earlier posts;
-    /// false when this transport cannot, and then the caller uses `send` for every message
-    /// (a transport either always posts or never does, so order holds either way).
+    /// Hands the message over without waiting; false when this transport cannot, and then
+    /// the caller uses `send` for every message. Stream frames keep the order of this
+    /// caller's posts; datagrams, like UDP itself, may be reordered.
     func post(kind: MessageKind, body: [UInt8], to member: NodeID, channel: FrameChannel) -> Bool
 }
 
