@@ -436,8 +436,8 @@ actor ConsensusService {
 
     // MARK: Commands
 
-    /// Runs a command through the leader; returns the index it was applied at.
-    /// Proposes a command (through the leader) and answers after its commit and apply.
+    /// Runs a command through the leader; returns the index it was applied at, after its
+    /// commit and apply.
     nonisolated func submit(_ operation: ControlCommand.Operation, requester: String) async -> Result<LogIndex, ConsensusError> {
         if let why = ControlState.validate(operation) { return .failure(.refused(why)) }
         return await replicate(ControlCommand(operation, requester: requester, via: id).encoded)
