@@ -47,20 +47,29 @@ import Testing
         let path = NSTemporaryDirectory() + "meshd-stats-\(UUID().uuidString.prefix(8)).db"
         defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
         let sampler = try StatsSampler(settings: StatsSettings(), databasePath: path)
-        // A child that burns CPU: its CPU% shows within a deadline.
+        // A child that burns a fixed amount of CPU when told to, then says so and idles: the
+        // test samples before and after, blocking on the child's pipe instead of polling.
         let burner = Process()
-        burner.executableURL = URL(fileURLWithPath: "/bin/sh")
-        burner.arguments = ["-c", "while :; do :; done"]
+        burner.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        burner.arguments = ["python3", "-c", """
+            import sys, time
+            sys.stdin.read(1)
+            x = 0
+            for i in range(3_000_000): x += i
+            print("done", flush=True)
+            time.sleep(100)
+            """]
+        let go = Pipe(), out = Pipe()
+        burner.standardInput = go
+        burner.standardOutput = out
         try burner.run()
         let pid = burner.processIdentifier
         defer { kill(pid, SIGKILL); burner.waitUntilExit() }
         _ = await sampler.processes([pid])
-        let deadline = ContinuousClock.now + .seconds(10)
-        var percent = 0.0
-        while percent < 10, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            percent = await sampler.processes([pid, Int32.max])[pid]?.cpuPercent ?? 0
-        }
+        go.fileHandleForWriting.write(Data("g".utf8))
+        let said = out.fileHandleForReading.availableData       // blocks until the child is done burning
+        try #require(String(decoding: said, as: UTF8.self).contains("done"), "the burner exited early")
+        let percent = await sampler.processes([pid, Int32.max])[pid]?.cpuPercent ?? 0
         #expect(percent >= 10)
         #expect(await sampler.processes([Int32.max]).isEmpty)
         var x = 0.0
