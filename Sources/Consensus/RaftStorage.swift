@@ -11,6 +11,8 @@ import MeshWire
 /// next synced commit makes it durable with everything before it. Raft needs no durable
 /// commit index (the paper keeps it in memory); the stored one only lets `load` detect a
 /// log that lost synced entries, and an older value there is still a true lower bound.
+/// The agent's shell therefore leaves a hard state that moved only its commit index out of
+/// its saves until the stored one is a second old (`ConsensusService.commitStoreInterval`).
 ///
 /// A torn or corrupted record is detected by `load` and reported as
 /// `RaftStorageError.corrupt`: the agent then starts this node empty, as a non-voter that
