@@ -18,12 +18,24 @@ import MeshWire
 /// `RaftStorageError.corrupt`: the agent then starts this node empty, as a non-voter that
 /// refills from the leader, instead of voting with bad state.
 public final class RaftStorage {
-    let db: SQLiteDatabase
-    private let putState: SQLiteStatement
-    private let putEntry: SQLiteStatement
-    private let truncate: SQLiteStatement
-    private let putSnapshot: SQLiteStatement
-    private let dropCompacted: SQLiteStatement
+    /// The open file and its prepared statements; nil once `close`d.
+    private final class Connection {
+        let db: SQLiteDatabase
+        let putState, putEntry, truncate, putSnapshot, dropCompacted: SQLiteStatement
+
+        init(path: String) throws(EventError) {
+            // The agent's file alone (`exclusive`): no per-transaction file locks or shared
+            // WAL index on the path of every Raft message.
+            db = try SQLiteDatabase(path: path, preallocateWAL: true, exclusive: true)
+            try db.execute(RaftStorage.schema)
+            putState = try db.prepare("INSERT INTO raft_state (id, term, voted_for, commit_index, checksum) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET term = excluded.term, voted_for = excluded.voted_for, commit_index = excluded.commit_index, checksum = excluded.checksum")
+            putEntry = try db.prepare("INSERT OR REPLACE INTO raft_log (idx, term, kind, command, checksum) VALUES (?, ?, ?, ?, ?)")
+            truncate = try db.prepare("DELETE FROM raft_log WHERE idx >= ?")
+            putSnapshot = try db.prepare("INSERT INTO raft_snapshot (id, idx, term, configuration, data, checksum) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, configuration = excluded.configuration, data = excluded.data, checksum = excluded.checksum")
+            dropCompacted = try db.prepare("DELETE FROM raft_log WHERE idx <= ?")
+        }
+    }
+    private var connection: Connection?
     /// The term and vote of the last save, to tell a commit-only save from one Raft needs durable.
     private var savedTerm: Term?
     private var savedVote: NodeID?
@@ -55,17 +67,23 @@ public final class RaftStorage {
         );
         """
 
+    /// Opens the file for this process alone: a second `RaftStorage` on the same path,
+    /// here or in another process, fails until this one is closed.
     public init(path: String) throws(RaftStorageError) {
-        do {
-            db = try SQLiteDatabase(path: path, preallocateWAL: true)
-            try db.execute(Self.schema)
-            putState = try db.prepare("INSERT INTO raft_state (id, term, voted_for, commit_index, checksum) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET term = excluded.term, voted_for = excluded.voted_for, commit_index = excluded.commit_index, checksum = excluded.checksum")
-            putEntry = try db.prepare("INSERT OR REPLACE INTO raft_log (idx, term, kind, command, checksum) VALUES (?, ?, ?, ?, ?)")
-            truncate = try db.prepare("DELETE FROM raft_log WHERE idx >= ?")
-            putSnapshot = try db.prepare("INSERT INTO raft_snapshot (id, idx, term, configuration, data, checksum) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, configuration = excluded.configuration, data = excluded.data, checksum = excluded.checksum")
-            dropCompacted = try db.prepare("DELETE FROM raft_log WHERE idx <= ?")
-        } catch { throw Self.classify(error.description) }
+        do { connection = try Connection(path: path) } catch { throw Self.classify(error.description) }
     }
+
+    /// Releases the file (`ConsensusService.stop`); every later call fails with `.io`.
+    public func close() { connection = nil }
+
+    /// The open connection, or `.io` once closed.
+    private func open() throws(RaftStorageError) -> Connection {
+        guard let connection else { throw .io("the storage is closed") }
+        return connection
+    }
+
+    /// The database, for tests that write behind the checksums' back.
+    var db: SQLiteDatabase { get throws(RaftStorageError) { try open().db } }
 
     /// SQLite's own words for a damaged file ("database disk image is malformed", "file is
     /// not a database"): corruption, not an I/O failure to retry.
@@ -81,20 +99,21 @@ public final class RaftStorage {
         guard ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty || ready.snapshot != nil else { return }
         let commitOnly = ready.truncateFrom == nil && ready.entries.isEmpty && ready.snapshot == nil
             && ready.hardState.map { savedTerm == $0.term && savedVote == $0.votedFor } == true
+        let c = try open()
         do {
-            if commitOnly { try db.execute("PRAGMA synchronous=NORMAL") }
-            defer { if commitOnly { try? db.execute("PRAGMA synchronous=FULL") } }
-            try db.transaction { () throws(EventError) in
+            if commitOnly { try c.db.execute("PRAGMA synchronous=NORMAL") }
+            defer { if commitOnly { try? c.db.execute("PRAGMA synchronous=FULL") } }
+            try c.db.transaction { () throws(EventError) in
                 if let h = ready.hardState {
-                    try putState.run([.int(Int64(h.term.value)), h.votedFor.map { .blob($0.bytes) } ?? .null,
+                    try c.putState.run([.int(Int64(h.term.value)), h.votedFor.map { .blob($0.bytes) } ?? .null,
                                       .int(Int64(h.commit.value)), .blob(Self.checksum(h))])
                 }
-                if let t = ready.truncateFrom { try truncate.run([.int(Int64(t.value))]) }
+                if let t = ready.truncateFrom { try c.truncate.run([.int(Int64(t.value))]) }
                 for e in ready.entries {
-                    try putEntry.run([.int(Int64(e.index.value)), .int(Int64(e.term.value)), .int(Int64(e.kind.rawValue)),
+                    try c.putEntry.run([.int(Int64(e.index.value)), .int(Int64(e.term.value)), .int(Int64(e.kind.rawValue)),
                                       .blob(e.command), .blob(Self.checksum(e))])
                 }
-                if let s = ready.snapshot { try write(s) }
+                if let s = ready.snapshot { try write(s, c) }
             }
         } catch { throw .io(error.description) }
         if let h = ready.hardState { savedTerm = h.term; savedVote = h.votedFor }
@@ -104,13 +123,14 @@ public final class RaftStorage {
     /// Persists a snapshot the node made by compacting (`RaftNode.compact`) and drops the
     /// entries it covers, in one transaction.
     public func saveSnapshot(_ s: RaftSnapshot) throws(RaftStorageError) {
-        do { try db.transaction { () throws(EventError) in try write(s) } } catch { throw .io(error.description) }
+        let c = try open()
+        do { try c.db.transaction { () throws(EventError) in try write(s, c) } } catch { throw .io(error.description) }
     }
 
-    private func write(_ s: RaftSnapshot) throws(EventError) {
-        try putSnapshot.run([.int(Int64(s.index.value)), .int(Int64(s.term.value)), .blob(s.configuration.encoded),
+    private func write(_ s: RaftSnapshot, _ c: Connection) throws(EventError) {
+        try c.putSnapshot.run([.int(Int64(s.index.value)), .int(Int64(s.term.value)), .blob(s.configuration.encoded),
                              .blob(s.data), .blob(Self.checksum(s))])
-        try dropCompacted.run([.int(Int64(s.index.value))])
+        try c.dropCompacted.run([.int(Int64(s.index.value))])
     }
 
     /// The persisted hard state and log, every checksum verified and the log gap-free
@@ -128,6 +148,7 @@ public final class RaftStorage {
         var snapshot: RaftSnapshot?
         var log: [LogEntry] = []
         var failure: RaftStorageError?
+        let db = try open().db
         do {
             // Pages that no query below would touch (free lists, index b-trees) are checked too.
             try db.prepare("PRAGMA quick_check").run([]) { row in
@@ -167,6 +188,7 @@ public final class RaftStorage {
 
     /// Empties the store (after corruption was found, before refilling from the leader).
     public func reset() throws(RaftStorageError) {
+        let db = try open().db
         do { try db.execute("DELETE FROM raft_log; DELETE FROM raft_state; DELETE FROM raft_snapshot;") } catch { throw .io(error.description) }
     }
 

@@ -337,8 +337,11 @@ actor ConsensusService {
         return true
     }
 
+    /// Stores the commit index and closes the storage (its file is this process's alone
+    /// while open); after it, nothing is stored or sent.
     func stop() {
         storeCommit(force: true)
+        storage.close()
         stopped = true
         timer?.cancel()
         outbox.finish(); publishSignal.finish()
@@ -479,6 +482,7 @@ actor ConsensusService {
     /// Proposes or forwards at once when a leader is known (and the publisher keeps up);
     /// else waits apart, polling, for up to `leaderWait` (and `commandTimeout`).
     func begin(_ command: [UInt8], _ caller: Caller) {
+        guard !stopped else { caller.resume(returning: .failure(.refused("this agent is stopping"))); return }
         guard let leader = leaderForCommands, leader != id || unpublished < maxUnpublishedApplied else {
             Task { caller.resume(returning: await self.replicateWhenReady(command)) }
             return
@@ -656,7 +660,7 @@ actor ConsensusService {
     /// leader counts its own log towards commit only when it handles an answer, and this
     /// actor handles nothing before `save` below has returned (it blocks the actor).
     func execute(_ ready: RaftReady) {
-        guard !ready.isEmpty else { return }
+        guard !ready.isEmpty, !stopped else { return }
         var after = ready.messages
         let termDurable = ready.hardState.map { $0.term == savedTerm && $0.votedFor == savedVote } ?? true
         if node.role == .leader, termDurable {

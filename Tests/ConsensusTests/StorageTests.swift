@@ -24,12 +24,16 @@ struct StorageTests {
     @Test func aFlippedBitOrALostEntryIsDetectedAtStart() throws {
         let p = path()
         try RaftStorage(path: p).save(RaftReady(hardState: HardState(term: Term(1), commit: LogIndex(3)), entries: [e(1, 1), e(1, 2), e(1, 3)]))
-        var db: OpaquePointer?
-        sqlite3_open(p, &db)
-        sqlite3_exec(db, "UPDATE raft_log SET command = x'0243' WHERE idx = 2", nil, nil, nil)
+        // Written behind the checksums' back, with the file closed (a `RaftStorage` holds it alone).
+        func tamper(_ sql: String) {
+            var db: OpaquePointer?
+            sqlite3_open(p, &db)
+            sqlite3_exec(db, sql, nil, nil, nil)
+            sqlite3_close(db)
+        }
+        tamper("UPDATE raft_log SET command = x'0243' WHERE idx = 2")
         #expect(throws: RaftStorageError.corrupt("log entry 2 fails its checksum")) { try RaftStorage(path: p).load() }
-        sqlite3_exec(db, "DELETE FROM raft_log WHERE idx >= 2", nil, nil, nil)
-        sqlite3_close(db)
+        tamper("DELETE FROM raft_log WHERE idx >= 2")
         #expect(throws: RaftStorageError.self) { try RaftStorage(path: p).load() }   // commit 3 but one entry left
         let s = try RaftStorage(path: p)
         try s.reset()
