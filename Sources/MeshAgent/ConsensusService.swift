@@ -136,6 +136,7 @@ actor ConsensusService {
     /// The commit index as last written to storage, and when.
     var storedCommit = LogIndex.zero
     var commitStoredAt = MeshTime.zero
+    var commitStoreDue: Bool { now() >= commitStoredAt + Self.commitStoreInterval }
     /// Who waits for a proposed command: a local caller or a member that forwarded it.
     enum Waiter {
         case local(CheckedContinuation<Result<LogIndex, ConsensusError>, Never>)
@@ -675,7 +676,7 @@ actor ConsensusService {
         if !commitOnly {
             var toSave = ready
             // A hard state that moved only its commit index waits for `commitStoreInterval`.
-            if termDurable, now() < commitStoredAt + Self.commitStoreInterval { toSave.hardState = nil }
+            if termDurable, !commitStoreDue { toSave.hardState = nil }
             do { try timedSave(toSave) } catch {
                 logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
                 return
@@ -717,7 +718,7 @@ actor ConsensusService {
     /// old, or now when `force` (at stop). `RaftStorage` does not fsync a save that only
     /// moves it.
     func storeCommit(force: Bool = false) {
-        guard node.commitIndex > storedCommit, force || now() >= commitStoredAt + Self.commitStoreInterval else { return }
+        guard node.commitIndex > storedCommit, force || commitStoreDue else { return }
         do { try timedSave(RaftReady(hardState: node.hard)) } catch {
             logger.error("raft commit index not stored; it is kept in memory", metadata: ["error": "\(error)"])
             return

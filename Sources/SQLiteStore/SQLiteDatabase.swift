@@ -51,6 +51,10 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
         try execute("PRAGMA synchronous=FULL")
         try execute("PRAGMA foreign_keys=ON")
         if preallocateWAL {
+            // Kept, lengthened, when the last connection closes, so the next start need
+            // not write it again (SQLite deletes the log at close otherwise).
+            var persist: Int32 = 1
+            sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
             try execute("PRAGMA schema_version")    // a read opens (creates) the log file
             Self.lengthen(path + "-wal", to: Self.walPreallocationBytes)
         }

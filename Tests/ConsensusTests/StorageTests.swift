@@ -115,6 +115,17 @@ struct StorageTests {
         #expect(data.count == 600_000 && data.prefix(10_000).allSatisfy { $0 == 7 } && data.dropFirst(10_000).allSatisfy { $0 == 0 })
     }
 
+    @Test func closingKeepsTheLengthenedLogAndEveryEntry() throws {
+        let p = path()
+        let s = try RaftStorage(path: p)
+        try s.save(RaftReady(hardState: HardState(term: Term(1), commit: .zero), entries: (1 ... 5).map(e)))
+        s.close()
+        #expect(throws: RaftStorageError.io("the storage is closed")) { try s.load() }
+        // SQLite deletes the log at close unless told to keep it: the next start would write its 4 MiB of zeros again.
+        #expect(size(p + "-wal") == 4 << 20)
+        #expect(try RaftStorage(path: p).load().1 == (1 ... 5).map(e))
+    }
+
     @Test func aLogLeftByACrashKeepsEveryCommittedEntryWhenLengthened() throws {
         // Files copied while the store is open: what a SIGKILL leaves, frames not yet
         // checkpointed. Opening the copy lengthens its log past those frames.
