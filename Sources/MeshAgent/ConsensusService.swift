@@ -137,6 +137,7 @@ actor ConsensusService {
     var storedCommit = LogIndex.zero
     var commitStoredAt = MeshTime.zero
     var commitStoreDue: Bool { now() >= commitStoredAt + Self.commitStoreInterval }
+    func noteCommitStored(_ commit: LogIndex) { storedCommit = commit; commitStoredAt = now() }
     /// Who waits for a proposed command: a local caller or a member that forwarded it.
     enum Waiter {
         case local(CheckedContinuation<Result<LogIndex, ConsensusError>, Never>)
@@ -681,7 +682,7 @@ actor ConsensusService {
                 logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
                 return
             }
-            if let h = toSave.hardState { storedCommit = h.commit; commitStoredAt = now() }
+            if let h = toSave.hardState { noteCommitStored(h.commit) }
         }
         if let h = ready.hardState { savedTerm = h.term; savedVote = h.votedFor }
         send(after)
@@ -723,7 +724,7 @@ actor ConsensusService {
             logger.error("raft commit index not stored; it is kept in memory", metadata: ["error": "\(error)"])
             return
         }
-        storedCommit = node.commitIndex; commitStoredAt = now()
+        noteCommitStored(node.commitIndex)
     }
 
     func send(_ messages: [RaftReady.Outgoing]) {
