@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// The HTTP API server: Hummingbird's router on Hummingbird's HTTP/1 server, run as a
 /// `Service` of its own rather than through `Application`.
@@ -19,6 +20,8 @@ struct APIServer: Service {
     let responder: RouterResponder<APIRequestContext>
     let address: BindAddress
     let logger: Logger
+    /// Counts the listener's re-binds (`meshd_socket_rebinds_total{socket="api"}`).
+    let socketErrors: SocketErrorCounters
     let onServerRunning: @Sendable (any Channel) async -> Void
 
     static let serverName = "meshd"
@@ -28,7 +31,34 @@ struct APIServer: Service {
     /// The connection failed to parse while its response was being written.
     struct ParseErrorWhileWritingResponse: Error {}
 
+    /// Serves until a graceful shutdown. A listener that fails to bind at start stops the
+    /// agent; one that closes later while the agent runs is bound again with backoff
+    /// (`SocketSupervisor.Backoff.agent`), the gap logged and counted.
     func run() async throws {
+        let served = ServedFlag()
+        var delay = AgentLimits.socketRebindInitialBackoff
+        while true {
+            do { try await serve(served: served) } catch {
+                guard served.value else { throw error }
+                logger.warning("the API listener failed", metadata: ["error": "\(error)"])
+            }
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            logger.warning("the API listener closed while the agent runs; binding it again", metadata: ["in": "\(delay)"])
+            try? await Task.sleep(for: delay)
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            socketErrors.recordRebind(.api)
+            delay = min(delay * 2, AgentLimits.socketRebindMaxBackoff)
+        }
+    }
+
+    /// Whether the listener has served at least once.
+    final class ServedFlag: Sendable {
+        private let flag = Mutex(false)
+        var value: Bool { flag.withLock { $0 } }
+        func set() { flag.withLock { $0 = true } }
+    }
+
+    private func serve(served: ServedFlag) async throws {
         let responder = self.responder
         let logger = self.logger
         let http1 = HTTP1Channel(responder: { request, responseWriter, channel in
@@ -54,7 +84,10 @@ struct APIServer: Service {
             })
         let server = OnOwnLoop(inner: http1).server(
             configuration: .init(address: address, serverName: Self.serverName),
-            onServerRunning: onServerRunning, eventLoopGroup: Self.loops, logger: logger)
+            onServerRunning: { channel in
+                served.set()
+                await onServerRunning(channel)   // again after a re-bind: a port 0 listener gets a new port
+            }, eventLoopGroup: Self.loops, logger: logger)
         try await server.run()
     }
 }

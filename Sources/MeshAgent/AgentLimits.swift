@@ -37,6 +37,17 @@ public enum AgentLimits {
     public static let minimumTimerGap: Duration = .milliseconds(1)
     /// The kernel receive buffer of the mesh socket, so bursts are queued, not lost.
     public static let socketReceiveBufferBytes = 4 * 1024 * 1024
+    /// The kernel send buffer of the agent's UDP sockets. Datagrams are sent without
+    /// blocking; one that finds the buffer full is lost and counted (`reason="eagain"`).
+    public static let socketSendBufferBytes = 1024 * 1024
+    /// A failed send to the same peer is logged at most once in this interval (every one is counted).
+    public static let sendErrorLogInterval: Duration = .seconds(60)
+    /// Peers whose last logged send failure is remembered for that interval.
+    public static let sendErrorLogPeers = 1024
+    /// The first wait before a closed listening socket is bound again; it doubles while
+    /// the bind fails, up to `socketRebindMaxBackoff`.
+    public static let socketRebindInitialBackoff: Duration = .milliseconds(100)
+    public static let socketRebindMaxBackoff: Duration = .seconds(5)
     /// The largest HTTP request body the API reads.
     public static let maxRequestBodyBytes = 64 * 1024
     /// Addresses one `POST /v1/join` may name.

@@ -7,6 +7,7 @@ import Membership
 /// prefix, `_total` on counters, units in the name).
 enum AgentMetrics {
     static func render(members: [MemberStatus], core: MembershipMetrics, runtime: RuntimeCounters,
+                       socketErrors: SocketErrorCounters,
                        datagramRejected: RejectCounters, streamRejected: RejectCounters,
                        keys: Int, uptimeSeconds: Double) -> String {
         var p = PrometheusText()
@@ -51,8 +52,14 @@ enum AgentMetrics {
             (labels: [("result", "failed")], value: Double(runtime.exchangesFailed)),
             (labels: [("result", "skipped")], value: Double(runtime.exchangesSkipped)),
         ])
-        p.family("meshd_send_errors_total", .counter, help: "Messages that could not be sealed (too large), or that the kernel refused to send.",
-                 value: Double(runtime.sendErrors))
+        let sendErrors = socketErrors.counts
+        p.family("meshd_send_errors_total", .counter,
+                 help: "Messages not sent, by socket and reason: the kernel's refusal (errno name), unsealable, not_alive or socket_down. Each loses that message only.",
+                 sendErrors.keys.sorted { ($0.socket.rawValue, $0.reason.rawValue) < ($1.socket.rawValue, $1.reason.rawValue) }
+                    .map { (labels: [("socket", $0.socket.rawValue), ("reason", $0.reason.rawValue)], value: Double(sendErrors[$0] ?? 0)) })
+        let rebinds = socketErrors.rebinds
+        p.family("meshd_socket_rebinds_total", .counter, help: "Listening sockets bound again after they closed while the agent ran, by socket.",
+                 [AgentSocket.mesh, .meshListener, .api].map { (labels: [("socket", $0.rawValue)], value: Double(rebinds[$0] ?? 0)) })
         p.family("meshd_keyring_keys", .gauge, help: "Cluster keys in this agent's keyring.", value: Double(keys))
         p.family("meshd_uptime_seconds", .gauge, help: "Seconds since this agent started.", value: uptimeSeconds)
         return p.text

@@ -51,46 +51,50 @@ public struct AgentService: Service {
 
         let group = MultiThreadedEventLoopGroup.singleton
         let settingsProfile = config.profile
+        let socketErrors = SocketErrorCounters(logger: logger)
+        let loop = group.next()
         // UDP and TCP share the mesh port. With port 0 the OS picks a UDP port that may be
         // taken for TCP; then both are bound again on another port (a bounded number of times).
-        var boundUDP: any Channel, boundTCP: any Channel, boundRuntime: MeshRuntime, boundPort: Int, boundAddresses: [PeerAddress]
+        // Each socket is supervised: if it closes while the agent runs, it is bound again.
+        var bound: (mesh: MeshDatagramSocket, udp: SocketSupervisor, tcp: SocketSupervisor, runtime: MeshRuntime,
+                    port: Int, addresses: [PeerAddress])
         var attempt = 1
         while true {
-            let udp = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(AgentLimits.socketReceiveBufferBytes))
-                .channelOption(.maxMessagesPerRead, value: UInt(AgentLimits.datagramsPerRead))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramInboundHandler())
-                    }
-                }
-                .bind(host: config.bind.host, port: config.bind.port).get()
-            let port = udp.localAddress?.port ?? config.bind.port
+            let bindAddress = try SocketAddress.makeAddressResolvingHost(config.bind.host, port: config.bind.port)
+            let mesh = MeshDatagramSocket(address: bindAddress, loop: loop, errors: socketErrors)
+            let udp = SocketSupervisor(socket: .mesh, errors: socketErrors) { try await mesh.bind() }
+            let udpChannel = try await udp.start()
+            let port = udpChannel.localAddress?.port ?? config.bind.port
             do {
                 let addresses = try await advertisedAddresses(port: port)
                 let runtime = MeshRuntime(
                     identity: identity, name: config.name, addresses: addresses,
                     metadata: MemberMetadata(tags: config.tags), profile: settingsProfile,
                     keyring: keyring, keyringStore: keyringStore, epoch: Self.wallClockMicroseconds(),
-                    group: group, loop: udp.eventLoop, logger: logger)
-                boundTCP = try await StreamTransport.bindServer(host: config.bind.host, port: port, group: group, runtime: runtime)
-                (boundUDP, boundRuntime, boundPort, boundAddresses) = (udp, runtime, port, addresses)
+                    group: group, loop: loop, socketErrors: socketErrors, logger: logger)
+                let (host, group) = (config.bind.host, group)
+                let tcp = SocketSupervisor(socket: .meshListener, errors: socketErrors) {
+                    try await StreamTransport.bindServer(host: host, port: port, group: group, runtime: runtime)
+                }
+                _ = try await tcp.start()
+                bound = (mesh, udp, tcp, runtime, port, addresses)
                 break
             } catch {
-                try? await udp.close()
+                await udp.stop()
                 guard config.bind.port == 0, attempt < AgentLimits.ephemeralPortAttempts else { throw error }
                 logger.debug("mesh port \(port) is taken for TCP; trying another", metadata: ["error": "\(error)"])
                 attempt += 1
             }
         }
-        let (udp, tcp, runtime, port, addresses) = (boundUDP, boundTCP, boundRuntime, boundPort, boundAddresses)
-        await runtime.attach(udp: udp)
+        let (mesh, udp, tcp, runtime, port, addresses) = bound
+        await runtime.attach(mesh: mesh)
         let (services, serviceTasks) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
         let (node, record) = try await startNodeServices(runtime: runtime, dataDir: dataDir, eventLog: services.eventLog)
-        // From here on, datagrams are opened and handled on the socket's own thread.
-        try await udp.eventLoop.submit {
-            try udp.pipeline.syncOperations.handler(type: DatagramInboundHandler.self).attach(runtime)
+        // From here on, datagrams are opened and handled on the socket's own thread, on this
+        // socket and on any the supervisor binds later.
+        try await loop.submit {
+            mesh.attach(runtime)
+            try udp.channel?.pipeline.syncOperations.handler(type: DatagramInboundHandler.self).attach(runtime)
         }.get()
 
         onReady(AgentBanner(nodeID: identity.nodeID, name: config.name, identityCreated: created,
@@ -151,8 +155,9 @@ public struct AgentService: Service {
         await services.consensus.stop()
         await services.eventLog.stop()
         await runtime.stop()
-        try? await tcp.close()
-        try? await udp.close()
+        await tcp.stop()
+        await udp.stop()
+        mesh.closeSender()
         logger.info("agent stopped")
     }
 
@@ -174,6 +179,7 @@ public struct AgentService: Service {
             responder: router.buildResponder(),
             address: .hostname(host, port: config.api.port),
             logger: apiLogger,
+            socketErrors: runtime.socketErrors,
             onServerRunning: { channel in
                 let address = HostPort(host: host, port: channel.localAddress?.port ?? 0)
                 await runtime.setAPIAddress(address.description)

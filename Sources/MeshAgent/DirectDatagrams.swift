@@ -57,32 +57,25 @@ final class DirectDatagrams: Sendable {
     }
 
     let sealing: DatagramSealing
+    let errors: SocketErrorCounters
     private let routes = Mutex<[NodeID: Route]>([:])
     private let socket = Mutex<Socket?>(nil)
     private let sent = Atomic<UInt64>(0)
     private let bytes = Atomic<UInt64>(0)
-    private let failed = Atomic<UInt64>(0)
 
-    init(sealing: DatagramSealing) { self.sealing = sealing }
+    init(sealing: DatagramSealing, errors: SocketErrorCounters) { self.sealing = sealing; self.errors = errors }
 
     deinit { close() }
 
     /// Opens the sending socket beside the mesh socket bound at `local`.
-    func open(beside local: SocketAddress) throws(DirectSocketError) {
+    func open(beside local: SocketAddress) throws(UDPSocketError) {
         guard let ip = local.ipAddress, let bindAddress = try? SocketAddress(ipAddress: ip, port: 0) else {
             throw .unsupportedAddress("\(local)")
         }
-        let family = bindAddress.protocol
-        let fd = Glibc.socket(family.rawValue, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .system("socket", errno) }
-        let bound = bindAddress.withSockAddr { Glibc.bind(fd, $0, socklen_t($1)) }
-        guard bound == 0 else {
-            let e = errno
-            Glibc.close(fd)
-            throw .system("bind", e)
-        }
+        let fd = try UDPSocket.bound(to: bindAddress, reuseAddress: false, receiveBufferBytes: nil,
+                                     sendBufferBytes: AgentLimits.socketSendBufferBytes)
         let previous = socket.withLock { s in
-            defer { s = Socket(fd: fd, family: family) }
+            defer { s = Socket(fd: fd, family: bindAddress.protocol) }
             return s?.fd
         }
         if let previous { Glibc.close(previous) }
@@ -109,32 +102,19 @@ final class DirectDatagrams: Sendable {
               let address = routes.withLock({ $0[member].flatMap { $0.until > now ? $0.address : nil } }),
               address.protocol == socket.family,
               let frame = try? sealing.seal(kind: kind, body: body) else { return false }
-        let n = frame.withUnsafeBytes { b in
-            address.withSockAddr { Glibc.sendto(socket.fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, socklen_t($1)) }
-        }
-        if n < 0 {
-            failed.add(1, ordering: .relaxed)       // a full send buffer, as a lost datagram
-        } else {
+        let code = UDPSocket.send(socket.fd, frame, to: address)
+        if code == 0 {
             sent.add(1, ordering: .relaxed)
-            bytes.add(UInt64(n), ordering: .relaxed)
+            bytes.add(UInt64(frame.count), ordering: .relaxed)
+        } else {
+            // Lost, like any datagram; the socket stays open.
+            errors.recordSend(.services, errno: code, to: address)
         }
         return true
     }
 
-    /// Datagrams sent, bytes sent, and sends the kernel refused.
-    var counts: (sent: UInt64, bytes: UInt64, failed: UInt64) {
-        (sent.load(ordering: .relaxed), bytes.load(ordering: .relaxed), failed.load(ordering: .relaxed))
-    }
-}
-
-enum DirectSocketError: Error, CustomStringConvertible {
-    case unsupportedAddress(String)
-    case system(String, Int32)
-
-    var description: String {
-        switch self {
-        case let .unsupportedAddress(a): "cannot send beside \(a): not an IP address"
-        case let .system(call, e): "\(call): \(String(cString: strerror(e)))"
-        }
+    /// Datagrams and bytes sent.
+    var counts: (sent: UInt64, bytes: UInt64) {
+        (sent.load(ordering: .relaxed), bytes.load(ordering: .relaxed))
     }
 }

@@ -86,7 +86,7 @@ extension MeshRuntime {
     func sendToMember(kind: MessageKind, body: [UInt8], member: NodeID, channel: FrameChannel) {
         guard let m = membership.member(member), m.status == .alive || m.status == .suspect,
               let address = m.answeredAddress ?? m.addresses.first else {
-            counters.sendErrors &+= 1
+            socketErrors.count(channel == .datagram ? .mesh : .stream, .notAlive)
             return
         }
         switch channel {
@@ -104,6 +104,7 @@ extension MeshRuntime {
                 do {
                     try await StreamTransport.deliver(frame, to: address.socketAddress, group: group, timeout: AgentLimits.streamExchangeTimeout)
                 } catch {
+                    self.socketErrors.recordStream(error, to: address.socketAddress)
                     self.streamSendFailed()
                 }
                 self.streamSendFinished()

@@ -99,8 +99,8 @@ extension MeshRuntime {
         let direct = direct.counts      // the services' datagrams sent from their own threads
         counters.datagramsOut &+= direct.sent
         counters.bytesOutDatagram &+= direct.bytes
-        counters.sendErrors &+= direct.failed
         return AgentMetrics.render(members: membership.members.map(\.status), core: membership.metrics, runtime: counters,
+                            socketErrors: socketErrors,
                             datagramRejected: datagramOpener.rejected, streamRejected: streamOpener.rejected,
                             keys: keyring.keys.count, uptimeSeconds: (MeshClock.now() - startedAt).seconds)
     }

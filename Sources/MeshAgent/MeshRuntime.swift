@@ -47,7 +47,9 @@ actor MeshRuntime {
     /// The mesh socket's event loop, which is this actor's executor.
     nonisolated let loop: any EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
-    private var udp: (any Channel)?
+    private var mesh: MeshDatagramSocket?
+    /// Sends the kernel refused, by socket and reason, and the sockets bound again.
+    nonisolated let socketErrors: SocketErrorCounters
     private var timer: Scheduled<Void>?
     private var timerDeadline: MeshTime?
     private var activeExchanges = 0
@@ -73,7 +75,7 @@ actor MeshRuntime {
 
     init(identity: SigningKeyPair, name: String, addresses: [PeerAddress], metadata: MemberMetadata,
          profile: SettingsProfile, keyring: Keyring, keyringStore: KeyringStore?, epoch: UInt64,
-         group: any EventLoopGroup, loop: any EventLoop, logger: Logger) {
+         group: any EventLoopGroup, loop: any EventLoop, socketErrors: SocketErrorCounters, logger: Logger) {
         self.identity = identity
         self.profile = profile
         self.settings = profile.membershipSettings
@@ -89,19 +91,19 @@ actor MeshRuntime {
         self.startedAt = now
         var seedSource = SeededRandom(seed: Sodium.randomBytes(8).reduce(0) { $0 << 8 | UInt64($1) })
         self.random = seedSource.fork()
-        self.direct = DirectDatagrams(sealing: DatagramSealing(sealer: FrameSealer(identity: identity, epoch: epoch), keyring: keyring))
+        self.socketErrors = socketErrors
+        self.direct = DirectDatagrams(sealing: DatagramSealing(sealer: FrameSealer(identity: identity, epoch: epoch), keyring: keyring),
+                                      errors: socketErrors)
         self.streamSealer = FrameSealer(identity: identity, epoch: epoch)
         self.membership = Membership(local: LocalMember(id: identity.nodeID, name: name, addresses: addresses, metadata: metadata),
                                      settings: profile.membershipSettings, random: seedSource, now: now)
     }
 
     /// Starts sending on the mesh socket and arms the first timer.
-    func attach(udp: any Channel) {
-        self.udp = udp
-        if let local = udp.localAddress {
-            do { try direct.open(beside: local) } catch {
-                logger.warning("services send through the mesh socket's thread", metadata: ["error": "\(error)"])
-            }
+    func attach(mesh: MeshDatagramSocket) {
+        self.mesh = mesh
+        do { try direct.open(beside: mesh.boundAddress) } catch {
+            logger.warning("services send through the mesh socket's thread", metadata: ["error": "\(error)"])
         }
         rearm()
     }
@@ -244,16 +246,17 @@ actor MeshRuntime {
     }
 
     func sendDatagram(kind: MessageKind, body: [UInt8], to address: PeerAddress) {
-        guard let udp else { return }
+        guard let mesh else { return }
         let bytes: [UInt8]
         do { bytes = try direct.sealing.seal(kind: kind, body: body) } catch {
-            counters.sendErrors &+= 1
+            socketErrors.count(.mesh, .unsealable)
             logger.warning("cannot seal a datagram", metadata: ["kind": "\(kind)", "error": "\(error)"])
             return
         }
+        // A refused send is counted and logged by the socket; it loses this datagram only.
+        guard mesh.send(bytes, to: address.socketAddress) else { return }
         counters.datagramsOut &+= 1
         counters.bytesOutDatagram &+= UInt64(bytes.count)
-        udp.writeAndFlush(AddressedEnvelope(remoteAddress: address.socketAddress, data: ByteBuffer(bytes: bytes)), promise: nil)
     }
 
     func sealStream(_ message: MembershipMessage) -> [UInt8]? {
@@ -266,7 +269,7 @@ actor MeshRuntime {
             counters.bytesOutStream &+= UInt64(bytes.count)
             return bytes
         } catch {
-            counters.sendErrors &+= 1
+            socketErrors.count(.stream, .unsealable)
             logger.warning("cannot seal a stream frame", metadata: ["error": "\(error)"])
             return nil
         }
@@ -286,6 +289,7 @@ actor MeshRuntime {
                                                                timeout: AgentLimits.streamExchangeTimeout)
                 self.exchangeFinished(reply: reply, from: address, error: nil)
             } catch {
+                self.socketErrors.recordStream(error, to: address.socketAddress)
                 self.exchangeFinished(reply: nil, from: address, error: error)
             }
         }
@@ -348,7 +352,7 @@ actor MeshRuntime {
     func stop() {
         timer?.cancel()
         timer = nil
-        udp = nil
+        mesh = nil
         direct.close()
         for (_, waiter) in leaveWaiters { waiter.resume(returning: false) }
         leaveWaiters.removeAll()

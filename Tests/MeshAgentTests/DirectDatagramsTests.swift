@@ -36,7 +36,8 @@ struct DirectDatagramsTests {
     }
 
     func sender() throws -> DirectDatagrams {
-        let direct = DirectDatagrams(sealing: DatagramSealing(sealer: FrameSealer(identity: identity, epoch: 5), keyring: keyring))
+        let direct = DirectDatagrams(sealing: DatagramSealing(sealer: FrameSealer(identity: identity, epoch: 5), keyring: keyring),
+                                     errors: SocketErrorCounters(logger: .init(label: "test")))
         try direct.open(beside: try SocketAddress(ipAddress: "127.0.0.1", port: 0))
         return direct
     }
@@ -91,5 +92,22 @@ struct DirectDatagramsTests {
         #expect(!direct.send(kind: .raftAppendEntries, body: [UInt8](repeating: 0, count: WireLimits.maxDatagramBytes), to: member))
         #expect(take(fd) == nil)
         #expect(direct.counts.sent == 0)
+    }
+
+    @Test func aRefusedSendLosesThatDatagramOnlyAndIsCountedByReason() throws {
+        let direct = try sender()
+        // A broadcast address without SO_BROADCAST: the kernel refuses at once (EACCES),
+        // as it does for a `prohibit` route.
+        direct.learn(member, at: try SocketAddress(ipAddress: "255.255.255.255", port: 7600))
+        #expect(direct.send(kind: .raftAppendEntries, body: [1], to: member), "handled here: lost, not handed back")
+        #expect(direct.errors.counts[.init(socket: .services, reason: .eacces)] == 1)
+        #expect(direct.counts.sent == 0)
+
+        let (fd, address) = try receiver()
+        defer { close(fd) }
+        direct.learn(member, at: address)
+        #expect(direct.send(kind: .raftAppendEntries, body: [2], to: member))
+        #expect(try #require(take(fd)).count > 0, "the socket still sends after a refusal")
+        #expect(direct.counts.sent == 1)
     }
 }

@@ -12,13 +12,22 @@ struct MetricsTests {
         counters.decodeRejected.record(.malformed)
         var core = MembershipMetrics()
         core.probesSent = 12
-        let text = AgentMetrics.render(members: [.alive, .alive, .dead], core: core, runtime: counters,
+        let socketErrors = SocketErrorCounters(logger: .init(label: "test"))
+        socketErrors.count(.mesh, .einval)
+        socketErrors.count(.mesh, .einval)
+        socketErrors.count(.services, .eperm)
+        socketErrors.recordRebind(.mesh)
+        let text = AgentMetrics.render(members: [.alive, .alive, .dead], core: core, runtime: counters, socketErrors: socketErrors,
                                        datagramRejected: rejected, streamRejected: RejectCounters(), keys: 1, uptimeSeconds: 3)
         #expect(text.contains("meshd_members{status=\"alive\"} 2\n"))
         #expect(text.contains("meshd_members{status=\"dead\"} 1\n"))
         #expect(text.contains("meshd_probes_total 12\n"))
         #expect(text.contains("meshd_frames_rejected_total{reason=\"replayed\"} 1\n"))
         #expect(text.contains("meshd_frames_rejected_total{reason=\"malformed\"} 1\n"))
+        #expect(text.contains("meshd_send_errors_total{socket=\"mesh\",reason=\"einval\"} 2\n"))
+        #expect(text.contains("meshd_send_errors_total{socket=\"services\",reason=\"eperm\"} 1\n"))
+        #expect(text.contains("meshd_socket_rebinds_total{socket=\"mesh\"} 1\n"))
+        #expect(text.contains("meshd_socket_rebinds_total{socket=\"api\"} 0\n"))
         for line in text.split(separator: "\n") where line.hasPrefix("# TYPE") {
             let parts = line.split(separator: " ")
             #expect(parts[2].hasPrefix("meshd_"))
