@@ -29,15 +29,25 @@ public struct NetworkParameters: Sendable, Equatable {
     public var pausedReceiveBufferBytes: Int
     /// One-way trips before a stream (TCP) request reaches its peer: handshake + data.
     public var streamRequestTrips: Int
+    /// Share of the links a partition cuts on which the sender's kernel refuses every send
+    /// at once (a blackhole, `unreachable` or `prohibit` route, a firewall reject on the
+    /// sender), instead of the message vanishing on the way (a drop further along). Which
+    /// links refuse is fixed per link (a route is a property of the link, not of a packet)
+    /// and drawn from a hash, not from the run's generator, so a seed replays the same run.
+    /// Either way the message is lost; a refusal is counted as the sender's send error and
+    /// the sender carries on, as the agent does (`meshd_send_errors_total`): one refused
+    /// send loses that message only.
+    public var refusedSendShare: Double
 
     public init(baseLatency: Duration = .microseconds(200), spreadLatency: Duration = .milliseconds(1),
                 jitter: Duration = .microseconds(100), lossRate: Double = 0, duplicateRate: Double = 0,
                 bandwidthBytesPerSecond: Int = 0, maxEgressQueueDelay: Duration = .milliseconds(500),
-                pausedReceiveBufferBytes: Int = 212_992, streamRequestTrips: Int = 3) {
+                pausedReceiveBufferBytes: Int = 212_992, streamRequestTrips: Int = 3, refusedSendShare: Double = 0) {
         self.baseLatency = baseLatency; self.spreadLatency = spreadLatency; self.jitter = jitter
         self.lossRate = lossRate; self.duplicateRate = duplicateRate
         self.bandwidthBytesPerSecond = bandwidthBytesPerSecond; self.maxEgressQueueDelay = maxEgressQueueDelay
         self.pausedReceiveBufferBytes = pausedReceiveBufferBytes; self.streamRequestTrips = streamRequestTrips
+        self.refusedSendShare = refusedSendShare
     }
 
     /// A switched LAN: 0.2–1.2 ms one way.
@@ -53,6 +63,8 @@ public struct NetworkParameters: Sendable, Equatable {
 /// Why the network did not deliver a message.
 public enum DropReason: Int, Sendable, CaseIterable, CustomStringConvertible {
     case loss, partition, egressQueueFull, receiverDown, pausedBufferFull, noSuchAddress
+    /// Cut by a partition, and refused at once by the sender's kernel (`refusedSendShare`).
+    case sendRefused
 
     public var description: String {
         switch self {
@@ -62,6 +74,7 @@ public enum DropReason: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .receiverDown: "receiver_down"
         case .pausedBufferFull: "paused_buffer_full"
         case .noSuchAddress: "no_such_address"
+        case .sendRefused: "send_refused"
         }
     }
 }
@@ -104,6 +117,8 @@ public struct Network: Sendable {
     private var positionX: [Double]
     private var positionY: [Double]
     private var egressFreeAt: [Int64]
+    /// Sends each node's kernel refused (what its agent counts in `meshd_send_errors_total`).
+    public private(set) var refusedSends: [Int]
     /// Partition group of each node (0 = everyone at the start).
     private var group: [UInt8]
     /// `blocked[from * maxGroups + to]`: group `from` cannot reach group `to`.
@@ -119,6 +134,7 @@ public struct Network: Sendable {
             positionX.append(self.random.nextUnit()); positionY.append(self.random.nextUnit())
         }
         egressFreeAt = [Int64](repeating: 0, count: nodes)
+        refusedSends = [Int](repeating: 0, count: nodes)
         group = [UInt8](repeating: 0, count: nodes)
         blocked = [Bool](repeating: false, count: NetworkLimits.maxGroups * NetworkLimits.maxGroups)
     }
@@ -197,7 +213,7 @@ public struct Network: Sendable {
     mutating func routeDatagram(from: Int, to: Int, bytes: Int, now: Int64) -> Route {
         counters.datagramsSent += 1
         counters.datagramBytesSent += bytes
-        guard reachable(from, to) else { return noteDrop(.partition) }
+        guard reachable(from, to) else { return cut(from, to) }
         let departure: Int64
         if parameters.bandwidthBytesPerSecond > 0 {
             let start = max(now, egressFreeAt[from])
@@ -223,7 +239,7 @@ public struct Network: Sendable {
     mutating func routeStream(from: Int, to: Int, bytes: Int, now: Int64, isRequest: Bool) -> Route {
         counters.streamsSent += 1
         counters.streamBytesSent += bytes
-        guard reachable(from, to) else { return noteDrop(.partition) }
+        guard reachable(from, to) else { return cut(from, to) }
         var departure = now
         if parameters.bandwidthBytesPerSecond > 0 {
             departure = max(now, egressFreeAt[from]) + Int64(bytes) * 1_000_000_000 / Int64(parameters.bandwidthBytesPerSecond)
@@ -232,6 +248,24 @@ public struct Network: Sendable {
         let trips = isRequest ? Int64(parameters.streamRequestTrips) : 1
         return Route(arrival: departure + trips * oneWayNanoseconds(from, to) + jitterNanoseconds(),
                      duplicateArrival: -1, dropped: nil)
+    }
+
+    /// A message on a link the partition cut: refused at the sender, or lost on the way.
+    private mutating func cut(_ from: Int, _ to: Int) -> Route {
+        guard Self.refuses(from, to, share: parameters.refusedSendShare) else { return noteDrop(.partition) }
+        refusedSends[from] += 1
+        return noteDrop(.sendRefused)
+    }
+
+    /// Whether the link `from → to` refuses sends when cut: a fixed share of the links,
+    /// chosen by a hash of the pair (SplitMix64's finaliser).
+    static func refuses(_ from: Int, _ to: Int, share: Double) -> Bool {
+        guard share > 0 else { return false }
+        var z = UInt64(truncatingIfNeeded: from) << 32 | UInt64(truncatingIfNeeded: to)
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53) < share
     }
 
     /// Counts a drop decided outside the network (receiver down, paused buffer full).

@@ -249,13 +249,13 @@ extension Scenario {
                 addresses = try p.int(0, "1 or 2 addresses per node", min: 1)
                 guard addresses <= 2 else { throw p.error("1 or 2 addresses per node") }
             case "fp_pause_threshold": fpThreshold = try p.duration(0)
-            case "latency", "loss", "duplicate", "bandwidth", "egress_queue", "paused_buffer":
+            case "latency", "loss", "duplicate", "bandwidth", "egress_queue", "paused_buffer", "refused_sends":
                 networkEdits.append((lineNumber, words))
             case "at": timeline.append(try Self.parseTimed(p))
             case "expect": expectations.append(try Self.parseExpectation(p))
             default:
                 throw ScenarioError.syntax(line: lineNumber, text: String(rawLine),
-                                           expected: "a known key (name, description, nodes, profile, seed, warmup, bootstrap, duration, tracer, addresses, fp_pause_threshold, latency, loss, duplicate, bandwidth, egress_queue, paused_buffer, at, expect)")
+                                           expected: "a known key (name, description, nodes, profile, seed, warmup, bootstrap, duration, tracer, addresses, fp_pause_threshold, latency, loss, duplicate, bandwidth, egress_queue, paused_buffer, refused_sends, at, expect)")
             }
         }
         guard let name else { throw .missing(key: "name") }
@@ -283,6 +283,7 @@ extension Scenario {
             case "bandwidth": network.bandwidthBytesPerSecond = try p.rate(0)
             case "egress_queue": network.maxEgressQueueDelay = try p.duration(0)
             case "paused_buffer": network.pausedReceiveBufferBytes = try p.int(0, "bytes", min: 0)
+            case "refused_sends": network.refusedSendShare = try p.percent(0)
             default: break
             }
         }

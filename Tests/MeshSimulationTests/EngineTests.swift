@@ -70,6 +70,32 @@ struct EngineTests {
         #expect(net.reachable(1, 0))
     }
 
+    @Test func aCutLinkThatRefusesSendsDoesSoForEveryMessageAndCountsTheSender() {
+        var net = Network(nodes: 40, parameters: NetworkParameters(refusedSendShare: 0.5), random: SeededRandom(seed: 4))
+        net.partition(groups: (0 ..< 40).map { $0 < 20 ? 0 : 1 })
+        var refusing = 0
+        for a in 0 ..< 20 {
+            for b in 20 ..< 40 {
+                let first = net.routeDatagram(from: a, to: b, bytes: 10, now: 0).dropped
+                #expect(first == .partition || first == .sendRefused)
+                // A route is a property of the link: every later message on it fares the same.
+                #expect(net.routeDatagram(from: a, to: b, bytes: 10, now: 1).dropped == first)
+                #expect(net.routeStream(from: a, to: b, bytes: 10, now: 2, isRequest: true).dropped == first)
+                if first == .sendRefused { refusing += 1 }
+            }
+        }
+        #expect(refusing > 150 && refusing < 250, "about half of the 400 links refuse: \(refusing)")
+        #expect(net.counters.dropped(.sendRefused) == refusing * 3)
+        #expect(net.refusedSends.reduce(0, +) == refusing * 3)
+        #expect(net.refusedSends[20 ..< 40].allSatisfy { $0 == 0 }, "only the senders count")
+        #expect(net.routeDatagram(from: 0, to: 1, bytes: 10, now: 3).dropped == nil, "a link inside one side is not cut")
+
+        var none = Network(nodes: 4, parameters: .lan, random: SeededRandom(seed: 4))
+        none.partition(groups: [0, 0, 1, 1])
+        #expect(none.routeDatagram(from: 0, to: 2, bytes: 10, now: 0).dropped == .partition, "share 0: every cut message vanishes")
+        #expect(none.refusedSends == [0, 0, 0, 0])
+    }
+
     @Test func bandwidthCapQueuesThenDrops() {
         let p = NetworkParameters(baseLatency: .zero, spreadLatency: .zero, jitter: .zero,
                                   bandwidthBytesPerSecond: 1000, maxEgressQueueDelay: .seconds(1))

@@ -95,6 +95,23 @@ struct SimulationTests {
         for o in 0 ..< sim.nodeCount { for s in 0 ..< sim.nodeCount { #expect(sim.status(of: s, seenBy: o) == .alive) } }
     }
 
+    /// The same partition with every cut link refusing sends at the sender (blackhole
+    /// routes): a refused send loses that message only, so the mesh heals as before.
+    @Test func aPartitionOfRefusedSendsHealsTheSameWay() throws {
+        var s = Self.scenario("partition-refused", duration: .seconds(40), timeline: [
+            TimedAction(at: .seconds(2), action: .partition([50, 50])),
+            TimedAction(at: .seconds(4), action: .heal),
+        ], expectations: [ExpectedBound(.convergeSeconds, .lessOrEqual, 20)])
+        s.network.refusedSendShare = 1
+        var sim = try Simulation(scenario: s)
+        let report = sim.run()
+        #expect(sim.networkCounters.dropped(.sendRefused) > 0)
+        #expect(sim.networkCounters.dropped(.partition) == 0)
+        #expect(report.falsePositives == 0)
+        #expect(report.passed, "\(report.text(wallSeconds: nil))")
+        for o in 0 ..< sim.nodeCount { for s in 0 ..< sim.nodeCount { #expect(sim.status(of: s, seenBy: o) == .alive) } }
+    }
+
     @Test func aGracefulLeaveIsSeenAsLeft() throws {
         let s = Self.scenario("leave", nodes: 20, duration: .seconds(20), timeline: [
             TimedAction(at: .seconds(3), action: .leave(.node(4))),

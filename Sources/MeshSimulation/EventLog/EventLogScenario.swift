@@ -126,7 +126,7 @@ extension EventLogScenario {
         var verify = true, fanout: Int?, measureAfter = Duration.zero, pushInterval: Duration?
         var pushFill: Int?, pushHold: Duration?
         var timeline: [EventLogAction] = [], expectations: [EventLogBound] = []
-        var loss: Double?, latency: [Substring]?
+        var loss: Double?, refusedSends: Double?, latency: [Substring]?
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
@@ -156,6 +156,7 @@ extension EventLogScenario {
             case "push_fill": pushFill = try p.int(0, "bytes (at least 1)", min: 1)
             case "push_hold": pushHold = try p.duration(0)
             case "loss": loss = try p.percent(0)
+            case "refused_sends": refusedSends = try p.percent(0)
             case "latency": latency = p.words
             case "at":
                 let at = try p.duration(0)
@@ -179,13 +180,14 @@ extension EventLogScenario {
                 expectations.append(EventLogBound(metric: m, comparison: c, value: v))
             default:
                 throw ScenarioError.syntax(line: offset + 1, text: String(raw), expected:
-                    "a key of an event-log scenario (name, description, engine, nodes, seed, profile, append, duration, settle, verify, push_fanout, push_interval, push_fill, push_hold, loss, latency, at, expect)")
+                    "a key of an event-log scenario (name, description, engine, nodes, seed, profile, append, duration, settle, verify, push_fanout, push_interval, push_fill, push_hold, loss, refused_sends, latency, at, expect)")
             }
         }
         guard let name else { throw .missing(key: "name") }
         guard let nodes else { throw .missing(key: "nodes") }
         var network = profile.network
         if let loss { network.lossRate = loss }
+        if let refusedSends { network.refusedSendShare = refusedSends }
         if let latency {
             let p = LineParser(line: 0, text: latency.joined(separator: " "), words: latency)
             var i = 0

@@ -21,6 +21,9 @@ public struct RaftScenario: Sendable, Equatable {
     public var baseLatency: Duration = .microseconds(200)
     public var spreadLatency: Duration = .milliseconds(1)
     public var loss: Double = 0
+    /// Share of the links a partition cuts that refuse sends at the sender
+    /// (`NetworkParameters.refusedSendShare`): lost like the rest, counted as send errors.
+    public var refusedSendShare: Double = 0
     /// How long one fsync takes; inputs that arrive meanwhile queue and share the next one
     /// (group commit). A crash during it loses the unsynced writes.
     public var fsync: Duration = .milliseconds(1)
@@ -174,6 +177,7 @@ extension RaftScenario {
                     i += 2
                 }
             case "loss": loss = try p.percent(0)
+            case "refused_sends": refusedSendShare = try p.percent(0)
             case "fsync": fsync = try p.duration(0)
             case "snapshot":
                 // snapshot every N [padding BYTES] [chunk BYTES]
@@ -209,7 +213,7 @@ extension RaftScenario {
                 expectations.append(RaftExpectation(metric: metric, comparison: cmp, value: v))
             default:
                 throw ScenarioError.syntax(line: offset + 1, text: String(rawLine),
-                                           expected: "a key of a raft scenario (name, description, engine, seed, voters, learners, spares, profile, latency, loss, fsync, torn_writes, snapshot, warmup, duration, settle, clients, policy, at, expect)")
+                                           expected: "a key of a raft scenario (name, description, engine, seed, voters, learners, spares, profile, latency, loss, refused_sends, fsync, torn_writes, snapshot, warmup, duration, settle, clients, policy, at, expect)")
             }
         }
         guard let name else { throw .missing(key: "name") }

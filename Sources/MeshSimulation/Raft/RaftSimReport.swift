@@ -14,6 +14,8 @@ public struct RaftSimReport: Sendable {
     public var commitIndex: UInt64
     public var crashes: Int
     public var messages: Int
+    /// Messages the senders' kernels refused on cut links (each lost, the sender carrying on).
+    public var sendsRefused: Int
     public var failover: Summary?
     public var stepDown: Summary?
 
@@ -24,7 +26,7 @@ public struct RaftSimReport: Sendable {
     public func text(wallSeconds: Double?) -> String {
         var out = "scenario \(scenario)  seed \(seed)  nodes \(nodes)  simulated \(Report.format(simulatedSeconds)) s"
         if let wallSeconds { out += "  wall \(Report.format(wallSeconds)) s" }
-        out += "\ncommit index \(commitIndex)  crashes \(crashes)  messages \(messages)\n"
+        out += "\ncommit index \(commitIndex)  crashes \(crashes)  messages \(messages)  sends refused \(sendsRefused)\n"
         if let f = failover { out += "failover (leader hit -> new leader commits): median \(Report.format(f.median)) s, max \(Report.format(f.max)) s over \(f.count)\n" }
         if let s = stepDown { out += "isolated leader steps down: median \(Report.format(s.median)) s, max \(Report.format(s.max)) s over \(s.count)\n" }
         out += "metrics:\n"
@@ -45,7 +47,7 @@ public struct RaftSimReport: Sendable {
         }
         var fields = ["\"scenario\": \(q(scenario))", "\"engine\": \"raft\"", "\"seed\": \(seed)", "\"nodes\": \(nodes)",
                       "\"simulated_seconds\": \(Report.format(simulatedSeconds))", "\"commit_index\": \(commitIndex)",
-                      "\"crashes\": \(crashes)", "\"messages\": \(messages)", "\"passed\": \(passed)"]
+                      "\"crashes\": \(crashes)", "\"messages\": \(messages)", "\"sends_refused\": \(sendsRefused)", "\"passed\": \(passed)"]
         if let wallSeconds { fields.append("\"wall_seconds\": \(Report.format(wallSeconds))") }
         fields.append("\"metrics\": {" + metrics.map { "\(q($0.0.rawValue)): \(Report.format($0.1))" }.joined(separator: ", ") + "}")
         fields.append("\"invariants\": {" + invariants.map { "\(q($0.0)): \(q($0.1.map { "fail: \($0)" } ?? "pass"))" }.joined(separator: ", ") + "}")
@@ -91,6 +93,6 @@ extension RaftSimulation {
         return RaftSimReport(scenario: scenario.name, seed: seed, nodes: nodes.count, simulatedSeconds: Double(now) / 1e9,
                              metrics: metrics, invariants: invariants, expectations: expectations,
                              commitIndex: safety.committed.count == 0 ? 0 : UInt64(safety.committed.count),
-                             crashes: crashes, messages: messagesSent, failover: failover, stepDown: stepDown)
+                             crashes: crashes, messages: messagesSent, sendsRefused: sendsRefused, failover: failover, stepDown: stepDown)
     }
 }

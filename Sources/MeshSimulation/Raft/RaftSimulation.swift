@@ -79,6 +79,8 @@ public struct RaftSimulation: Sendable {
     var voterAdds = 0
     var snapshotsInstalled = 0
     var messagesSent = 0
+    /// Messages across a cut link that the sender's kernel refused (lost like the rest).
+    var sendsRefused = 0
     var crashes = 0
     /// Identities lost to a wiped disk, and when.
     var retired: [NodeID: Int64] = [:]
@@ -327,7 +329,10 @@ public struct RaftSimulation: Sendable {
     }
 
     mutating func send(_ p: Payload, from: Int, to: Int) {
-        guard groups[from] == groups[to] else { return }
+        guard groups[from] == groups[to] else {
+            if Network.refuses(from, to, share: scenario.refusedSendShare) { sendsRefused += 1 }
+            return
+        }
         if loss > 0, rng.nextUnit() < loss { return }
         if measuring { messagesSent += 1 }
         enqueue(p)
