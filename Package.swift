@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// meshd: a gossip-based, peer-to-peer, self-healing mesh agent.
-/// The module list follows ../shared/DESIGN.md; a module imports only what is below it.
+/// The module list follows docs/DESIGN.md; a module imports only what is below it.
 let package = Package(
     name: "meshd",
     platforms: [.macOS(.v15)],

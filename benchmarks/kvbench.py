@@ -6,7 +6,7 @@ run alone. Both clusters are 3 members on 127.0.0.1, started and killed by this 
 and both are driven the same way: HTTP/1.1 with keep-alive (http.client), one connection
 per client thread, a small JSON body per write.
 
-  meshd  PUT  /v1/vars/KEY        {"value": V}                    (INTERFACES.md `var set`)
+  meshd  PUT  /v1/vars/KEY        {"value": V}                    (docs/INTERFACES.md `var set`)
   etcd   POST /v3/kv/put          {"key": b64(KEY), "value": b64(V)}  (the JSON gRPC gateway)
 
 Both clusters run at the same time and every measurement alternates between them in short

@@ -1,6 +1,6 @@
 /// One member as `GET /v1/members` and `meshctl members --json` show it.
 ///
-/// Field names are the lower-snake-case of the `meshctl members` columns (INTERFACES.md).
+/// Field names are the lower-snake-case of the `meshctl members` columns (docs/INTERFACES.md).
 public struct MemberInfo: Codable, Sendable, Equatable {
     public var name: String
     /// The member's identity: its Ed25519 public key, 64 lowercase hex digits.

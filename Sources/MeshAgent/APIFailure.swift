@@ -3,7 +3,7 @@ import Hummingbird
 import MeshAPI
 
 /// Every error the HTTP API answers, with its status code; the body is
-/// `{"error": "...", "detail": "..."}` (INTERFACES.md).
+/// `{"error": "...", "detail": "..."}` (docs/INTERFACES.md).
 enum APIFailure: Error, Sendable {
     case badRequest(String)
     case bodyTooLarge(limit: Int)

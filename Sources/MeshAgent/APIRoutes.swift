@@ -3,7 +3,7 @@ import Hummingbird
 import MeshAPI
 import MeshWire
 
-/// The HTTP API's routes (INTERFACES.md "HTTP API"): JSON under `/v1/`, Prometheus text on
+/// The HTTP API's routes (docs/INTERFACES.md "HTTP API"): JSON under `/v1/`, Prometheus text on
 /// `/metrics`. Each handler asks the runtime; none holds state of its own.
 enum APIRoutes {
     /// What the routes need besides the runtime.

@@ -2,7 +2,7 @@ import MeshAPI
 
 /// How meshctl shows instances and node statistics.
 extension Views {
-    /// `meshctl ps`: the INTERFACES.md columns; an unreachable node is one row saying so.
+    /// `meshctl ps`: the docs/INTERFACES.md columns; an unreachable node is one row saying so.
     public static func instances(_ rows: [InstanceRow]) -> String {
         var t = TextTable(["workload", "instance", "node", "state", "pid", "restarts", "started", "cpu", "rss"])
         for r in rows {

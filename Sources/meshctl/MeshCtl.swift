@@ -23,7 +23,7 @@ struct MeshCtl: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    /// Bad usage exits 2 (INTERFACES.md), not ArgumentParser's 64.
+    /// Bad usage exits 2 (docs/INTERFACES.md), not ArgumentParser's 64.
     static func main() async {
         do {
             var command = try parseAsRoot()
