@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "SQLiteStore"]),
         // Raft with pre-vote and check-quorum (a pure state machine).
         .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog"]),
+        // Workload placement: a pure, deterministic function of specs, nodes and placements.
+        .target(name: "Scheduler", dependencies: ["MeshCore"]),
         // The HTTP API's JSON types and their Prometheus rendering, shared by meshd and meshctl
         // (Foundation only, so meshctl links no server code).
         .target(name: "MeshAPI"),
@@ -85,6 +87,7 @@ let package = Package(
         .executableTarget(name: "supbench", dependencies: ["Supervisor"], path: "benchmarks/supbench"),
         .executableTarget(name: "statsbench", dependencies: ["Stats"], path: "benchmarks/statsbench"),
         .executableTarget(name: "eventbench", dependencies: ["EventLog"], path: "benchmarks/eventbench"),
+        .executableTarget(name: "schedbench", dependencies: ["Scheduler", "MeshCore"], path: "benchmarks/schedbench"),
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
@@ -93,6 +96,7 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite", "SQLiteStore"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "MeshCore"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
