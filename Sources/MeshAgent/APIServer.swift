@@ -32,33 +32,35 @@ struct APIServer: Service {
     struct ParseErrorWhileWritingResponse: Error {}
 
     /// Serves until a graceful shutdown. A listener that fails to bind at start stops the
-    /// agent; one that closes later while the agent runs is bound again with backoff
-    /// (`SocketSupervisor.Backoff.agent`), the gap logged and counted.
+    /// agent; one that closes later while the agent runs is bound again after
+    /// `AgentLimits.socketRebindInitialBackoff`, doubling up to `socketRebindMaxBackoff`
+    /// while binds fail; each bind that serves again is counted as a re-bind.
     func run() async throws {
-        let served = ServedFlag()
+        let served = ServedCount()
         var delay = AgentLimits.socketRebindInitialBackoff
         while true {
+            let before = served.value
             do { try await serve(served: served) } catch {
-                guard served.value else { throw error }
+                guard before > 0 || served.value > 0 else { throw error }
                 logger.warning("the API listener failed", metadata: ["error": "\(error)"])
             }
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            if served.value > before { delay = AgentLimits.socketRebindInitialBackoff }
             logger.warning("the API listener closed while the agent runs; binding it again", metadata: ["in": "\(delay)"])
             try? await Task.sleep(for: delay)
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
-            socketErrors.recordRebind(.api)
             delay = min(delay * 2, AgentLimits.socketRebindMaxBackoff)
         }
     }
 
-    /// Whether the listener has served at least once.
-    final class ServedFlag: Sendable {
-        private let flag = Mutex(false)
-        var value: Bool { flag.withLock { $0 } }
-        func set() { flag.withLock { $0 = true } }
+    /// How many times the listener has started serving.
+    final class ServedCount: Sendable {
+        private let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+        func add() { count.withLock { $0 += 1 } }
     }
 
-    private func serve(served: ServedFlag) async throws {
+    private func serve(served: ServedCount) async throws {
         let responder = self.responder
         let logger = self.logger
         let http1 = HTTP1Channel(responder: { request, responseWriter, channel in
@@ -84,8 +86,9 @@ struct APIServer: Service {
             })
         let server = OnOwnLoop(inner: http1).server(
             configuration: .init(address: address, serverName: Self.serverName),
-            onServerRunning: { channel in
-                served.set()
+            onServerRunning: { [socketErrors] channel in
+                if served.value > 0 { socketErrors.recordRebind(.api) }
+                served.add()
                 await onServerRunning(channel)   // again after a re-bind: a port 0 listener gets a new port
             }, eventLoopGroup: Self.loops, logger: logger)
         try await server.run()

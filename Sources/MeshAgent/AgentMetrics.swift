@@ -36,7 +36,7 @@ enum AgentMetrics {
                  rejected)
         p.family("meshd_datagrams_received_total", .counter, help: "UDP datagrams received on the mesh port.",
                  value: Double(runtime.datagramsIn))
-        p.family("meshd_datagrams_sent_total", .counter, help: "UDP datagrams sent on the mesh port.", value: Double(runtime.datagramsOut))
+        p.family("meshd_datagrams_sent_total", .counter, help: "UDP datagrams sent: from the mesh port, and the services' from their send-only socket.", value: Double(runtime.datagramsOut))
         p.family("meshd_datagrams_dropped_total", .counter,
                  help: "Datagrams and frames dropped unhandled because a queue was full (the agent starting, or a service's inbox).", value: Double(runtime.datagramsDropped))
         p.family("meshd_received_bytes_total", .counter, help: "Bytes received on the mesh port, by transport.", [
