@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The interface contract: every meshctl command, route and config key is in docs/INTERFACES.md.
+scripts/check-docs.sh
 swift build
 if [ "$#" -gt 0 ]; then exec swift test "$@"; fi
 # Unit and simulation tests in parallel; then the end-to-end tests, which start real
