@@ -34,12 +34,13 @@ public struct RaftSettings: Sendable, Equatable {
     public var snapshotChunkBytes = 64 * 1024
 
     /// A LAN (or loopback): fail over within about half a second. An idle leader
-    /// heartbeats every 190 ms (two per election timeout, less than half of it). Each idle
-    /// round costs the leader two signed sends and two verified answers on cold caches, so
-    /// the idle heartbeat sets most of an idle leader's CPU: 140 ms with a 300 ms election
-    /// timeout measured 0.83-1.05 % of a core for the leader against 0.63-0.68 % here, for
-    /// failover 354 → 494 ms (0.32 → 0.40 × etcd's in the same run; benchmarks/README.md,
-    /// stop 13). 100 ms with 250 ms cost about 0.2 % more again.
+    /// heartbeats every 190 ms, less than half the 400 ms election timeout, so one lost
+    /// heartbeat never starts an election. Each idle round costs the leader two signed
+    /// sends and two verified answers on cold caches, so the idle heartbeat sets most of an
+    /// idle leader's CPU while the election timeout sets failover: the pair is chosen to
+    /// keep an idle leader under 1 % of a core (the shorter pairs tried did not, reliably)
+    /// with failover still under half of etcd's. The figures are in benchmarks/README.md
+    /// ("Idle agent against Serf", "Raft against etcd 3.4").
     public static let lan = RaftSettings(
         heartbeatInterval: .milliseconds(50), idleHeartbeatInterval: .milliseconds(190), electionTimeout: .milliseconds(400),
         preVote: true, checkQuorum: true,

@@ -19,8 +19,9 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
     /// SQLite's automatic checkpoint (every 1,000 pages) restarts the log from its start,
     /// so a log this long is written over rather than extended. An `fdatasync` that
     /// extends a file also commits the file system's journal (the new size); one that
-    /// writes over written blocks flushes only the data: 0.3 against 0.6-1.0 ms a commit
-    /// on this machine's ext4 (benchmarks/README.md). 1,000 frames of 4,120 bytes fit.
+    /// writes over written blocks flushes only the data, about half the cost of a commit
+    /// on ext4 (measured in benchmarks/README.md, the write path's history under "Raft
+    /// against etcd 3.4"). 1,000 frames of 4,120 bytes fit.
     public static var walPreallocationBytes: Int { 4 << 20 }
 
     /// Opens (creating if needed) the database file in WAL mode with full fsync: a commit
@@ -33,8 +34,8 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
     /// (`locking_mode=EXCLUSIVE`, before WAL mode is entered): no other connection, in this
     /// process or another, can open it while this one is open, and in exchange SQLite keeps
     /// the WAL index in this process's memory instead of a shared `-shm` file and takes no
-    /// file locks per transaction: 211-215 against 286-298 µs a synced one-row commit
-    /// here (benchmarks/README.md, stop 15).
+    /// file locks per transaction, which are about a quarter of a synced commit's cost
+    /// (measured in benchmarks/README.md, "Where a sequential write's time goes").
     public init(path: String, preallocateWAL: Bool = false, exclusive: Bool = false) throws(Failure) {
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
