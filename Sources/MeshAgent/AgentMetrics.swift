@@ -1,3 +1,4 @@
+import MeshCore
 import MeshAPI
 import MeshWire
 import EventLog

@@ -1,3 +1,4 @@
+import MeshCore
 import Consensus
 import MeshAPI
 

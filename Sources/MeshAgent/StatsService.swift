@@ -115,7 +115,7 @@ actor StatsService {
     func metricsText() async -> String {
         guard let latest = await sampler.latest else { return "" }
         let instances = Dictionary(uniqueKeysWithValues: instanceStats.map { ($0.key.rawValue, $0.value) })
-        return PrometheusText.render(node: latest, instances: instances, ticksPerSecond: sampler.ticksPerSecond)
+        return NodeMetrics.render(node: latest, instances: instances, ticksPerSecond: sampler.ticksPerSecond)
     }
 
     static func point(_ p: StoredSample) -> StatsPoint {

@@ -1,4 +1,5 @@
 import Foundation
+import MeshCore
 @testable import Stats
 import Testing
 
@@ -16,7 +17,7 @@ import Testing
         node.snapshot.temperatures.append(Temperature(zone: "thermal_zone9", type: "odd \"name\"\\x", celsius: 42.5))
         let me = try #require(reader.process(getpid(), monotonicNanoseconds: 0))
         let later = try #require(reader.process(getpid(), monotonicNanoseconds: 100_000_000))
-        let text = PrometheusText.render(node: node, instances: ["web.0": ProcessStats(snapshot: later, previous: me, ticksPerSecond: reader.ticksPerSecond)])
+        let text = NodeMetrics.render(node: node, instances: ["web.0": ProcessStats(snapshot: later, previous: me, ticksPerSecond: reader.ticksPerSecond)])
 
         let file = NSTemporaryDirectory() + "meshd-metrics-\(UUID().uuidString.prefix(8)).txt"
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func labelValuesAreEscaped() {
-        var w = PrometheusText.Writer()
+        var w = PrometheusText()
         w.sample("m", [("a", "x\"y\\z\nw")], 1.5)
         #expect(w.text == "m{a=\"x\\\"y\\\\z\\nw\"} 1.5\n")
     }

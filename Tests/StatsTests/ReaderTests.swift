@@ -40,7 +40,7 @@ import Testing
         // Statistics and exposition of an almost empty node still work.
         let stats = NodeStats(snapshot: s, previous: s)
         #expect(stats.summary == NodeSummary(cores: 0, freeCPUCores: nil, freeMemoryMB: nil))
-        #expect(PrometheusText.render(node: stats).contains("meshd_node_temperature_celsius{zone=\"thermal_zone0\",type=\"cpu-thermal\"} 51"))
+        #expect(NodeMetrics.render(node: stats).contains("meshd_node_temperature_celsius{zone=\"thermal_zone0\",type=\"cpu-thermal\"} 51"))
     }
 
     @Test func samplerGivesProcessCPU() async throws {

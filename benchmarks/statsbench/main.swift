@@ -49,7 +49,7 @@ let node = await sampler.latest!
 let procs = await sampler.processes([me])
 c0 = cpuMicroseconds()
 var bytes = 0
-for _ in 1 ... samples { bytes += PrometheusText.render(node: node, instances: ["self.0": procs[me]!]).utf8.count }
+for _ in 1 ... samples { bytes += NodeMetrics.render(node: node, instances: ["self.0": procs[me]!]).utf8.count }
 let renderCost = (cpuMicroseconds() - c0) / Double(samples)
 
 print(String(format: "%d samples, %d CPUs, %d interfaces, %d thermal zones", samples, node.cores, node.snapshot.network.count, node.snapshot.temperatures.count))

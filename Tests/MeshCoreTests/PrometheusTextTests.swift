@@ -1,4 +1,4 @@
-import MeshAPI
+import MeshCore
 import Testing
 
 struct PrometheusTextTests {
