@@ -62,6 +62,12 @@ POLL_S = 0.2
 COMMAND_TIMEOUT_S = 10.0      # one meshctl or metrics query (generous: builds may load the machine)
 STOP_GRACE_S = 5.0            # SIGTERM to SIGKILL for an agent
 LOG_TAIL_LINES = 25
+STALL_REPORT_S = 1.0          # a harness tick this late is reported as a machine stall
+SLOW_ANSWER_S = 2.0           # an agent's answer this slow is reported with a failure
+
+# The agents' data directories go on tmpfs when there is one: these tests are about the
+# network, and a disk shared with a build can stall an fsync (and the agent) for seconds.
+DATA_PARENT = os.environ.get("MESHD_FAULTS_DATA_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
 VOTERS_WANTED = 3             # the leader's default voter count (README: Raft)
 
 # Non-voter members answer reads from an empty replica (issue 18). Until that is fixed
@@ -128,6 +134,34 @@ class Resources:
 
 
 RESOURCES = Resources()
+
+
+class StallWatch:
+    """A thread that ticks every 50 ms and records each tick that came more than
+    STALL_REPORT_S late: the machine (not an agent) stalled then, and whatever an agent
+    did in that window says little about the fault."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.stalls = []         # (monotonic start, seconds)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        last = time.monotonic()
+        while True:
+            time.sleep(0.05)
+            now = time.monotonic()
+            if now - last - 0.05 > STALL_REPORT_S:
+                with self.lock:
+                    self.stalls.append((last, now - last))
+            last = now
+
+    def between(self, start, end):
+        with self.lock:
+            return [(t, d) for t, d in self.stalls if t + d >= start and t <= end]
+
+
+STALLS = None
 
 
 def on_signal(signum, _frame):
@@ -205,6 +239,9 @@ class Agent:
         self.lines_lock = threading.Lock()
         self.reader = None
         self.last_error = None   # why the last query got no answer
+        self.slow_answers = []   # (monotonic start, seconds) of queries slower than SLOW_ANSWER_S
+        self.helper = None       # the process that makes HTTP requests in the namespace
+        self.helper_lock = threading.Lock()
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
@@ -232,6 +269,7 @@ class Agent:
                 f.flush()
 
     def stop(self):
+        self.stop_helper()
         p = self.proc
         if p is None or p.poll() is not None:
             return
@@ -262,45 +300,108 @@ class Agent:
 
     # ---- queries, each answered inside the agent's namespace
 
-    def meshctl(self, *args, timeout=COMMAND_TIMEOUT_S):
-        return run_cmd(["ip", "netns", "exec", self.ns, MESHCTL, "--addr", "127.0.0.1:%d" % API_PORT] + list(args),
-                       timeout=timeout, check=False)
+    def timed(self, args, timeout=COMMAND_TIMEOUT_S):
+        t = time.monotonic()
+        answer = run_cmd(args, timeout=timeout, check=False)
+        if time.monotonic() - t > SLOW_ANSWER_S:
+            self.slow_answers.append((t, time.monotonic() - t))
+        return answer
 
-    def json_query(self, what):
-        rc, out, err = self.meshctl("--json", what)
-        if rc != 0:
-            self.last_error = "meshctl %s: exit %d: %s" % (what, rc, err.strip()[-200:])
+    def meshctl(self, *args, timeout=COMMAND_TIMEOUT_S):
+        return self.timed(["ip", "netns", "exec", self.ns, MESHCTL, "--addr", "127.0.0.1:%d" % API_PORT] + list(args),
+                          timeout=timeout)
+
+    def http_get(self, path):
+        """The body of GET http://127.0.0.1:API_PORT/PATH inside the agent's namespace, or
+        None (the reason in `last_error`). A helper process in the namespace makes the
+        requests, so a poll costs a loopback request, not a process start: the polls must
+        not take the CPU the agents' timers need."""
+        with self.helper_lock:
+            t = time.monotonic()
+            try:
+                if self.helper is None or self.helper.poll() is not None:
+                    self.helper = subprocess.Popen(
+                        ["ip", "netns", "exec", self.ns, sys.executable, "-c", HTTP_HELPER % (API_PORT, COMMAND_TIMEOUT_S)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                        start_new_session=True, env=CHILD_ENV)
+                self.helper.stdin.write(path + "\n")
+                self.helper.stdin.flush()
+                line = self.helper.stdout.readline()
+            except OSError as e:
+                line = json.dumps({"error": "helper: %s" % e})
+            if time.monotonic() - t > SLOW_ANSWER_S:
+                self.slow_answers.append((t, time.monotonic() - t))
+        answer = json.loads(line) if line else {"error": "the helper exited"}
+        if "body" not in answer:
+            self.last_error = "GET %s: %s" % (path, answer.get("error"))
+            return None
+        return answer["body"]
+
+    def json_get(self, path):
+        body = self.http_get(path)
+        if body is None:
             return None
         try:
-            return json.loads(out)
+            return json.loads(body)
         except ValueError:
-            self.last_error = "meshctl %s: not JSON: %r" % (what, out[:200])
+            self.last_error = "GET %s: not JSON: %r" % (path, body[:200])
             return None
 
     def members(self):
-        """{name: status} as this agent sees the mesh, or None when it does not answer."""
-        m = self.json_query("members")
+        """{name: status} as this agent sees the mesh (`meshctl --json members`), or None
+        when it does not answer."""
+        m = self.json_get("/v1/members")
         if m is None:
             return None
         return {x["name"]: x["status"] for x in m}
 
     def member_ids(self):
-        m = self.json_query("members")
+        m = self.json_get("/v1/members")
         return {} if m is None else {x["id"]: x["name"] for x in m}
 
     def status(self):
-        return self.json_query("status")
+        """`meshctl --json status`, or None."""
+        return self.json_get("/v1/status")
 
     def metrics(self):
         """{(name, frozenset(labels)): value}, or None when /metrics does not answer."""
-        code = ("import urllib.request,sys;"
-                "sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:%d/metrics',timeout=%g).read().decode())"
-                % (API_PORT, COMMAND_TIMEOUT_S - 1))
-        rc, out, err = run_cmd(["ip", "netns", "exec", self.ns, sys.executable, "-c", code], check=False)
-        if rc != 0:
-            self.last_error = "/metrics: exit %d: %s" % (rc, err.strip()[-200:])
+        body = self.http_get("/metrics")
+        return None if body is None else parse_prometheus(body)
+
+    def run_queue_wait_s(self):
+        """Seconds this agent's threads have spent runnable but waiting for a CPU
+        (/proc/PID/task/*/schedstat), or None."""
+        total = 0
+        try:
+            for tid in os.listdir("/proc/%d/task" % self.proc.pid):
+                with open("/proc/%d/task/%s/schedstat" % (self.proc.pid, tid)) as f:
+                    total += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
             return None
-        return parse_prometheus(out)
+        return total / 1e9
+
+    def stop_helper(self):
+        h = self.helper
+        if h is not None and h.poll() is None:
+            try:
+                os.killpg(h.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            h.wait()
+
+
+# Runs in an agent's namespace: reads one path a line, answers one JSON line each.
+HTTP_HELPER = """
+import json, sys, urllib.request
+for line in sys.stdin:
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:%d" + line.strip(), timeout=%g).read().decode()
+        out = {"body": body}
+    except Exception as e:
+        out = {"error": "%%s: %%s" %% (type(e).__name__, e)}
+    sys.stdout.write(json.dumps(out) + "\\n")
+    sys.stdout.flush()
+"""
 
 
 PROM_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
@@ -357,14 +458,14 @@ class Mesh:
         self.net = Network(tag, hosts)
         self.dir = os.path.join(workdir, tag)
         self.log_dir = os.path.join(self.dir, "logs")
-        self.data_root = os.path.join(self.dir, "data")
         os.makedirs(self.log_dir)
-        os.makedirs(self.data_root)
+        self.data_root = tempfile.mkdtemp(prefix="%s-%s-data-" % (RUN_PREFIX, tag), dir=DATA_PARENT)
         with RESOURCES.lock:
             RESOURCES.dirs.append(self.data_root)
         self.key_file = os.path.join(self.data_root, "cluster.key")
         self.agents = {}
         self.ids = {}            # 16-hex-digit node id (as logs print it) -> name
+        self.run_queue_start = {}
 
     @property
     def names(self):
@@ -383,6 +484,7 @@ class Mesh:
                       self.key_file, join)
             a.start()
             self.agents[n] = a
+            self.run_queue_start[n] = a.run_queue_wait_s() or 0
 
     def check_processes(self):
         dead = [n for n, a in self.agents.items() if not a.alive_process()]
@@ -450,6 +552,24 @@ class Mesh:
                 accuser = self.resolve(by) if by != "-" else n
                 out.append((t, n, meta.get("member", "?"), m.group(1), accuser))
         return sorted(out)
+
+    def stall_notes(self, since):
+        """The machine's stalls and the agents' slow answers since `since`, as text."""
+        parts = []
+        stalls = STALLS.between(since, time.monotonic()) if STALLS else []
+        if stalls:
+            parts.append("the harness itself stalled (the machine was overloaded): " +
+                         ", ".join("%.1f s at t%+.1fs" % (d, t - since) for t, d in stalls))
+        waits = {n: a.run_queue_wait_s() for n, a in self.agents.items()}
+        if all(w is not None for w in waits.values()) and self.run_queue_start:
+            parts.append("the agents waited for a CPU (run queue) since they started: " + ", ".join(
+                "%s %.1f s" % (n, waits[n] - self.run_queue_start.get(n, 0)) for n in self.names) +
+                "; load average %s" % open("/proc/loadavg").read().split()[:3])
+        slow = sorted((t, d, n) for n, a in self.agents.items() for t, d in a.slow_answers if t + d >= since)
+        if slow:
+            parts.append("slow answers (over %.0f s): " % SLOW_ANSWER_S +
+                         ", ".join("%s %.1f s at t%+.1fs" % (n, d, t - since) for t, d, n in slow[:20]))
+        return parts
 
     def log_tails(self):
         parts = []
@@ -683,6 +803,7 @@ def deaf_control_fault():
 def test_single_host_fault(fault, workdir):
     result = Result(fault.name, fault.description)
     mesh = Mesh(fault.name, 3, workdir)
+    t_test, t_fault = time.monotonic(), None
     try:
         mesh.start()
         mesh.wait_ready()
@@ -738,6 +859,7 @@ def test_single_host_fault(fault, workdir):
         result.fail("harness: %s" % e)
     finally:
         if not result.passed:
+            result.notes.extend(mesh.stall_notes(t_fault if t_fault is not None else t_test))
             result.notes.append("agent logs:\n" + mesh.log_tails())
         RESOURCES.release()
     return result
@@ -752,6 +874,7 @@ def test_partition(workdir):
     sides = (["h1", "h2"], ["h3", "h4", "h5"])
     side_of = {h: i for i, side in enumerate(sides) for h in side}
     cut = {pair(a, b) for a in sides[0] for b in sides[1]}
+    t_test, t_fault = time.monotonic(), None
     try:
         mesh.start()
         statuses = mesh.wait_ready()
@@ -865,6 +988,7 @@ def test_partition(workdir):
         result.fail("harness: %s" % e)
     finally:
         if not result.passed:
+            result.notes.extend(mesh.stall_notes(t_fault if t_fault is not None else t_test))
             result.notes.append("agent logs:\n" + mesh.log_tails())
         RESOURCES.release()
     return result
@@ -879,9 +1003,9 @@ def fmt_s(v):
 def print_table(results):
     log("")
     log("Recovery, measured from the heal. alive: every member alive in every agent's view (and still so "
-        "%.0f s later); hears: the affected agents' %s grows again (max over them). Both are upper bounds: "
-        "a poll takes 0.1-0.4 s. lost: when a view first showed a member not alive (single-host faults)."
-        % (STABLE_S, DATAGRAMS_RECEIVED))
+        "%.0f s later); hears: the affected agents' %s grows again (max over them). Both are polled every "
+        "%.1f s. lost: when a view first showed a member not alive during the fault (single-host faults)."
+        % (STABLE_S, DATAGRAMS_RECEIVED, POLL_S))
     rows = [("test", "result", "held", "lost", "alive", "hears", "cut-pair changes", "rebinds", "send errors counted")]
     for r in results:
         held = "%.0f s" % (PARTITION_HOLD_S if r.name.startswith("partition") else FAULT_HOLD_S)
@@ -917,6 +1041,8 @@ def main():
         log("faults.py: must run as root (it makes network namespaces)")
         return 2
 
+    global STALLS
+    STALLS = StallWatch()
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     atexit.register(RESOURCES.release)
