@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Idle CPU and RSS of a 3-member etcd 3.4 cluster (Debian `etcd-server`, default settings:
 100 ms heartbeat) on 127.0.0.1, for comparison with meshd's idle Raft leader
-(benchmarks/README.md, idle cost at stop 11). Needs `etcd` on PATH (benchmarks/lib.sh's
+(benchmarks/README.md, "Idle agent against Serf"). Needs `etcd` on PATH (benchmarks/lib.sh's
 `ensure_etcd` installs it).
 
   python3 benchmarks/etcd-idle.py

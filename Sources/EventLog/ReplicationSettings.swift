@@ -97,7 +97,7 @@ public struct ReplicationSettings: Sendable, Equatable {
     /// bytes) whatever it carries, so a link carrying one event of about 145 bytes a round
     /// pays more than the event again in frames. Under 3 such events a link waits; a busy
     /// link (a large mesh) fills it every round and loses no time. (640 bytes and 150 ms
-    /// were tried at N = 100: no fewer bytes, slower; simulations/README.md, stop 11.)
+    /// were tried at N = 100: no fewer bytes, slower; simulations/README.md, "Event log: what sets the figures".)
     public var pushFillBytes: Int = 400
     /// ...or until the oldest of them has waited this long (from the round it was queued
     /// on the link): thin links trade up to this much latency per hop for fewer frames.
