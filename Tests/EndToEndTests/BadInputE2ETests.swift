@@ -71,9 +71,8 @@ extension ClusterE2ETests {
             await flood.flood(port: ports[0], perSecond: Self.datagramsPerSecond, for: .seconds(1)) { _ in query }
 
             phase.name = "settling"
-            // Give the agents a moment to drain their queues, watching all the while.
-            let settle = ContinuousClock.now + .seconds(2)
-            while ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(100)) }
+            // The agents drain their queues over their next probe rounds, watched all the while.
+            try await cluster.waitProbeRounds(2)
             phase.finished = true
             let anomalies = await watcher.value
             #expect(anomalies.isEmpty, "\(anomalies.prefix(10))")

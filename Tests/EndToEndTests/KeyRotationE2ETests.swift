@@ -6,7 +6,9 @@ import Testing
 extension ClusterE2ETests {
     @Suite struct KeyRotation {
         /// How long the mesh is watched after the rotation for a late suspicion.
-        static let settleWindow: Duration = .seconds(3)
+        /// Probe rounds every agent completes after the last key change before the check
+        /// that none raised a suspicion.
+        static let settleProbeRounds = 3
 
         /// Runs the `lan` profile (500 ms probe timeout): a test process sharing two cores
         /// with every other suite can stall an agent past the `local` profile's 200 ms, and
@@ -49,8 +51,7 @@ extension ClusterE2ETests {
             #expect(refused.status == 1 && refused.stderr.contains("primary"), "\(refused.stderr)")
 
             phase.name = "settling"
-            let settle = ContinuousClock.now + Self.settleWindow
-            while ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(100)) }
+            try await cluster.waitProbeRounds(Self.settleProbeRounds)
             phase.finished = true
             let anomalies = await watcher.value
             #expect(anomalies.isEmpty, "\(anomalies.prefix(10))")

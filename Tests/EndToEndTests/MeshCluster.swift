@@ -101,6 +101,30 @@ final class MeshCluster: @unchecked Sendable {
         throw CancellationError()
     }
 
+    /// Waits until every running agent has probed `rounds` more times than now, so a check
+    /// that nothing happened (no suspicion, no flap) covers that many of the agents' own
+    /// protocol periods rather than a span of wall-clock time; fails after `timeout`.
+    func waitProbeRounds(_ rounds: Int, timeout: Duration = .seconds(60)) async throws {
+        let running = agents.indices.filter { agents[$0].process.isRunning }
+        var start: [Int: Double] = [:]
+        for i in running { start[i] = Self.sample(try await metrics(i), "meshd_probes_total") }
+        let deadline = ContinuousClock.now + timeout
+        var behind = running
+        while !behind.isEmpty {
+            var still: [Int] = []
+            for i in behind where Self.sample(try await metrics(i), "meshd_probes_total") < start[i]! + Double(rounds) {
+                still.append(i)
+            }
+            behind = still
+            if behind.isEmpty { return }
+            guard ContinuousClock.now < deadline else {
+                Issue.record("after \(timeout), \(behind.map { names[$0] }) had not probed \(rounds) more times")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// Every agent sees every agent alive.
     func waitAllAlive(timeout: Duration = .seconds(30)) async throws {
         try await waitForViews(Array(agents.indices), Dictionary(uniqueKeysWithValues: names.map { ($0, "alive") }),
