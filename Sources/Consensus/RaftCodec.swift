@@ -34,9 +34,10 @@ extension RaftMessage {
         case let .appendEntries(m):
             w.write(m.term.value); w.write(m.prevLogIndex.value); w.write(m.prevLogTerm.value); w.write(m.leaderCommit.value)
             w.writeList(m.entries) { w, e in w.write(e.term.value); w.write(e.index.value); w.write(e.kind.rawValue); w.writeBlob(e.command) }
+            w.write(m.readRound)
         case let .appendResponse(m):
             w.write(m.term.value); w.write(m.success); w.write(m.matchIndex.value); w.write(m.hintIndex.value)
-            w.write(m.abstaining)
+            w.write(m.abstaining); w.write(m.readRound)
         case let .timeoutNow(term):
             w.write(term.value)
         case let .installSnapshot(m):
@@ -70,11 +71,12 @@ extension RaftMessage {
             for (i, e) in entries.enumerated() where e.index.value != prevIndex.value + UInt64(i) + 1 {
                 throw .malformed("entry \(e.index) out of sequence after \(prevIndex)")
             }
-            m = .appendEntries(AppendEntries(term: term, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries, leaderCommit: commit))
+            m = .appendEntries(AppendEntries(term: term, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries, leaderCommit: commit,
+                                             readRound: try r.readUInt64()))
         case .raftAppendResponse:
             m = .appendResponse(AppendResponse(term: Term(try r.readUInt64()), success: try r.readBool(),
                                                matchIndex: LogIndex(try r.readUInt64()), hintIndex: LogIndex(try r.readUInt64()),
-                                               abstaining: try r.readBool()))
+                                               abstaining: try r.readBool(), readRound: try r.readUInt64()))
         case .raftTimeoutNow:
             m = .timeoutNow(Term(try r.readUInt64()))
         case .raftInstallSnapshot:

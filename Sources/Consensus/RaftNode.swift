@@ -14,6 +14,9 @@ public struct RaftReady: Sendable, Equatable {
     /// A snapshot received from the leader: persist it (replacing the log up to its index)
     /// and restore the state machine from it before applying `committed`.
     public var snapshot: RaftSnapshot?
+    /// Reads asked of this leader (`readIndex`) that are now confirmed or failed. Apply
+    /// `committed` first: a read may be answered once the state has applied its index.
+    public var reads: [ReadState] = []
 
     public struct Outgoing: Sendable, Equatable {
         public var to: NodeID
@@ -28,7 +31,17 @@ public struct RaftReady: Sendable, Equatable {
 
     public var isEmpty: Bool {
         hardState == nil && truncateFrom == nil && entries.isEmpty && messages.isEmpty && committed.isEmpty && snapshot == nil
+            && reads.isEmpty
     }
+}
+
+/// The answer to a `RaftNode.readIndex` request: the index a linearizable read must wait
+/// for the state machine to apply, or nil when this node stopped leading before it could
+/// confirm its leadership (ask the new leader).
+public struct ReadState: Sendable, Equatable {
+    public var id: UInt64
+    public var index: LogIndex?
+    public init(id: UInt64, index: LogIndex?) { self.id = id; self.index = index }
 }
 
 /// Why a proposal was refused.
@@ -116,6 +129,12 @@ public struct RaftNode: Sendable {
     var transferDeadline = MeshTime.zero
     var ready = RaftReady()
     var persistedHard: HardState
+    /// ReadIndex (thesis §6.4): the leader's read round, carried by every AppendEntries and
+    /// echoed in the answers; the highest round each peer echoed in this term; and the
+    /// reads waiting for a quorum to echo a round sent after they arrived.
+    var readRound: UInt64 = 0
+    var ackedRound: [NodeID: UInt64] = [:]
+    var pendingReads: [(id: UInt64, round: UInt64)] = []
 
     /// Restores a node from what its storage holds (empty for a new node).
     /// `voters` is the initial configuration, used until the log holds a configuration entry.
@@ -278,6 +297,45 @@ public struct RaftNode: Sendable {
         return .success((indexes, term, takeReady()))
     }
 
+    /// Asks for a read index (thesis §6.4, ReadIndex): the leader's commit index once it has
+    /// confirmed that it still leads, which a linearizable read waits for the state machine
+    /// to apply. Confirmation is one heartbeat round started now (all of `ids` share it)
+    /// and answered by a quorum of voters, and the leader must have committed an entry of
+    /// its own term (the no-op it appends when elected), so its commit index is at least
+    /// every index committed before the read arrived. The answers come in
+    /// `RaftReady.reads`: no entry is written, so a read costs the leader one heartbeat
+    /// round, whatever the size of the mesh. Refused (`notLeader`) on any other role.
+    public mutating func readIndex(_ ids: [UInt64], now: MeshTime) -> Result<RaftReady, RaftError> {
+        guard role == .leader else { return .failure(.notLeader(leader: leader)) }
+        guard !ids.isEmpty else { return .success(takeReady()) }
+        readRound += 1
+        pendingReads += ids.map { ($0, readRound) }
+        if !voterPeers.isEmpty {
+            for peer in peers { sendAppend(to: peer, heartbeat: true) }
+        }
+        resolveReads()
+        return .success(takeReady())
+    }
+
+    /// Answers the pending reads whose round a quorum of voters (this leader included)
+    /// has echoed, once an entry of this term is committed.
+    mutating func resolveReads() {
+        guard role == .leader, !pendingReads.isEmpty, term(at: hard.commit) == term else { return }
+        let echoed = voters.map { $0 == id ? readRound : abstainingPeers.contains($0) ? 0 : ackedRound[$0, default: 0] }
+            .sorted(by: >)
+        let confirmed = echoed[quorum - 1]
+        let done = pendingReads.filter { $0.round <= confirmed }
+        guard !done.isEmpty else { return }
+        pendingReads.removeAll { $0.round <= confirmed }
+        ready.reads += done.map { ReadState(id: $0.id, index: hard.commit) }
+    }
+
+    /// Fails every pending read (this node stops leading).
+    mutating func failReads() {
+        ready.reads += pendingReads.map { ReadState(id: $0.id, index: nil) }
+        pendingReads = []
+    }
+
     /// Proposes a new configuration: at most one voter added or removed, learners freely,
     /// one change in flight at a time (thesis §4.1).
     public mutating func proposeConfiguration(_ new: RaftConfiguration, now: MeshTime) -> Result<(LogIndex, Term, RaftReady), RaftError> {
@@ -430,7 +488,7 @@ public struct RaftNode: Sendable {
     }
 
     mutating func becomeFollower(term newTerm: Term, leader newLeader: NodeID?, now: MeshTime) {
-        if role == .leader { lastStepDown = newTerm > term ? .newerTerm(newTerm) : .quorumContactLost }
+        if role == .leader { lastStepDown = newTerm > term ? .newerTerm(newTerm) : .quorumContactLost; failReads() }
         if newTerm > term { hard.term = newTerm; hard.votedFor = nil }
         role = .follower
         leader = newLeader
@@ -442,6 +500,7 @@ public struct RaftNode: Sendable {
         role = .leader
         leader = id
         nextIndex = [:]; matchIndex = [:]; inflight = [:]; abstainingPeers = []; snapshotOffsets = [:]
+        ackedRound = [:]; pendingReads = []
         for peer in peers { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }
         // The votes that elected it count as contact: a new leader has one election
         // timeout to hear its quorum answer.
@@ -452,6 +511,7 @@ public struct RaftNode: Sendable {
         _ = appendLocal([])
         for peer in peers { sendAppend(to: peer, heartbeat: false) }
         maybeCommit()
+        resolveReads()
     }
 
     // MARK: Replication (§5.3)
@@ -488,7 +548,7 @@ public struct RaftNode: Sendable {
         if !heartbeat && entries.isEmpty { return }
         let prev = next.previous
         let message = AppendEntries(term: term, prevLogIndex: prev, prevLogTerm: self.term(at: prev) ?? .zero,
-                                    entries: entries, leaderCommit: hard.commit)
+                                    entries: entries, leaderCommit: hard.commit, readRound: readRound)
         if let last = entries.last {
             nextIndex[peer] = last.index.next      // optimistic: pipelining
             inflight[peer] = inFlight + 1
@@ -504,14 +564,14 @@ public struct RaftNode: Sendable {
         becomeFollower(term: m.term, leader: from, now: now)
         lastHeardFromLeader = now
         if m.prevLogIndex > lastIndex {
-            reject(to: from, hint: lastIndex.next)
+            reject(to: from, hint: lastIndex.next, round: m.readRound)
             return
         }
         if let t = term(at: m.prevLogIndex), t != m.prevLogTerm {
             // Skip the whole conflicting term in one round trip.
             var hint = m.prevLogIndex
             while hint.value > hard.commit.value + 1, term(at: hint.previous) == t { hint = hint.previous }
-            reject(to: from, hint: max(hint, hard.commit.next))
+            reject(to: from, hint: max(hint, hard.commit.next), round: m.readRound)
             return
         }
         var configurationTouched = false
@@ -534,7 +594,7 @@ public struct RaftNode: Sendable {
         if newCommit > hard.commit { hard.commit = newCommit }
         stopAbstainingIfRemoved(leader: from)
         send(.appendResponse(AppendResponse(term: term, success: true, matchIndex: lastNew, hintIndex: .zero,
-                                            abstaining: abstaining)), to: from)
+                                            abstaining: abstaining, readRound: m.readRound)), to: from)
     }
 
     /// Removed from the voters by a committed change: from now on an ordinary learner.
@@ -546,9 +606,9 @@ public struct RaftNode: Sendable {
         if hard.votedFor == nil { hard.votedFor = leader }
     }
 
-    mutating func reject(to leader: NodeID, hint: LogIndex) {
+    mutating func reject(to leader: NodeID, hint: LogIndex, round: UInt64) {
         send(.appendResponse(AppendResponse(term: term, success: false, matchIndex: .zero, hintIndex: hint,
-                                            abstaining: abstaining)), to: leader)
+                                            abstaining: abstaining, readRound: round)), to: leader)
     }
 
     mutating func handleAppendResponse(_ m: AppendResponse, from: NodeID, now: MeshTime) {
@@ -556,7 +616,8 @@ public struct RaftNode: Sendable {
         guard role == .leader, m.term == term, peers.contains(from) else { return }
         lastAnswer[from] = now
         answeredSinceHeartbeat.insert(from)
-        defer { noteAnswered(now: now) }
+        if m.readRound > ackedRound[from, default: 0] { ackedRound[from] = m.readRound }
+        defer { noteAnswered(now: now); resolveReads() }
         if m.abstaining { abstainingPeers.insert(from) } else { abstainingPeers.remove(from) }
         if m.success {
             inflight[from] = max(0, inflight[from, default: 0] - 1)
@@ -586,7 +647,7 @@ public struct RaftNode: Sendable {
         if candidate > hard.commit, term(at: candidate) == term { hard.commit = candidate }
         // A leader removed from the voters leads until that change commits, then steps down.
         if !isVoter, hard.commit >= configurationIndex, configurationIndex > .zero {
-            if role == .leader { lastStepDown = .removedFromVoters }
+            if role == .leader { lastStepDown = .removedFromVoters; failReads() }
             role = .follower
             leader = nil
         }

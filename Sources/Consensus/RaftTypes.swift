@@ -146,6 +146,14 @@ public struct AppendEntries: Sendable, Equatable {
     public var prevLogTerm: Term
     public var entries: [LogEntry]
     public var leaderCommit: LogIndex
+    /// The leader's read round when it sent this (ReadIndex, thesis §6.4): echoed in the
+    /// answer, so the leader knows the follower still followed it after a read arrived.
+    public var readRound: UInt64 = 0
+
+    public init(term: Term, prevLogIndex: LogIndex, prevLogTerm: Term, entries: [LogEntry], leaderCommit: LogIndex, readRound: UInt64 = 0) {
+        self.term = term; self.prevLogIndex = prevLogIndex; self.prevLogTerm = prevLogTerm; self.entries = entries
+        self.leaderCommit = leaderCommit; self.readRound = readRound
+    }
 }
 
 public struct AppendResponse: Sendable, Equatable {
@@ -159,9 +167,11 @@ public struct AppendResponse: Sendable, Equatable {
     /// The follower lost its storage and refills: its replica does not count (see
     /// `RaftNode.abstaining`).
     public var abstaining: Bool = false
+    /// The `readRound` of the AppendEntries this answers.
+    public var readRound: UInt64 = 0
 
-    public init(term: Term, success: Bool, matchIndex: LogIndex, hintIndex: LogIndex, abstaining: Bool = false) {
+    public init(term: Term, success: Bool, matchIndex: LogIndex, hintIndex: LogIndex, abstaining: Bool = false, readRound: UInt64 = 0) {
         self.term = term; self.success = success; self.matchIndex = matchIndex; self.hintIndex = hintIndex
-        self.abstaining = abstaining
+        self.abstaining = abstaining; self.readRound = readRound
     }
 }

@@ -37,10 +37,19 @@ public struct VarsResponse: Codable, Sendable, Equatable {
     public var stale: Bool
     /// The index this replica had applied when it answered.
     public var appliedIndex: UInt64
+    /// How far it was behind the highest index this agent knew committed, and how long ago
+    /// it last applied an entry (what a `--stale` read is worth).
+    public var lagEntries: UInt64?
+    public var appliedAgeSeconds: Double?
 
-    public init(vars: [VarInfo], stale: Bool, appliedIndex: UInt64) { self.vars = vars; self.stale = stale; self.appliedIndex = appliedIndex }
+    public init(vars: [VarInfo], stale: Bool, appliedIndex: UInt64, lagEntries: UInt64? = nil, appliedAgeSeconds: Double? = nil) {
+        self.vars = vars; self.stale = stale; self.appliedIndex = appliedIndex
+        self.lagEntries = lagEntries; self.appliedAgeSeconds = appliedAgeSeconds
+    }
 
-    enum CodingKeys: String, CodingKey { case vars, stale, appliedIndex = "applied_index" }
+    enum CodingKeys: String, CodingKey {
+        case vars, stale, appliedIndex = "applied_index", lagEntries = "lag_entries", appliedAgeSeconds = "applied_age_seconds"
+    }
 }
 
 /// `PUT /v1/vars/KEY` body.

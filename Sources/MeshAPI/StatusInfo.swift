@@ -22,6 +22,10 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     /// The highest log index this agent knows committed, and the highest it has applied.
     public var commitIndex: UInt64?
     public var appliedIndex: UInt64?
+    /// How many committed entries this agent's control replica has not applied yet, and
+    /// seconds since it last applied one (every member holds a replica, voter or not).
+    public var lagEntries: UInt64?
+    public var appliedAgeSeconds: Double?
     /// Each voter as membership sees it from here.
     public var voterHealth: [VoterHealth]?
     /// Seconds since this agent started.
@@ -32,7 +36,9 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public init(id: String, name: String, address: String, addresses: [String], apiAddress: String,
                 profile: String, members: [String: Int], leader: String?, term: UInt64?, voters: [String]?,
                 quorumReachable: Bool?, consensus: String, uptimeSeconds: Double, leaving: Bool,
-                commitIndex: UInt64? = nil, appliedIndex: UInt64? = nil, voterHealth: [VoterHealth]? = nil) {
+                commitIndex: UInt64? = nil, appliedIndex: UInt64? = nil, voterHealth: [VoterHealth]? = nil,
+                lagEntries: UInt64? = nil, appliedAgeSeconds: Double? = nil) {
+        self.lagEntries = lagEntries; self.appliedAgeSeconds = appliedAgeSeconds
         self.id = id; self.name = name; self.address = address; self.addresses = addresses
         self.apiAddress = apiAddress; self.profile = profile; self.members = members; self.leader = leader
         self.term = term; self.voters = voters; self.quorumReachable = quorumReachable
@@ -44,6 +50,7 @@ public struct StatusInfo: Codable, Sendable, Equatable {
         case id, name, address, addresses, apiAddress = "api_address", profile, members, leader, term, voters
         case quorumReachable = "quorum_reachable", consensus, uptimeSeconds = "uptime_seconds", leaving
         case commitIndex = "commit_index", appliedIndex = "applied_index", voterHealth = "voter_health"
+        case lagEntries = "lag_entries", appliedAgeSeconds = "applied_age_seconds"
     }
 
     /// Writes `null` for the consensus fields rather than leaving them out, so scripts can
@@ -60,6 +67,7 @@ public struct StatusInfo: Codable, Sendable, Equatable {
         try c.encode(leaving, forKey: .leaving)
         try c.encode(commitIndex, forKey: .commitIndex); try c.encode(appliedIndex, forKey: .appliedIndex)
         try c.encode(voterHealth, forKey: .voterHealth)
+        try c.encode(lagEntries, forKey: .lagEntries); try c.encode(appliedAgeSeconds, forKey: .appliedAgeSeconds)
     }
 }
 

@@ -95,16 +95,18 @@ extension APIRoutes {
         }
     }
 
-    /// Reads through the leader (a barrier in the log) unless `stale` asks for the local
-    /// replica as it is.
+    /// Linearizable by default: the leader's read index (thesis §6.4), answered from this
+    /// agent's replica once it has applied it (`ConsensusService.readBarrier`); `stale`
+    /// reads the replica as it is, with how far behind it is.
     static func readVars(_ services: AgentServices, stale: Bool, _ include: (String) -> Bool) async throws -> VarsResponse {
         if !stale, case let .failure(e) = await services.consensus.readBarrier() {
             throw APIFailure.http(status: .serviceUnavailable, detail: "\(e); add --stale to read this agent's replica")
         }
-        let state = await services.consensus.state
+        let (state, s) = await services.consensus.replicaView()
         let vars = state.vars.filter { include($0.key) }.sorted { $0.key < $1.key }
             .map { VarInfo(key: $0.key, value: $0.value.value, index: $0.value.index.value) }
-        return VarsResponse(vars: vars, stale: stale, appliedIndex: state.appliedIndex.value)
+        return VarsResponse(vars: vars, stale: stale, appliedIndex: s.appliedIndex.value,
+                            lagEntries: s.lagEntries, appliedAgeSeconds: s.appliedAge.seconds)
     }
 
     static func isStale(_ request: Request) -> Bool {

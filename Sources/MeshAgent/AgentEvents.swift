@@ -1,4 +1,5 @@
 import Consensus
+import EventLog
 import Membership
 import MeshCore
 import MeshWire
@@ -21,18 +22,70 @@ enum AgentEvents {
         return (kind, attributes)
     }
 
+    /// The `control.*` event of one applied Raft entry. Every entry has one (commands,
+    /// the no-op a new leader appends, configurations), so a member applying them knows
+    /// there is no gap between two indexes (`ControlReplica`). A command's event carries
+    /// the whole command when it fits an event's 900 bytes of attributes; otherwise the
+    /// value is cut to what fits and `value_bytes` gives its length, and a member that
+    /// reaches it installs a voter's control state instead (`committedEntry`).
     static func applied(_ entry: LogEntry, _ command: ControlCommand?, _ result: ControlResult) -> (kind: String, attributes: [String: String])? {
-        guard let command else { return nil }
-        var attributes = ["index": "\(entry.index)", "term": "\(entry.term)", "requester": command.requester, "via": command.via.hex]
-        if case let .refused(why) = result { attributes["refused"] = why }
+        var attributes = ["index": "\(entry.index)", "term": "\(entry.term)"]
+        if case let .refused(why) = result { attributes["refused"] = String(why.prefix(200)) }
+        guard entry.kind == .command else {
+            let c = try? RaftConfiguration.decode(entry.command)
+            attributes["voters"] = String((c?.voters.map(\.description) ?? []).joined(separator: ",").prefix(400))
+            attributes["learners"] = "\(c?.learners.count ?? 0)"
+            return ("control.voters", attributes)
+        }
+        guard let command else {
+            // The no-op of a new term (Raft §8), or a command that did not decode.
+            return (entry.command.isEmpty ? "control.term_started" : "control.undecodable", attributes)
+        }
+        attributes["requester"] = command.requester
+        attributes["via"] = command.via.hex
         switch command.operation {
         case let .setVar(key, value):
             attributes["key"] = key
-            attributes["value"] = String(value.prefix(256))
+            let room = EventLimits.maxAttributeBytes - attributes.reduce("value".utf8.count) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            if value.utf8.count <= room {
+                attributes["value"] = value
+            } else {
+                let budget = max(0, room - "value_bytes".utf8.count - 8)
+                var cut = Substring(value.prefix(budget))
+                while cut.utf8.count > budget { cut = cut.dropLast() }
+                attributes["value"] = String(cut)
+                attributes["value_bytes"] = "\(value.utf8.count)"
+            }
             return ("control.var.set", attributes)
         case let .removeVar(key):
             attributes["key"] = key
             return ("control.var.removed", attributes)
+        }
+    }
+
+    /// The committed entry a `control.*` event stands for (the inverse of `applied`), nil
+    /// for an event that is not one. The command is rebuilt from the attributes; `via`,
+    /// which changes nothing in the state, falls back to the event's origin.
+    static func committedEntry(_ event: Event) -> CommittedEntry? {
+        let a = event.attributes
+        guard event.kind.hasPrefix("control."), let index = a["index"].flatMap(UInt64.init), index > 0,
+              let term = a["term"].flatMap(UInt64.init) else { return nil }
+        func entry(_ kind: LogEntryKind = .command, _ command: [UInt8] = []) -> LogEntry {
+            LogEntry(term: Term(term), index: LogIndex(index), kind: kind, command: command)
+        }
+        let via = a["via"].flatMap { Hex.decode($0) }.flatMap { NodeID(publicKey: $0) } ?? event.origin
+        let requester = a["requester"] ?? ""
+        switch event.kind {
+        case "control.voters": return CommittedEntry(entry(.configuration))
+        case "control.term_started", "control.undecodable": return CommittedEntry(entry())
+        case "control.var.set":
+            guard let key = a["key"], let value = a["value"] else { return nil }
+            let command = ControlCommand(.setVar(key: key, value: value), requester: requester, via: via).encoded
+            return CommittedEntry(entry(.command, command), complete: a["value_bytes"] == nil)
+        case "control.var.removed":
+            guard let key = a["key"] else { return nil }
+            return CommittedEntry(entry(.command, ControlCommand(.removeVar(key: key), requester: requester, via: via).encoded))
+        default: return nil
         }
     }
 }

@@ -60,6 +60,12 @@ extension AgentService {
             // The leader publishes what it applied, so every member learns it without Raft.
             await publisher.publish(batch, leading: await consensus.status.role == .leader)
         }
+        // Every member's control replica: the stored control.* events first (a restart
+        // rebuilds it), then each one as it arrives.
+        await eventLog.setOnControl { events in consensus.offerPublished(events) }
+        do { _ = try await eventLog.replayControl { await consensus.offerStored($0) } } catch {
+            logger.warning("cannot replay the stored control events; the replica asks the leader", metadata: ["error": "\(error)"])
+        }
         let (nudges, nudge) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await consensus.setOnStatusChange { nudge.yield() }
         await runtime.attach(services: services) { change in

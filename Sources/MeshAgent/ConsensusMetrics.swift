@@ -1,6 +1,7 @@
 import MeshCore
 import Consensus
 import MeshAPI
+import MeshCore
 
 /// What `ConsensusService` counts for `/metrics`: leaders seen, step-downs by reason, and
 /// the time its storage takes to save (the fsync every answer and every commit waits for).
@@ -46,6 +47,24 @@ extension AgentMetrics {
                  value: c.saveSeconds)
         p.family("meshd_raft_storage_save_max_seconds", .gauge, help: "The slowest of those writes since the agent started.",
                  value: c.saveMaxSeconds)
+        return p.text
+    }
+
+    /// The control replica's families (`meshd_control_*`), on every member.
+    static func renderControlReplica(_ r: ControlReplica, now: MeshTime, stateFetches: Int) -> String {
+        var p = PrometheusText()
+        p.family("meshd_control_applied_index", .gauge, help: "The highest log index applied to this node's control replica.",
+                 value: Double(r.appliedIndex.value))
+        p.family("meshd_control_known_commit_index", .gauge, help: "The highest log index this node knows the leader committed.",
+                 value: Double(r.knownCommit.value))
+        p.family("meshd_control_lag_entries", .gauge, help: "Committed entries this node's control replica has not applied yet.",
+                 value: Double(r.lagEntries))
+        p.family("meshd_control_applied_age_seconds", .gauge, help: "Seconds since this node's control replica last applied an entry.",
+                 value: (now - r.advancedAt).seconds)
+        p.family("meshd_control_buffered_entries", .gauge, help: "Entries held ahead of a gap in the index order.",
+                 value: Double(r.bufferedCount))
+        p.family("meshd_control_state_fetches_total", .counter, help: "Control states installed from the leader (a replica that lagged or hit a gap).",
+                 value: Double(stateFetches))
         return p.text
     }
 }

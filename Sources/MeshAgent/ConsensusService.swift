@@ -1,4 +1,5 @@
 import Consensus
+import EventLog
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -65,6 +66,29 @@ public struct ConsensusStatus: Sendable, Equatable {
     public var appliedIndex: LogIndex
     public var voters: [NodeID]
     public var learners: [NodeID]
+    /// The control replica's lag behind `commitIndex` (the highest index this node knows
+    /// committed) and how long ago it last applied anything.
+    public var lagEntries: UInt64 = 0
+    public var appliedAge: Duration = .zero
+}
+
+/// `controlStateRequest`: a member asks the leader for its control state (`controlStateReply`).
+struct ControlStateReply: Sendable, Equatable {
+    var requestID: UInt64
+    /// The index the state is at (zero with an error).
+    var index: UInt64
+    var state: [UInt8]
+    /// Empty when it succeeded.
+    var error: String
+
+    var encoded: [UInt8] { var w = ByteWriter(); w.write(requestID); w.write(index); w.writeBlob(state); w.write(error); return w.bytes }
+    static func decode(_ b: [UInt8]) throws(WireError) -> ControlStateReply {
+        var r = ByteReader(b)
+        let c = ControlStateReply(requestID: try r.readUInt64(), index: try r.readUInt64(),
+                                  state: try r.readBlob(limit: WireLimits.maxStreamFrameBytes), error: try r.readString(limit: 4096))
+        try r.expectEnd()
+        return c
+    }
 }
 
 /// Raft's shell: persists before it sends (fsync in `RaftStorage.save`), applies committed
@@ -104,7 +128,36 @@ actor ConsensusService {
     let now: @Sendable () -> MeshTime
     let policy: VoterPolicy
     var node: RaftNode
-    public private(set) var state = ControlState()
+    /// This node's copy of the control state, fed by Raft's apply when this node is a voter
+    /// or learner and by the leader's `control.*` events always (`offerPublished`): the
+    /// same replica before and after a promotion or demotion.
+    var replica: ControlReplica
+    var state: ControlState { replica.state }
+    /// The replica's state and its position, read together.
+    func replicaView() -> (ControlState, ConsensusStatus) { (replica.state, status) }
+    /// How long a read (or a write's answer on the agent that took it) waits for this
+    /// replica to apply the leader's index before it asks the leader for its control state
+    /// instead (`fetchState`): reads stay linearizable when the event log lags.
+    static let readWaitLimit = Duration.seconds(1)
+    /// The largest control state a leader sends in one `controlStateReply`.
+    static let maxControlStateBytes = WireLimits.maxStreamFrameBytes - 4096
+    /// Who waits for a read index from this leader, by read id.
+    enum ReadWaiter {
+        case local(Caller)
+        case remote(NodeID, requestID: UInt64)
+        /// A member asked for the control state (`controlStateRequest`).
+        case state(NodeID, requestID: UInt64)
+    }
+    var readWaiters: [UInt64: ReadWaiter] = [:]
+    var readBatch: [UInt64] = []
+    var nextReadID: UInt64 = 1
+    /// Callers waiting for `replica` to apply an index (`whenApplied`).
+    var applyWaiters: [(index: LogIndex, id: UInt64, then: (Bool) -> Void)] = []
+    var nextApplyWaiterID: UInt64 = 1
+    /// The control-state request in flight to the leader, and who waits for it.
+    var stateFetch: (requestID: UInt64, done: [(Bool) -> Void])?
+    /// Control states installed from the leader since the start.
+    private(set) var stateFetches = 0
     var members: [NodeID: VoterPolicy.Member] = [:]
     /// The leader and voters as membership metadata advertises them: how a node outside
     /// the voter set (and not yet a learner) finds where to forward commands.
@@ -115,7 +168,7 @@ actor ConsensusService {
     /// Followers' commands this leader proposed: index -> (member, request id, term).
     var remoteWaiters: [LogIndex: [(NodeID, UInt64, Term)]] = [:]
     /// Commands this node forwarded: request id -> caller and the leader it went to.
-    var forwarded: [UInt64: (caller: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>, leader: NodeID)] = [:]
+    var forwarded: [UInt64: (caller: CheckedContinuation<Result<LogIndex, ConsensusError>, Never>, leader: NodeID, isRead: Bool)] = [:]
     /// The leader when `execute` last looked: forwarded commands to any other are failed
     /// at once when it changes, rather than left to time out.
     var knownLeader: NodeID?
@@ -201,11 +254,13 @@ actor ConsensusService {
         publishSignals = p.stream; publishSignal = p.continuation
         storage = try RaftStorage(path: storagePath)
         var (hard, snapshot, log) = try storage.loadWithSnapshot()
+        var restored = ControlState()
         if let snapshot {
-            do { state = try ControlState(snapshot: snapshot.data) } catch {
+            do { restored = try ControlState(snapshot: snapshot.data) } catch {
                 throw .corrupt("the snapshot at \(snapshot.index) does not decode: \(error)")
             }
         }
+        replica = ControlReplica(state: restored, appliedIndex: snapshot?.index ?? .zero, now: now())
         if log.isEmpty && snapshot == nil && bootstrap && !abstaining {
             // The first entry names the first voter set, so every later member learns it from the log.
             let first = LogEntry(term: Term(1), index: LogIndex(1), kind: .configuration, command: RaftConfiguration(voters: [id]).encoded)
@@ -273,7 +328,7 @@ actor ConsensusService {
     /// Calls `onStatusChange` when what the mesh advertises of this node's Raft changed.
     func noteStatus() {
         var s = status
-        s.commitIndex = .zero; s.appliedIndex = .zero
+        s.commitIndex = .zero; s.appliedIndex = .zero; s.lagEntries = 0; s.appliedAge = .zero
         guard s != lastStatus else { return }
         logRoleChange(from: lastStatus, to: s)
         lastStatus = s
@@ -292,6 +347,7 @@ actor ConsensusService {
     func metricsText() -> String {
         AgentMetrics.renderConsensus(counters, role: node.role, hasLeader: node.leader != nil, term: node.term.value,
                                      commit: node.commitIndex.value, applied: node.applied.value)
+            + AgentMetrics.renderControlReplica(replica, now: now(), stateFetches: stateFetches)
     }
 
     /// One log line when this node's role, its leader or the term changes: the first thing an
@@ -355,6 +411,11 @@ actor ConsensusService {
         execute(node.tick(now: now()))
         storeCommit()
         maintainVoters()
+        if replica.needsRepair(now: now()), stateFetch == nil, node.role != .leader {
+            logger.info("control replica behind a gap the event log has not filled; asking the leader for its state",
+                        metadata: ["applied": "\(replica.appliedIndex)", "known_commit": "\(replica.knownCommit)"])
+            fetchState { _ in }
+        }
         return wakeDelay
     }
 
@@ -376,8 +437,10 @@ actor ConsensusService {
     static let timerSlack = Duration.milliseconds(1)
 
     var status: ConsensusStatus {
-        ConsensusStatus(role: node.role, leader: node.leader, term: node.term, commitIndex: node.commitIndex,
-                        appliedIndex: node.applied, voters: node.voters, learners: node.configuration.learners)
+        ConsensusStatus(role: node.role, leader: node.leader, term: node.term, commitIndex: max(replica.knownCommit, node.commitIndex),
+                        appliedIndex: replica.appliedIndex, voters: node.voters, learners: node.configuration.learners,
+                        lagEntries: max(replica.knownCommit, node.commitIndex).value - replica.appliedIndex.value,
+                        appliedAge: now() - replica.advancedAt)
     }
 
     /// What membership says of every member (for the voter policy and error messages).
@@ -462,7 +525,8 @@ actor ConsensusService {
     }
 
     /// Waits until this replica has applied everything the leader had committed when it
-    /// was asked (a linearizable read barrier through the log).
+    /// was asked: the leader's read index (no log entry; thesis §6.4), then this replica's
+    /// apply of it, bounded by `readWaitLimit` before the leader's state is fetched.
     nonisolated func readBarrier() async -> Result<LogIndex, ConsensusError> { await replicate([]) }
 
     typealias Caller = CheckedContinuation<Result<LogIndex, ConsensusError>, Never>
@@ -506,7 +570,7 @@ actor ConsensusService {
         let requestID = nextRequestID
         nextRequestID += 1
         let body = ForwardedCommand(requestID: requestID, command: command).encoded
-        forwarded[requestID] = (caller, leader)
+        forwarded[requestID] = (caller, leader, command.isEmpty)
         if !transport.post(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) {
             Task { await transport.send(kind: .commandForward, body: body, to: leader, channel: .fitting(body.count)) }
         }
@@ -516,6 +580,7 @@ actor ConsensusService {
     }
 
     func propose(_ command: [UInt8], _ caller: Caller) {
+        if command.isEmpty { return requestRead(.local(caller)) }
         guard waiters.count + batch.count < Self.maxPendingCommands else {
             return caller.resume(returning: .failure(.refused("too many commands waiting; retry")))
         }
@@ -601,6 +666,13 @@ actor ConsensusService {
         switch kind {
         case .commandForward:
             let f = try ForwardedCommand.decode(body)
+            if f.command.isEmpty {
+                // A read: the leader's read index, no log entry (thesis §6.4).
+                guard node.role == .leader else {
+                    return reply(CommandReply(requestID: f.requestID, index: 0, error: RaftError.notLeader(leader: node.leader).description), to: member)
+                }
+                return requestRead(.remote(member, requestID: f.requestID))
+            }
             if node.role == .leader, waiters.count + batch.count < Self.maxPendingCommands {
                 if unpublished < maxUnpublishedApplied {
                     enqueue(f.command, .remote(member, requestID: f.requestID))
@@ -617,8 +689,29 @@ actor ConsensusService {
             }
         case .commandReply:
             let r = try CommandReply.decode(body)
-            guard let c = forwarded.removeValue(forKey: r.requestID)?.caller else { return }
-            c.resume(returning: r.error.isEmpty ? .success(LogIndex(r.index)) : .failure(.refused(r.error)))
+            guard let f = forwarded.removeValue(forKey: r.requestID) else { return }
+            guard r.error.isEmpty else { return f.caller.resume(returning: .failure(.refused(r.error))) }
+            answerOnceApplied(f.caller, index: LogIndex(r.index), isRead: f.isRead)
+        case .controlStateRequest:
+            var r = ByteReader(body)
+            let requestID = try r.readUInt64()
+            try r.expectEnd()
+            guard node.role == .leader else {
+                let why = RaftError.notLeader(leader: node.leader).description
+                return post(Outbound(kind: .controlStateReply, body: ControlStateReply(requestID: requestID, index: 0, state: [], error: why).encoded, to: member))
+            }
+            requestRead(.state(member, requestID: requestID))
+        case .controlStateReply:
+            let r = try ControlStateReply.decode(body)
+            guard stateFetch?.requestID == r.requestID else { return }
+            var installed = false
+            if r.error.isEmpty, let s = try? ControlState(snapshot: r.state) {
+                installed = replica.install(s, at: LogIndex(r.index), now: now())
+                if installed { stateFetches += 1; wakeApplyWaiters() }
+            } else {
+                logger.info("the leader did not send its control state", metadata: ["error": "\(r.error)"])
+            }
+            finishFetch(r.requestID, installed || replica.appliedIndex >= LogIndex(r.index) && r.error.isEmpty)
         default:
             let message = try RaftMessage.decode(kind: kind, body: body)
             execute(node.step(message, from: member, now: now()))
@@ -687,18 +780,20 @@ actor ConsensusService {
         if let h = ready.hardState { savedTerm = h.term; savedVote = h.votedFor }
         send(after)
         if let s = ready.snapshot {
-            // Installed from the leader: the state machine starts again from it.
-            do { state = try ControlState(snapshot: s.data) } catch {
+            // Installed from the leader: the state machine starts again from it (unless the
+            // event log already brought the replica further).
+            do { _ = replica.install(try ControlState(snapshot: s.data), at: s.index, now: now()) } catch {
                 logger.critical("the leader's snapshot does not decode", metadata: ["index": "\(s.index)", "error": "\(error)"])
             }
         }
         for entry in ready.committed {
             var command: ControlCommand?
-            var result = ControlResult.ok
             if entry.kind == .command {
                 command = entry.command.isEmpty ? nil : try? ControlCommand.decode(entry.command)
-                result = state.apply(entry)
             }
+            // An entry the event log applied first is a duplicate here: only a previous
+            // leader's entries can be, and nobody waits on those.
+            let result = replica.offer([CommittedEntry(entry)], now: now()).first { $0.0.index == entry.index }?.1 ?? .ok
             for (term, c) in waiters.removeValue(forKey: entry.index) ?? [] {
                 c.resume(returning: term != entry.term ? .failure(.refused("leadership changed before the command committed; retry"))
                     : result == .ok ? .success(entry.index) : .failure(.refused(Self.text(result))))
@@ -709,6 +804,9 @@ actor ConsensusService {
             }
             if onApplied != nil { unpublished += 1; toPublish.append(Applied(entry: entry, command: command, result: result)) }
         }
+        replica.note(commit: node.commitIndex, now: now())
+        for r in ready.reads { answerRead(r) }
+        wakeApplyWaiters()
         if commitOnly { storeCommit() }
         if !toPublish.isEmpty { publishSignal.yield() }
         compactIfDue()
@@ -753,10 +851,147 @@ actor ConsensusService {
 
     /// Compacts the log into a snapshot of the applied state once the core says so.
     func compactIfDue() {
-        guard node.shouldCompact, let s = node.compact(through: node.applied, data: state.snapshot) else { return }
+        // The snapshot must hold the state at Raft's applied index: not while the event log
+        // has brought the replica further (Raft's apply catches up at once).
+        guard node.shouldCompact, replica.appliedIndex == node.applied,
+              let s = node.compact(through: node.applied, data: state.snapshot) else { return }
         do { try storage.saveSnapshot(s) } catch {
             logger.error("raft snapshot not saved; the log keeps its entries", metadata: ["error": "\(error)"])
         }
+    }
+
+    // MARK: Reads and the control replica
+
+    /// Asks the core for a read index (on the leader), in batches: reads that arrive while
+    /// this actor is busy share one heartbeat round.
+    func requestRead(_ waiter: ReadWaiter) {
+        let id = nextReadID
+        nextReadID += 1
+        readWaiters[id] = waiter
+        readBatch.append(id)
+        guard readBatch.count == 1 else { return }
+        storageLoop.execute {
+            // Run on `storageLoop`, which is this actor's executor.
+            self.assumeIsolated { $0.flushReads() }
+        }
+    }
+
+    func flushReads() {
+        let ids = readBatch
+        readBatch = []
+        switch node.readIndex(ids, now: now()) {
+        case let .failure(e):
+            for id in ids { answerRead(ReadState(id: id, index: nil), error: e.description) }
+        case let .success(ready):
+            execute(ready)
+            rearmIfMoved()
+        }
+    }
+
+    /// A read index confirmed (or refused) by the core: answered once this replica has
+    /// applied it (at once on the leader, which applies as it commits).
+    func answerRead(_ r: ReadState, error: String? = nil) {
+        guard let waiter = readWaiters.removeValue(forKey: r.id) else { return }
+        let why = error ?? "the leader changed before it confirmed the read; retry"
+        switch waiter {
+        case let .local(c):
+            guard let index = r.index else { return c.resume(returning: .failure(.leaderChanged)) }
+            answerOnceApplied(c, index: index, isRead: true)
+        case let .remote(member, requestID):
+            reply(CommandReply(requestID: requestID, index: r.index?.value ?? 0, error: r.index == nil ? why : ""), to: member)
+        case let .state(member, requestID):
+            guard let index = r.index else {
+                return post(Outbound(kind: .controlStateReply, body: ControlStateReply(requestID: requestID, index: 0, state: [], error: why).encoded, to: member))
+            }
+            whenApplied(index, within: Self.readWaitLimit) { [self] _ in
+                var answer = ControlStateReply(requestID: requestID, index: replica.appliedIndex.value, state: state.snapshot, error: "")
+                if replica.appliedIndex < index { answer = ControlStateReply(requestID: requestID, index: 0, state: [], error: "the leader's replica lags its commit index; retry") }
+                if answer.state.count > Self.maxControlStateBytes {
+                    answer = ControlStateReply(requestID: requestID, index: 0, state: [],
+                                               error: "the control state has \(answer.state.count) bytes; at most \(Self.maxControlStateBytes) are sent at once")
+                }
+                post(Outbound(kind: .controlStateReply, body: answer.encoded, to: member))
+            }
+        }
+    }
+
+    /// Resumes `caller` once this replica has applied `index` (a read index, or the index
+    /// a forwarded write committed at: read-your-writes on the agent that took it). After
+    /// `readWaitLimit` the leader's control state is fetched and installed instead; a read
+    /// that still cannot be answered fails, a write (committed anyway) answers.
+    func answerOnceApplied(_ caller: Caller, index: LogIndex, isRead: Bool) {
+        replica.note(commit: index, now: now())
+        whenApplied(index, within: Self.readWaitLimit) { [self] applied in
+            if applied { return caller.resume(returning: .success(index)) }
+            fetchState { [self] _ in
+                if replica.appliedIndex >= index || !isRead { return caller.resume(returning: .success(index)) }
+                caller.resume(returning: .failure(.refused("this agent's replica is at \(replica.appliedIndex), behind the leader's \(index), and the leader's state could not be fetched")))
+            }
+        }
+    }
+
+    /// Calls `then(true)` once the replica has applied `index`, or `then(false)` after `limit`.
+    func whenApplied(_ index: LogIndex, within limit: Duration, _ then: @escaping (Bool) -> Void) {
+        guard replica.appliedIndex < index else { return then(true) }
+        let id = nextApplyWaiterID
+        nextApplyWaiterID += 1
+        applyWaiters.append((index, id, then))
+        storageLoop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) { [weak self] in
+            self?.assumeIsolated { service in
+                guard let i = service.applyWaiters.firstIndex(where: { $0.id == id }) else { return }
+                service.applyWaiters.remove(at: i).then(false)
+            }
+        }
+    }
+
+    func wakeApplyWaiters() {
+        guard applyWaiters.contains(where: { $0.index <= replica.appliedIndex }) else { return }
+        let done = applyWaiters.filter { $0.index <= replica.appliedIndex }
+        applyWaiters.removeAll { $0.index <= replica.appliedIndex }
+        for w in done { w.then(true) }
+    }
+
+    /// Asks the leader for its control state (`controlStateRequest`; the leader confirms a
+    /// read index first) and installs it; one request in flight, shared by whoever asks
+    /// meanwhile. `done(true)` when a state was installed or this replica is already there.
+    func fetchState(_ done: @escaping (Bool) -> Void) {
+        if stateFetch != nil { stateFetch!.done.append(done); return }
+        guard let leader = leaderForCommands, leader != id else { return done(false) }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        stateFetch = (requestID, [done])
+        var w = ByteWriter()
+        w.write(requestID)
+        post(Outbound(kind: .controlStateRequest, body: w.bytes, to: leader))
+        storageLoop.scheduleTask(in: .nanoseconds(Self.commandTimeout.nanoseconds)) { [weak self] in
+            self?.assumeIsolated { $0.finishFetch(requestID, false) }
+        }
+    }
+
+    func finishFetch(_ requestID: UInt64, _ ok: Bool) {
+        guard let f = stateFetch, f.requestID == requestID else { return }
+        stateFetch = nil
+        for d in f.done { d(ok) }
+    }
+
+    /// `control.*` events received from peers, for the replica (any order, duplicates
+    /// welcome). Handed to this actor's thread like a frame.
+    nonisolated func offerPublished(_ events: [Event]) {
+        let entries = events.compactMap(AgentEvents.committedEntry)
+        guard !entries.isEmpty else { return }
+        storageLoop.execute {
+            // Run on `storageLoop`, which is this actor's executor.
+            self.assumeIsolated { service in
+                _ = service.replica.offer(entries, now: service.now())
+                service.wakeApplyWaiters()
+            }
+        }
+    }
+
+    /// The same, awaited (the start-up replay of the stored events).
+    func offerStored(_ events: [Event]) {
+        _ = replica.offer(events.compactMap(AgentEvents.committedEntry), now: now())
+        wakeApplyWaiters()
     }
 
     static func text(_ r: ControlResult) -> String {

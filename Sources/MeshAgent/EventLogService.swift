@@ -179,6 +179,34 @@ actor EventLogService {
         return effects
     }
 
+    /// Told of every `control.*` event received from a peer, once stored: the agent's
+    /// control replica applies them (`ConsensusService.offerPublished`).
+    var onControl: (@Sendable ([Event]) -> Void)?
+    func setOnControl(_ f: @escaping @Sendable ([Event]) -> Void) { onControl = f }
+
+    /// Most events read per query while `replayControl` replays the stored ones.
+    static let controlReplayPage = 10_000
+
+    /// Hands every stored `control.*` event to `deliver`, oldest first, a page at a time (at
+    /// start: the control replica is rebuilt from what the event log holds). What retention
+    /// pruned is not there; the replica then repairs from a voter.
+    func replayControl(_ deliver: @Sendable ([Event]) async -> Void) async throws(EventError) -> Int {
+        var q = EventQuery(kindPrefix: "control.", limit: Self.controlReplayPage)
+        var seen: Set<String> = []
+        var total = 0
+        while true {
+            let page = try replicator.store.query(q).filter { !seen.contains("\($0.origin.hex)/\($0.seq.value)") }
+            guard !page.isEmpty else { return total }
+            total += page.count
+            await deliver(page)
+            // The next page starts at the last page's millisecond; what it repeats is skipped.
+            let last = page.last!.time.milliseconds
+            let atLast = page.filter { $0.time.milliseconds == last }.map { "\($0.origin.hex)/\($0.seq.value)" }
+            if q.sinceMilliseconds == last { seen.formUnion(atLast) } else { seen = Set(atLast) }
+            q.sinceMilliseconds = last
+        }
+    }
+
     /// Raises `controlPublished` to the highest `index` of the `control.*` events just
     /// stored (a mark lower than the truth only makes a new leader publish some again).
     func noteControl(_ effects: [ReplicationEffect], in store: SQLiteEventStore) {
@@ -288,6 +316,10 @@ actor EventLogService {
                     await transport.send(kind: message.kind, body: body, to: to, channel: channel)
                 }
             case let .stored(events):
+                if let onControl {
+                    let control = events.filter { $0.kind.hasPrefix("control.") && $0.origin != identity.nodeID }
+                    if !control.isEmpty { onControl(control) }
+                }
                 for (_, (q, c)) in followers {
                     for e in events where Self.matches(e, q) { c.yield(e) }
                 }

@@ -31,7 +31,7 @@ extension MeshRuntime {
         var counts = Dictionary(uniqueKeysWithValues: MemberStatus.allCases.map { ($0.description, 0) })
         for m in membership.members { counts[m.status.description, default: 0] += 1 }
         var leader: String?, term: UInt64?, voters: [String]?, quorum: Bool?
-        var commit: UInt64?, applied: UInt64?, health: [VoterHealth]?
+        var commit: UInt64?, applied: UInt64?, health: [VoterHealth]?, lag: UInt64?, age: Double?
         var summary = "consensus is not running"
         if let consensus = services?.consensus {
             let s = await consensus.status
@@ -44,7 +44,9 @@ extension MeshRuntime {
             voters = voterIDs.map(name)
             let reachable = voterIDs.filter { $0 == identity.nodeID || view.members[$0]?.alive == true }.count
             quorum = voterIDs.isEmpty ? nil : reachable >= voterIDs.count / 2 + 1
-            summary = "\(s.role.rawValue), commit \(s.commitIndex), applied \(s.appliedIndex); \(reachable) of \(voterIDs.count) voters reachable"
+            summary = "\(s.role.rawValue), commit \(s.commitIndex), applied \(s.appliedIndex) (lag \(s.lagEntries)); \(reachable) of \(voterIDs.count) voters reachable"
+            lag = s.lagEntries
+            age = s.appliedAge.seconds
             commit = s.commitIndex.value
             applied = s.appliedIndex.value
             health = voterIDs.map { id in
@@ -60,7 +62,7 @@ extension MeshRuntime {
             consensus: summary,
             uptimeSeconds: (MeshClock.now() - startedAt).seconds,
             leaving: leaveState != .member,
-            commitIndex: commit, appliedIndex: applied, voterHealth: health)
+            commitIndex: commit, appliedIndex: applied, voterHealth: health, lagEntries: lag, appliedAgeSeconds: age)
     }
 
     /// A member named by its name or a prefix of its hex id (alive members preferred when

@@ -27,7 +27,7 @@ public enum Views {
             kv.add("voters", s.voters.map { $0.joined(separator: ", ") } ?? "-")
         }
         kv.add("quorum", s.quorumReachable.map { $0 ? "reachable" : "not reachable" } ?? "-")
-        kv.add("commit", s.commitIndex.map { "\($0) (applied \(s.appliedIndex ?? 0))" } ?? "-")
+        kv.add("commit", s.commitIndex.map { "\($0) (applied \(s.appliedIndex ?? 0), lag \(s.lagEntries ?? 0))" } ?? "-")
         kv.add("consensus", s.consensus)
         kv.add("uptime", seconds(s.uptimeSeconds))
         if s.leaving { kv.add("state", "leaving the mesh") }

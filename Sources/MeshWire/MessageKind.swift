@@ -38,4 +38,8 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     /// asked over a TCP exchange and answered on the same connection by `nodeReply`.
     case nodeQuery = 98
     case nodeReply = 99
+    /// A member asks the leader for its control state (a replica that lags or hit a gap)
+    /// and gets it, at a confirmed read index, in `controlStateReply`.
+    case controlStateRequest = 100
+    case controlStateReply = 101
 }

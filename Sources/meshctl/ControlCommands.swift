@@ -161,7 +161,7 @@ struct Var: AsyncParsableCommand {
                                   human: { r in
                                       var t = TextTable(["key", "value", "index"])
                                       for v in r.vars { t.add([v.key, v.value, "\(v.index)"]) }
-                                      return t.rendered + (r.stale ? "(stale read of this agent's replica at index \(r.appliedIndex))\n" : "")
+                                      return t.rendered + (r.stale ? "(stale read of this agent's replica at index \(r.appliedIndex), \(r.lagEntries ?? 0) behind, last applied \(String(format: "%.1f", r.appliedAgeSeconds ?? 0)) s ago)\n" : "")
                                   })
         }
     }

@@ -1,4 +1,7 @@
+import Consensus
+import EventLog
 @testable import MeshAgent
+import MeshCore
 import Testing
 
 struct AgentEventsTests {
@@ -9,5 +12,30 @@ struct AgentEventsTests {
                                                         previous: ["replayed": 3, "oversized": 1], intervalSeconds: 60))
         #expect(s.kind == "agent.frames_rejected")
         #expect(s.attributes == ["replayed": "2", "undecryptable": "2", "total": "4", "interval_s": "60"])
+    }
+
+    /// Every applied entry's event stands for the same committed entry, so a member's
+    /// replica applies what the voters applied; a value too large for an event is marked
+    /// incomplete (the replica installs the leader's state there instead).
+    @Test func controlEventsCarryTheCommittedEntriesTheyStandFor() throws {
+        let via = NodeID(w0: 7, w1: 1, w2: 2, w3: 3)
+        func roundTrip(_ entry: LogEntry) throws -> CommittedEntry? {
+            let command = entry.kind == .command && !entry.command.isEmpty ? try ControlCommand.decode(entry.command) : nil
+            let (kind, attributes) = try #require(AgentEvents.applied(entry, command, .ok))
+            let event = Event(origin: via, seq: EventSeq(1), time: HybridTimestamp(raw: 0), kind: kind, attributes: attributes, signature: [])
+            return AgentEvents.committedEntry(event)
+        }
+        let set = LogEntry(term: Term(2), index: LogIndex(9), command: ControlCommand(.setVar(key: "a", value: "1"), requester: "local", via: via).encoded)
+        #expect(try roundTrip(set) == CommittedEntry(set))
+        let rm = LogEntry(term: Term(2), index: LogIndex(10), command: ControlCommand(.removeVar(key: "a"), requester: "token:abc", via: via).encoded)
+        #expect(try roundTrip(rm) == CommittedEntry(rm))
+        let noop = LogEntry(term: Term(3), index: LogIndex(11), command: [])
+        #expect(try roundTrip(noop) == CommittedEntry(noop))
+        let config = LogEntry(term: Term(3), index: LogIndex(12), kind: .configuration, command: RaftConfiguration(voters: [via]).encoded)
+        #expect(try roundTrip(config)?.entry.kind == .configuration)
+        let big = LogEntry(term: Term(3), index: LogIndex(13),
+                           command: ControlCommand(.setVar(key: "b", value: String(repeating: "x", count: 5000)), requester: "local", via: via).encoded)
+        let cut = try #require(try roundTrip(big))
+        #expect(!cut.complete && cut.entry.index == LogIndex(13))
     }
 }
