@@ -1017,6 +1017,14 @@ def print_table(results):
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         log("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    for r in results:
+        if r.name.startswith("partition"):
+            log("  %s: a leader on the side with most voters %s after the partition began; acknowledged "
+                "writes readable %s after the heal" % (r.name, fmt_s(r.timings.get("leader on the voter side")),
+                                                       fmt_s(r.timings.get("writes readable"))))
+            for n in r.notes:
+                if n.startswith(("voters before", "acknowledged writes")):
+                    log("    " + n)
 
 
 def main():
