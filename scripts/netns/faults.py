@@ -466,6 +466,7 @@ class Mesh:
         self.agents = {}
         self.ids = {}            # 16-hex-digit node id (as logs print it) -> name
         self.run_queue_start = {}
+        self.stopping = threading.Event()   # tells helper threads the test is over
 
     @property
     def names(self):
@@ -867,6 +868,37 @@ def test_single_host_fault(fault, workdir):
 
 # --------------------------------------------------------------------------- partition
 
+def poll_reads(mesh, acknowledged, t_heal):
+    """Reads every acknowledged write (`meshctl var get`) on every host whose own status
+    says it is a voter (every host with READ_ON_ALL_HOSTS) until all answer right, bound
+    READ_BOUND_S from the heal. Returns {"at", "host_at", "readers", "failure"}."""
+    host_at = {}
+    missing, readers = [], []
+    while True:
+        statuses = mesh.each(mesh.names, Agent.status)
+        readers = [h for h in mesh.names
+                   if READ_ON_ALL_HOSTS or h in {mesh.resolve(v) for v in ((statuses[h] or {}).get("voters") or [])}]
+        missing = []
+        for h in readers:
+            wrong = []
+            for key, value in sorted(acknowledged.items()):
+                rc, out, err = mesh.agents[h].meshctl("var", "get", key)
+                if rc != 0 or out.strip() != value:
+                    wrong.append("%s on %s: %s" % (key, h, out.strip() or err.strip() or "exit %d" % rc))
+            if wrong:
+                host_at.pop(h, None)
+            elif h not in host_at:
+                host_at[h] = time.monotonic() - t_heal
+            missing.extend(wrong)
+        if readers and not missing:
+            return {"at": time.monotonic() - t_heal, "host_at": host_at, "readers": readers, "failure": None}
+        if time.monotonic() > t_heal + READ_BOUND_S or mesh.stopping.is_set():
+            return {"at": None, "host_at": host_at, "readers": readers,
+                    "failure": "acknowledged writes not readable within %.0f s of the heal (readers %s): %s"
+                               % (READ_BOUND_S, readers, "; ".join(missing) or "no host says it is a voter")}
+        time.sleep(POLL_S)
+
+
 def test_partition(workdir):
     result = Result("partition-2-3", "blackhole routes both ways between {h1,h2} and {h3,h4,h5}, held %.0f s"
                     % PARTITION_HOLD_S)
@@ -939,7 +971,14 @@ def test_partition(workdir):
         t_heal = time.monotonic()
         result.notes.append("healed at t+%.1fs (heal commands took %.2f s)" % (t_heal - t_fault, t_heal - t_heal_cmd))
         baseline = datagram_counts(mesh, mesh.names)
-        watch_recovery(mesh, result, t_heal, mesh.names, baseline)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        try:
+            reads_future = pool.submit(poll_reads, mesh, acknowledged, t_heal)
+            watch_recovery(mesh, result, t_heal, mesh.names, baseline)
+            reads_future.result()
+        finally:
+            mesh.stopping.set()
+            pool.shutdown(wait=False)
         result.timings["all hear"] = max((result.timings.get("%s hears" % h) or 0) for h in mesh.names) \
             if all(result.timings.get("%s hears" % h) is not None for h in mesh.names) else None
 
@@ -957,31 +996,12 @@ def test_partition(workdir):
 
         check_no_healthy_pair_suspected(mesh, result, t_fault, cut)
 
-        # The acknowledged writes, read on the voters (or every host) after the heal.
-        read_deadline = t_heal + READ_BOUND_S
-        missing = None
-        while True:
-            readers = []
-            for h in mesh.names:
-                s = mesh.agents[h].status() or {}
-                vs = {mesh.resolve(v) for v in (s.get("voters") or [])}
-                if READ_ON_ALL_HOSTS or h in vs:
-                    readers.append(h)
-            missing = []
-            for h in readers:
-                for key, value in sorted(acknowledged.items()):
-                    rc, out, err = mesh.agents[h].meshctl("var", "get", key)
-                    if rc != 0 or out.strip() != value:
-                        missing.append("%s on %s: %s" % (key, h, (out.strip() or err.strip() or "rc %d" % rc)))
-            if readers and not missing:
-                result.timings["writes readable"] = time.monotonic() - t_heal
-                result.notes.append("acknowledged writes read on %s" % readers)
-                break
-            if time.monotonic() > read_deadline:
-                result.fail("acknowledged writes not readable within %.0f s of the heal (readers %s): %s"
-                            % (READ_BOUND_S, readers, "; ".join(missing) or "no host says it is a voter"))
-                break
-            time.sleep(POLL_S)
+        reads = reads_future.result()
+        result.timings["writes readable"] = reads["at"]
+        result.notes.append("acknowledged writes read on %s; each host first answered all at %s after the heal"
+                            % (reads["readers"], ", ".join("%s %s" % (h, fmt_s(t)) for h, t in sorted(reads["host_at"].items()))))
+        if reads["failure"]:
+            result.fail(reads["failure"])
     except CheckFailed as e:
         result.fail(str(e))
     except RuntimeError as e:
