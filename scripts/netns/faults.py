@@ -872,6 +872,14 @@ def poll_reads(mesh, acknowledged, t_heal):
     """Reads every acknowledged write (`meshctl var get`) on every host whose own status
     says it is a voter (every host with READ_ON_ALL_HOSTS) until all answer right, bound
     READ_BOUND_S from the heal. Returns {"at", "host_at", "readers", "failure"}."""
+    def wrong_reads(agent):
+        wrong = []
+        for key, value in sorted(acknowledged.items()):
+            rc, out, err = agent.meshctl("var", "get", key)
+            if rc != 0 or out.strip() != value:
+                wrong.append("%s on %s: %s" % (key, agent.name, out.strip() or err.strip() or "exit %d" % rc))
+        return wrong, time.monotonic() - t_heal
+
     host_at = {}
     missing, readers = [], []
     while True:
@@ -879,16 +887,11 @@ def poll_reads(mesh, acknowledged, t_heal):
         readers = [h for h in mesh.names
                    if READ_ON_ALL_HOSTS or h in {mesh.resolve(v) for v in ((statuses[h] or {}).get("voters") or [])}]
         missing = []
-        for h in readers:
-            wrong = []
-            for key, value in sorted(acknowledged.items()):
-                rc, out, err = mesh.agents[h].meshctl("var", "get", key)
-                if rc != 0 or out.strip() != value:
-                    wrong.append("%s on %s: %s" % (key, h, out.strip() or err.strip() or "exit %d" % rc))
+        for h, (wrong, at) in (mesh.each(readers, wrong_reads) if readers else {}).items():
             if wrong:
                 host_at.pop(h, None)
             elif h not in host_at:
-                host_at[h] = time.monotonic() - t_heal
+                host_at[h] = at
             missing.extend(wrong)
         if readers and not missing:
             return {"at": time.monotonic() - t_heal, "host_at": host_at, "readers": readers, "failure": None}
