@@ -10,20 +10,26 @@ and then the test checks that:
 
   - every member is alive in every agent's `members` within ALIVE_BOUND_S of the heal,
     and stays so for STABLE_S (a flapping mesh is not a recovered one);
-  - the agents the fault touched hear datagrams again within HEARING_BOUND_S;
-  - the failed sends were counted (`meshd_send_errors_total`) for route and firewall
-    faults;
+  - the agents the fault touched hear datagrams again within HEARING_BOUND_S, and an
+    agent with a healthy peer left keeps hearing it during a one-peer fault;
+  - for route and firewall faults, the failed sends on the mesh socket were counted in
+    `meshd_send_errors_total` under the errno the kernel gives that fault;
   - no healthy pair is ever suspected: from the fault's start to the end of the checks,
     no agent logs `member suspected` or `member dead` about a member when the accuser
     (the log line's `by`, or the agent itself when `by` is unknown) could still reach
-    that member through the fault.
+    that member through the fault;
+  - for the 2/3 partition: the side holding most voters has a leader of its own during
+    it, and the writes acknowledged before it are readable after the heal.
 
 Nothing outside the namespaces made here is touched: no route, address or firewall
 rule of the root namespace. Namespaces, processes and temporary directories are
 removed at the end of every test, on failure, on SIGINT/SIGTERM and at exit.
 
-Usage: faults.py [--only NAME] [--keep-logs] [--list]
-Environment: MESHD_BIN_DIR (default: <repository>/.build/debug) holds meshd and meshctl.
+Usage: faults.py [--only NAME]... [--keep-logs] [--list] [--self-check]
+  --self-check makes h1 deaf (nftables drops its mesh port) during a blackhole fault, as
+  the agent was before its sockets survived send errors, and passes if the checks fail.
+Environment: MESHD_BIN_DIR (default: <repository>/.build/debug) holds meshd and meshctl;
+MESHD_FAULTS_DATA_DIR the agents' data directories (default /dev/shm, else the temp dir).
 """
 
 import argparse
