@@ -6,6 +6,11 @@ public struct ControlCommand: Sendable, Equatable {
     public enum Operation: Sendable, Equatable {
         case setVar(key: String, value: String)
         case removeVar(key: String)
+        /// A new API token: its name, role and the hash of its secret.
+        case createToken(name: String, role: TokenRole, hash: String)
+        /// The first admin token; refused when the mesh already has a token.
+        case bootstrapToken(name: String, hash: String)
+        case revokeToken(name: String)
     }
     public var operation: Operation
     /// Who asked: the API token's name or `local`, and the node that accepted the request.
@@ -21,6 +26,9 @@ public struct ControlCommand: Sendable, Equatable {
         switch operation {
         case let .setVar(k, v): w.write(UInt8(1)); w.write(k); w.write(v)
         case let .removeVar(k): w.write(UInt8(2)); w.write(k)
+        case let .createToken(n, role, h): w.write(UInt8(20)); w.write(n); w.write(role.rawValue); w.write(h)
+        case let .bootstrapToken(n, h): w.write(UInt8(21)); w.write(n); w.write(h)
+        case let .revokeToken(n): w.write(UInt8(22)); w.write(n)
         }
         w.write(requester); w.write(via)
         return w.bytes
@@ -32,6 +40,12 @@ public struct ControlCommand: Sendable, Equatable {
         switch try r.readUInt8() {
         case 1: op = .setVar(key: try r.readString(limit: ControlLimits.maxVarKeyBytes), value: try r.readString(limit: ControlLimits.maxVarValueBytes))
         case 2: op = .removeVar(key: try r.readString(limit: ControlLimits.maxVarKeyBytes))
+        case 20:
+            let name = try r.readString(limit: TokenLimits.maxNameBytes), roleText = try r.readString(limit: 16)
+            guard let role = TokenRole(rawValue: roleText) else { throw .malformed("token role \(roleText)") }
+            op = .createToken(name: name, role: role, hash: try r.readString(limit: TokenLimits.hashHexDigits))
+        case 21: op = .bootstrapToken(name: try r.readString(limit: TokenLimits.maxNameBytes), hash: try r.readString(limit: TokenLimits.hashHexDigits))
+        case 22: op = .revokeToken(name: try r.readString(limit: TokenLimits.maxNameBytes))
         case let t: throw .malformed("control command tag \(t)")
         }
         let c = ControlCommand(op, requester: try r.readString(limit: 256), via: try r.readNodeID())
@@ -65,6 +79,8 @@ public enum ControlResult: Sendable, Equatable {
 /// replica holds the same values at the same index.
 public struct ControlState: Sendable, Equatable {
     public private(set) var vars: [String: VarEntry] = [:]
+    /// API tokens by name (hashes only; the secrets are never in the state).
+    public private(set) var tokens: [String: TokenEntry] = [:]
     public private(set) var appliedIndex = LogIndex.zero
 
     public init() {}
@@ -78,6 +94,11 @@ public struct ControlState: Sendable, Equatable {
             let v = vars[key]!
             w.write(key); w.write(v.value); w.write(v.index.value)
         }
+        // Tokens follow the variables; a snapshot written before tokens existed ends here.
+        w.writeList(tokens.keys.sorted()) { w, name in
+            let t = tokens[name]!
+            w.write(name); w.write(t.role.rawValue); w.write(t.hash); w.write(t.index.value)
+        }
         return w.bytes
     }
 
@@ -89,8 +110,17 @@ public struct ControlState: Sendable, Equatable {
             (try r.readString(limit: ControlLimits.maxVarKeyBytes),
              VarEntry(value: try r.readString(limit: ControlLimits.maxVarValueBytes), index: LogIndex(try r.readUInt64())))
         }
-        try r.expectEnd()
         vars = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        if !r.isAtEnd {
+            let list = try r.readList(limit: TokenLimits.maxTokens, minElementBytes: 16) { (r: inout ByteReader) throws(WireError) -> TokenEntry in
+                let name = try r.readString(limit: TokenLimits.maxNameBytes), roleText = try r.readString(limit: 16)
+                guard let role = TokenRole(rawValue: roleText) else { throw .malformed("token role \(roleText)") }
+                return TokenEntry(name: name, role: role, hash: try r.readString(limit: TokenLimits.hashHexDigits),
+                                  index: LogIndex(try r.readUInt64()))
+            }
+            tokens = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+        }
+        try r.expectEnd()
     }
 
     /// Checks a command before it is proposed, so a bad one never reaches the log.
@@ -101,6 +131,8 @@ public struct ControlState: Sendable, Equatable {
             if value.utf8.count > ControlLimits.maxVarValueBytes { return "value of \(value.utf8.count) bytes; at most \(ControlLimits.maxVarValueBytes)" }
             return nil
         case let .removeVar(key): return validateKey(key)
+        case let .createToken(name, _, hash), let .bootstrapToken(name, hash): return validateToken(name: name, hash: hash)
+        case let .revokeToken(name): return validateToken(name: name, hash: nil)
         }
     }
 
@@ -127,6 +159,16 @@ public struct ControlState: Sendable, Equatable {
             vars[key] = VarEntry(value: value, index: entry.index)
         case let .removeVar(key):
             guard vars.removeValue(forKey: key) != nil else { return .refused("no variable \(key)") }
+        case let .bootstrapToken(name, hash):
+            guard tokens.isEmpty else { return .refused("the mesh has tokens already; ask an admin for one") }
+            tokens[name] = TokenEntry(name: name, role: .admin, hash: hash, index: entry.index)
+        case let .createToken(name, role, hash):
+            guard tokens[name] == nil else { return .refused("a token named \(name) exists; revoke it first or pick another name") }
+            guard token(hash: hash) == nil else { return .refused("that secret is in use") }
+            guard tokens.count < TokenLimits.maxTokens else { return .refused("\(TokenLimits.maxTokens) tokens already; revoke some first") }
+            tokens[name] = TokenEntry(name: name, role: role, hash: hash, index: entry.index)
+        case let .revokeToken(name):
+            guard tokens.removeValue(forKey: name) != nil else { return .refused("no token named \(name)") }
         }
         return .ok
     }

@@ -6,6 +6,9 @@ import NIOCore
 struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
+    /// Who asked, as the access check found it: `token:NAME`, or nil for a request that
+    /// needed no token (`local`).
+    var requester: String?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -23,7 +26,7 @@ extension APIRoutes {
     /// `local`), `client` (the API client's address) and `user` (the `X-Mesh-User` header,
     /// when given). A malformed `X-Mesh-User` is refused.
     static func requesterAttributes(_ request: Request, context: APIRequestContext) throws -> [String: String] {
-        var attributes = ["by": requester(request)]
+        var attributes = ["by": requester(context)]
         if let address = context.remoteAddress {
             attributes["client"] = clientText(address)
         }

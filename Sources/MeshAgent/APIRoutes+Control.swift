@@ -34,13 +34,13 @@ extension APIRoutes {
             return JSONResponse.make(events.map { eventInfo($0, names: names) })
         }
 
-        router.post("/v1/events") { request, _ in
+        router.post("/v1/events") { request, context in
             let body = try await decode(EventSendRequest.self, from: request)
             guard !reservedEventPrefixes.contains(where: body.kind.hasPrefix) else {
                 throw APIFailure.badRequest("kinds starting with \(reservedEventPrefixes.joined(separator: ", ")) are written by the agent only")
             }
             var attributes = body.attributes
-            attributes["by"] = requester(request)
+            attributes["by"] = requester(context)
             do {
                 let e = try await services.eventLog.append(kind: body.kind, attributes: attributes)
                 return JSONResponse.make(eventInfo(e, names: await runtime.memberNames()), status: .created)
@@ -64,11 +64,11 @@ extension APIRoutes {
         router.put("/v1/vars/:key") { request, context in
             let key = context.parameters.get("key") ?? ""
             let body = try await decode(VarSetRequest.self, from: request)
-            return try await write(.setVar(key: key, value: body.value), services: services, request: request)
+            return try await write(.setVar(key: key, value: body.value), services: services, context: context)
         }
 
         router.delete("/v1/vars/:key") { request, context in
-            try await write(.removeVar(key: context.parameters.get("key") ?? ""), services: services, request: request)
+            try await write(.removeVar(key: context.parameters.get("key") ?? ""), services: services, context: context)
         }
 
         router.post("/v1/raft/recover") { request, _ in
@@ -83,16 +83,8 @@ extension APIRoutes {
         }
     }
 
-    static func write(_ op: ControlCommand.Operation, services: AgentServices, request: Request) async throws -> Response {
-        switch await services.consensus.submit(op, requester: requester(request)) {
-        case let .success(index): return JSONResponse.make(CommandResult(result: "committed", index: index.value))
-        case let .failure(e):
-            switch e {
-            case .noLeader: throw APIFailure.http(status: .serviceUnavailable, detail: e.description)
-            case .timedOut, .leaderChanged: throw APIFailure.http(status: .gatewayTimeout, detail: e.description)
-            case .refused, .storage: throw APIFailure.refused(e.description)
-            }
-        }
+    static func write(_ op: ControlCommand.Operation, services: AgentServices, context: APIRequestContext) async throws -> Response {
+        JSONResponse.make(CommandResult(result: "committed", index: try await commit(op, services: services, context: context)))
     }
 
     /// Linearizable by default: the leader's read index (thesis §6.4), answered from this
@@ -113,11 +105,9 @@ extension APIRoutes {
         ["1", "true"].contains(request.uri.queryParameters.get("stale").map { String($0) } ?? "")
     }
 
-    /// Who asked: the bearer token's first 8 characters, or `local`.
-    static func requester(_ request: Request) -> String {
-        guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") else { return "local" }
-        return "token:" + auth.dropFirst("Bearer ".count).prefix(8)
-    }
+    /// Who asked: `token:NAME` as the access check found it, or `local` (an API on loopback
+    /// that needs no token). Never any part of a secret.
+    static func requester(_ context: APIRequestContext) -> String { context.requester ?? "local" }
 
     static func eventQuery(_ request: Request, runtime: MeshRuntime) async throws -> EventQuery {
         let p = request.uri.queryParameters

@@ -15,11 +15,14 @@ enum APIRoutes {
         var afterLeave: @Sendable () -> Void
         /// More `/metrics` families (node and instance statistics), appended to the runtime's.
         var extraMetrics: @Sendable () async -> String = { "" }
+        /// Who may call which route; nil serves every request (tests of the routes alone).
+        var access: APIAccess? = nil
     }
 
     static func router(runtime: MeshRuntime, hooks: Hooks) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
+        if let access = hooks.access { router.add(middleware: AccessMiddleware(access: access)) }
 
         router.get("/v1/members") { _, _ in JSONResponse.make(await runtime.memberInfos()) }
         router.get("/v1/status") { _, _ in JSONResponse.make(await runtime.statusInfo()) }

@@ -1,6 +1,8 @@
 import Glibc
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -22,6 +24,8 @@ struct APIServer: Service {
     let logger: Logger
     /// Counts the listener's re-binds (`meshd_socket_rebinds_total{socket="api"}`).
     let socketErrors: SocketErrorCounters
+    /// TLS, when configured (required for an API that is not on loopback).
+    let tls: TLSConfiguration?
     let onServerRunning: @Sendable (any Channel) async -> Void
 
     static let serverName = "meshd"
@@ -84,14 +88,43 @@ struct APIServer: Service {
                     throw ParseErrorWhileWritingResponse()
                 }
             })
-        let server = OnOwnLoop(inner: http1).server(
-            configuration: .init(address: address, serverName: Self.serverName),
-            onServerRunning: { [socketErrors] channel in
-                if served.value > 0 { socketErrors.recordRebind(.api) }
-                served.add()
-                await onServerRunning(channel)   // again after a re-bind: a port 0 listener gets a new port
-            }, eventLoopGroup: Self.loops, logger: logger)
-        try await server.run()
+        let running: @Sendable (any Channel) async -> Void = { [socketErrors, onServerRunning] channel in
+            if served.value > 0 { socketErrors.recordRebind(.api) }
+            served.add()
+            await onServerRunning(channel)   // again after a re-bind: a port 0 listener gets a new port
+        }
+        if let tls {
+            try await serve(OnOwnLoop(inner: try TLSChannel(http1, tlsConfiguration: tls)), running: running)
+        } else {
+            try await serve(OnOwnLoop(inner: http1), running: running)
+        }
+    }
+
+    private func serve<Child: ServerChildChannel>(_ child: Child, running: @escaping @Sendable (any Channel) async -> Void) async throws {
+        try await child.server(configuration: .init(address: address, serverName: Self.serverName),
+                               onServerRunning: running, eventLoopGroup: Self.loops, logger: logger).run()
+    }
+
+    /// The server side of TLS from PEM files: the certificate chain and its private key.
+    static func tlsConfiguration(certificateFile: String, keyFile: String) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        guard !chain.isEmpty else { throw APITLSError.noCertificate(certificateFile) }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+                                                        privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+    }
+}
+
+enum APITLSError: Error, CustomStringConvertible {
+    case noCertificate(String)
+    case notOnLoopbackWithoutTLS(String)
+
+    var description: String {
+        switch self {
+        case let .noCertificate(file): "\(file) holds no PEM certificate"
+        case let .notOnLoopbackWithoutTLS(address):
+            "the API on \(address) is not on loopback: give api_tls_cert and api_tls_key (--api-tls-cert, --api-tls-key), "
+                + "or bind it to 127.0.0.1; every request to it then needs a token (meshctl token bootstrap)"
+        }
     }
 }
 

@@ -22,6 +22,21 @@ public struct AgentConfig: Sendable, Equatable {
     public var workloadRecovery: WorkloadRecovery = .adopt
     /// How often node statistics are sampled (`stats.db`, `/metrics`, membership summary).
     public var statsInterval: Duration = .seconds(10)
+    /// Whether an API on loopback also needs a token (one elsewhere always does).
+    public var apiRequireToken = false
+    /// The API's TLS certificate chain and private key (PEM files); an API that is not on
+    /// loopback does not start without them.
+    public var apiTLSCertificate: String?
+    public var apiTLSKey: String?
+
+    /// Whether the API is bound to a loopback address only.
+    public var apiIsLoopback: Bool {
+        let h = api.host
+        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+    }
+
+    /// Whether the API asks every request for a token.
+    public var apiNeedsToken: Bool { apiRequireToken || !apiIsLoopback }
 
     /// The embedded defaults: a one-node mesh, API on loopback.
     public static func defaults(environment: [String: String]) -> AgentConfig {

@@ -60,6 +60,15 @@ enum AgentEvents {
         case let .removeVar(key):
             attributes["key"] = key
             return ("control.var.removed", attributes)
+        case let .createToken(name, role, hash):
+            attributes["name"] = name; attributes["role"] = role.rawValue; attributes["hash"] = hash
+            return ("control.token.created", attributes)
+        case let .bootstrapToken(name, hash):
+            attributes["name"] = name; attributes["hash"] = hash
+            return ("control.token.bootstrap", attributes)
+        case let .revokeToken(name):
+            attributes["name"] = name
+            return ("control.token.revoked", attributes)
         }
     }
 
@@ -85,6 +94,15 @@ enum AgentEvents {
         case "control.var.removed":
             guard let key = a["key"] else { return nil }
             return CommittedEntry(entry(.command, ControlCommand(.removeVar(key: key), requester: requester, via: via).encoded))
+        case "control.token.created":
+            guard let name = a["name"], let role = a["role"].flatMap(TokenRole.init(rawValue:)), let hash = a["hash"] else { return nil }
+            return CommittedEntry(entry(.command, ControlCommand(.createToken(name: name, role: role, hash: hash), requester: requester, via: via).encoded))
+        case "control.token.bootstrap":
+            guard let name = a["name"], let hash = a["hash"] else { return nil }
+            return CommittedEntry(entry(.command, ControlCommand(.bootstrapToken(name: name, hash: hash), requester: requester, via: via).encoded))
+        case "control.token.revoked":
+            guard let name = a["name"] else { return nil }
+            return CommittedEntry(entry(.command, ControlCommand(.revokeToken(name: name), requester: requester, via: via).encoded))
         default: return nil
         }
     }

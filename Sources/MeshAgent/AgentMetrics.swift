@@ -54,10 +54,17 @@ enum AgentMetrics {
             (labels: [("result", "skipped")], value: Double(runtime.exchangesSkipped)),
         ])
         let sendErrors = socketErrors.counts
+        let errorKeys = sendErrors.keys.sorted { ($0.socket.rawValue, $0.reason.rawValue) < ($1.socket.rawValue, $1.reason.rawValue) }
         p.family("meshd_send_errors_total", .counter,
-                 help: "Messages not sent, by socket and reason: the kernel's refusal (errno name), unsealable, not_alive or socket_down. Each loses that message only.",
-                 sendErrors.keys.sorted { ($0.socket.rawValue, $0.reason.rawValue) < ($1.socket.rawValue, $1.reason.rawValue) }
+                 help: "Messages not sent, by socket and reason: the kernel's refusal (errno name), unsealable or socket_down. Each loses that message only.",
+                 errorKeys.filter { $0.reason != .notAlive }
                     .map { (labels: [("socket", $0.socket.rawValue), ("reason", $0.reason.rawValue)], value: Double(sendErrors[$0] ?? 0)) })
+        // Not an error of a socket: membership says the member is gone, so nothing is sent
+        // (every partition and dead member shows here, kept apart so an alert on send errors
+        // means the network or the kernel).
+        p.family("meshd_messages_to_absent_members_total", .counter,
+                 help: "Messages for a member that is neither alive nor suspect (or has no address), not sent, by socket.",
+                 [AgentSocket.mesh, .stream].map { s in (labels: [("socket", s.rawValue)], value: Double(sendErrors[.init(socket: s, reason: .notAlive)] ?? 0)) })
         let rebinds = socketErrors.rebinds
         p.family("meshd_socket_rebinds_total", .counter, help: "Listening sockets bound again after they closed while the agent ran, by socket.",
                  [AgentSocket.mesh, .meshListener, .api].map { (labels: [("socket", $0.rawValue)], value: Double(rebinds[$0] ?? 0)) })

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import MeshCore
 import MeshWire
@@ -24,7 +25,9 @@ public struct AgentBanner: Sendable {
     }
 
     /// The line printed once the HTTP API serves requests.
-    public static func apiLine(_ address: HostPort) -> String { "meshd: api listening on http://\(address)" }
+    public static func apiLine(_ address: HostPort, tls: Bool = false) -> String {
+        "meshd: api listening on \(tls ? "https" : "http")://\(address)"
+    }
 }
 
 /// The agent: loads its identity and keyring, binds the mesh port (UDP, and TCP on the same
@@ -43,6 +46,7 @@ public struct AgentService: Service {
     }
 
     public func run() async throws {
+        let tls = try apiTLS()
         let dataDir = DataDirectory(path: config.dataDir)
         try dataDir.prepare()
         let (identity, created) = try dataDir.loadOrCreateIdentity()
@@ -124,7 +128,7 @@ public struct AgentService: Service {
         let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Void.self)
         let leaveTimeout = settingsProfile.membershipSettings.leavePropagation + AgentLimits.leaveGrace
         let api = makeAPI(runtime: runtime, services: services, node: node, record: record, leaveTimeout: leaveTimeout,
-                          afterLeave: { stopRequest.yield() })
+                          afterLeave: { stopRequest.yield() }, tls: tls)
         let apiGroup = ServiceGroup(configuration: .init(services: [api], logger: logger))
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -164,12 +168,17 @@ public struct AgentService: Service {
     /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).
     private func makeAPI(runtime: MeshRuntime, services: AgentServices, node: NodeServices,
                          record: @escaping @Sendable (String, [String: String]) async -> Void, leaveTimeout: Duration,
-                         afterLeave: @escaping @Sendable () -> Void) -> some Service {
+                         afterLeave: @escaping @Sendable () -> Void, tls: TLSConfiguration?) -> some Service {
+        let refusals = APIRefusals()
+        let access = APIAccess(requireToken: config.apiNeedsToken, lookup: { hash in await services.consensus.token(hash: hash) },
+                               refusals: refusals)
         let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave,
                                                                      extraMetrics: {
             await node.stats.metricsText() + (await services.eventLog.metricsText()) + (await services.consensus.metricsText())
-        }))
+                + refusals.metricsText
+        }, access: access))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
+        APIRoutes.addTokenRoutes(to: router, services: services)
         APIRoutes.addNodeRoutes(to: router, runtime: runtime, node: node, record: record)
         let host = config.api.host
         let onAPIReady = self.onAPIReady
@@ -180,11 +189,23 @@ public struct AgentService: Service {
             address: .hostname(host, port: config.api.port),
             logger: apiLogger,
             socketErrors: runtime.socketErrors,
+            tls: tls,
             onServerRunning: { channel in
                 let address = HostPort(host: host, port: channel.localAddress?.port ?? 0)
                 await runtime.setAPIAddress(address.description)
                 onAPIReady(address)
             })
+    }
+
+    /// The API's TLS from the configured files; nil on loopback without them. An API that is
+    /// not on loopback refuses to start without TLS: its tokens would cross the network in
+    /// clear text.
+    private func apiTLS() throws -> TLSConfiguration? {
+        guard let cert = config.apiTLSCertificate, let key = config.apiTLSKey else {
+            if !config.apiIsLoopback { throw APITLSError.notOnLoopbackWithoutTLS(config.api.description) }
+            return nil
+        }
+        return try APIServer.tlsConfiguration(certificateFile: cert, keyFile: key)
     }
 
     /// The keyring saved by an earlier rotation, else the cluster key alone.

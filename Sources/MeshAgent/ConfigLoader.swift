@@ -39,6 +39,9 @@ public enum ConfigLoader {
         "workload_recovery": "one of " + WorkloadRecovery.allCases.map(\.rawValue).joined(separator: ", ")
             + " (what to do with instances the previous agent left running)",
         "stats_interval": "whole seconds between statistics samples, \(statsIntervalRange.lowerBound)-\(statsIntervalRange.upperBound)",
+        "api_require_token": "true or false: whether an API on loopback also needs a token (an API on any other address always does)",
+        "api_tls_cert": "a path to the API's TLS certificate chain (PEM); required with api_tls_key when the API is not on loopback",
+        "api_tls_key": "a path to the API's TLS private key (PEM)",
     ]
 
     /// The merged, validated configuration.
@@ -116,6 +119,8 @@ public enum ConfigLoader {
                 out[key] = .text(s)
             } else if let n = value as? NSNumber, key == "stats_interval" {
                 out[key] = .text(n.stringValue)
+            } else if let b = value as? Bool, key == "api_require_token" {
+                out[key] = .text(b ? "true" : "false")
             } else if let list = value as? [Any], list.allSatisfy({ $0 is String }), key == "join" {
                 out[key] = .list(list as! [String])
             } else if let table = value as? [String: Any], table.values.allSatisfy({ $0 is String }), key == "tags" {
@@ -195,6 +200,18 @@ public enum ConfigLoader {
             let s = try text()
             guard let n = Int(s), statsIntervalRange.contains(n) else { throw fail(s) }
             config.statsInterval = .seconds(n)
+        case "api_require_token":
+            let s = try text()
+            guard s == "true" || s == "false" else { throw fail(s) }
+            config.apiRequireToken = s == "true"
+        case "api_tls_cert":
+            let s = try text()
+            guard !s.isEmpty else { throw fail("\"\"") }
+            config.apiTLSCertificate = s
+        case "api_tls_key":
+            let s = try text()
+            guard !s.isEmpty else { throw fail("\"\"") }
+            config.apiTLSKey = s
         default:
             throw fail("\(raw)")
         }

@@ -135,6 +135,9 @@ actor ConsensusService {
     var state: ControlState { replica.state }
     /// The replica's state and its position, read together.
     func replicaView() -> (ControlState, ConsensusStatus) { (replica.state, status) }
+
+    /// The API token whose secret hashes to `hash`, in this agent's replica.
+    func token(hash: String) -> TokenEntry? { replica.state.token(hash: hash) }
     /// How long a read (or a write's answer on the agent that took it) waits for this
     /// replica to apply the leader's index before it asks the leader for its control state
     /// instead (`fetchState`): reads stay linearizable when the event log lags.

@@ -190,3 +190,23 @@ public enum Checksum {
         return out
     }
 }
+
+/// API token secrets: made here, shown to their owner once, and kept by the mesh only as
+/// a hash (BLAKE2b-256): whoever reads the control state or the event log learns nothing
+/// that opens a door.
+public enum TokenSecret {
+    /// The prefix that tells a meshd token from other secrets in a script or a log.
+    public static let prefix = "mtk_"
+
+    /// A new secret: the prefix and 32 random bytes in hex.
+    public static func generate() -> String { prefix + Hex.encode(Sodium.randomBytes(32)) }
+
+    /// The hash the control state keeps, 64 lowercase hex digits.
+    public static func hash(_ secret: String) -> String {
+        Sodium.ensureInitialized()
+        let bytes = Array(secret.utf8)
+        var out = [UInt8](repeating: 0, count: 32)
+        _ = crypto_generichash(&out, 32, bytes, UInt64(bytes.count), nil, 0)
+        return Hex.encode(out)
+    }
+}

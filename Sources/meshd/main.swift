@@ -32,13 +32,18 @@ struct MeshD: AsyncParsableCommand {
     @Option(help: "Timing profile: lan, wan or local.") var profile: String?
     @Option(help: "Instances the previous agent left running: adopt or stop.") var workloadRecovery: String?
     @Option(help: "Seconds between statistics samples (1-3600).") var statsInterval: String?
+    @Option(help: "true: the API asks for a token even on loopback (elsewhere it always does).") var apiRequireToken: String?
+    @Option(help: "The API's TLS certificate chain (PEM), required when the API is not on loopback.") var apiTlsCert: String?
+    @Option(help: "The API's TLS private key (PEM).") var apiTlsKey: String?
 
     func flagLayer() throws(ConfigError) -> [String: RawSetting] {
         var flags: [String: RawSetting] = [:]
         let texts: [(String, String?)] = [("name", name), ("bind", bind), ("advertise", advertise), ("api", api),
                                           ("data_dir", dataDir), ("cluster_key_file", clusterKeyFile),
                                           ("log_level", logLevel), ("profile", profile),
-                                          ("workload_recovery", workloadRecovery), ("stats_interval", statsInterval)]
+                                          ("workload_recovery", workloadRecovery), ("stats_interval", statsInterval),
+                                          ("api_require_token", apiRequireToken), ("api_tls_cert", apiTlsCert),
+                                          ("api_tls_key", apiTlsKey)]
         for case let (key, value?) in texts { flags[key] = .text(value) }
         if !join.isEmpty { flags["join"] = .list(join) }
         if !tag.isEmpty {
@@ -69,7 +74,7 @@ struct MeshD: AsyncParsableCommand {
             // lines at once, not when a buffer fills.
             FileHandle.standardOutput.write(Data(banner.lines.map { $0 + "\n" }.joined().utf8))
         } onAPIReady: { address in
-            FileHandle.standardOutput.write(Data((AgentBanner.apiLine(address) + "\n").utf8))
+            FileHandle.standardOutput.write(Data((AgentBanner.apiLine(address, tls: agentConfig.apiTLSCertificate != nil) + "\n").utf8))
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)],

@@ -49,10 +49,13 @@ final class AgentProcess: @unchecked Sendable {
 
     /// The mesh port from the banner (`meshd: mesh listening on udp+tcp HOST:PORT`).
     var meshPort: Int? { Self.port(after: "meshd: mesh listening on udp+tcp ", in: stdout) }
-    /// The API address from `meshd: api listening on http://HOST:PORT`.
+    /// The API address from `meshd: api listening on http://HOST:PORT` (or `https://`).
     var apiAddress: String? {
-        stdout.split(separator: "\n").first { $0.hasPrefix("meshd: api listening on http://") }
-            .map { String($0.dropFirst("meshd: api listening on http://".count)) }
+        for scheme in ["http://", "https://"] {
+            let prefix = "meshd: api listening on " + scheme
+            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return String(line.dropFirst(prefix.count)) }
+        }
+        return nil
     }
 
     static func port(after prefix: String, in text: String) -> Int? {
@@ -63,7 +66,7 @@ final class AgentProcess: @unchecked Sendable {
 
     /// Waits until the banner and the API line are printed.
     func waitUntilServing(timeout: Duration = .seconds(20)) async throws {
-        try await waitForOutput(timeout: timeout) { $0.contains("meshd: api listening on http://") }
+        try await waitForOutput(timeout: timeout) { $0.contains("meshd: api listening on http") }
     }
 
     /// Polls until `condition` holds on stdout, or fails with what was last seen.

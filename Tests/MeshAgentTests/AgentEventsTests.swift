@@ -37,5 +37,11 @@ struct AgentEventsTests {
                            command: ControlCommand(.setVar(key: "b", value: String(repeating: "x", count: 5000)), requester: "local", via: via).encoded)
         let cut = try #require(try roundTrip(big))
         #expect(!cut.complete && cut.entry.index == LogIndex(13))
+        let hash = String(repeating: "e", count: 64)
+        for (i, op) in [ControlCommand.Operation.bootstrapToken(name: "root", hash: hash),
+                        .createToken(name: "ci", role: .operate, hash: hash), .revokeToken(name: "ci")].enumerated() {
+            let token = LogEntry(term: Term(3), index: LogIndex(14 + UInt64(i)), command: ControlCommand(op, requester: "token:root", via: via).encoded)
+            #expect(try roundTrip(token) == CommittedEntry(token), "\(op)")
+        }
     }
 }

@@ -64,7 +64,7 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try ConfigLoader.load(flags: [:], configFile: file, environment: env) }
         do { _ = try ConfigLoader.load(flags: [:], configFile: file, environment: env) } catch {
             #expect(error.key == "nmae")
-            #expect(error.description.contains("not a known key; known keys: advertise, api, bind"))
+            #expect(error.description.contains("not a known key; known keys: advertise, api, api_require_token, api_tls_cert, api_tls_key, bind"))
         }
     }
 

@@ -1,0 +1,71 @@
+import Consensus
+import Foundation
+import Hummingbird
+import MeshAPI
+import MeshWire
+
+extension APIRoutes {
+    /// `/v1/tokens`: the API's tokens (APIAccess). A token's secret is made here, on the
+    /// agent that took the request, answered once, and committed only as its hash.
+    static func addTokenRoutes(to router: Router<APIRequestContext>, services: AgentServices) {
+        router.post("/v1/tokens/bootstrap") { request, context in
+            let body = try await decodeOptional(TokenBootstrapRequest.self, from: request) ?? TokenBootstrapRequest()
+            let name = body.name ?? "bootstrap"
+            let secret = TokenSecret.generate()
+            let index = try await commit(.bootstrapToken(name: name, hash: TokenSecret.hash(secret)), services: services, context: context)
+            return JSONResponse.make(TokenCreated(name: name, role: TokenRole.admin.rawValue, secret: secret, index: index), status: .created)
+        }
+
+        router.post("/v1/tokens") { request, context in
+            let body = try await decode(TokenCreateRequest.self, from: request)
+            guard let role = TokenRole(rawValue: body.role) else {
+                throw APIFailure.badRequest("role \"\(body.role)\": one of " + TokenRole.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            let secret = TokenSecret.generate()
+            let index = try await commit(.createToken(name: body.name, role: role, hash: TokenSecret.hash(secret)),
+                                         services: services, context: context)
+            return JSONResponse.make(TokenCreated(name: body.name, role: role.rawValue, secret: secret, index: index), status: .created)
+        }
+
+        router.get("/v1/tokens") { request, _ in
+            if !isStale(request), case let .failure(e) = await services.consensus.readBarrier() {
+                throw APIFailure.http(status: .serviceUnavailable, detail: "\(e)")
+            }
+            let (state, _) = await services.consensus.replicaView()
+            return JSONResponse.make(state.tokens.values.sorted { $0.name < $1.name }
+                .map { TokenInfo(name: $0.name, role: $0.role.rawValue, index: $0.index.value) })
+        }
+
+        router.delete("/v1/tokens/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            return try await write(.revokeToken(name: name), services: services, context: context)
+        }
+    }
+
+    /// Commits `op` through Raft and returns its index, or throws the API's error for it.
+    static func commit(_ op: ControlCommand.Operation, services: AgentServices, context: APIRequestContext) async throws -> UInt64 {
+        if let why = ControlState.validate(op) { throw APIFailure.badRequest(why) }
+        switch await services.consensus.submit(op, requester: requester(context)) {
+        case let .success(index): return index.value
+        case let .failure(e):
+            switch e {
+            case .noLeader: throw APIFailure.http(status: .serviceUnavailable, detail: e.description)
+            case .timedOut, .leaderChanged: throw APIFailure.http(status: .gatewayTimeout, detail: e.description)
+            case .refused, .storage: throw APIFailure.refused(e.description)
+            }
+        }
+    }
+
+    /// A JSON body that may be empty.
+    static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T? {
+        if let length = request.headers[.contentLength], length == "0" { return nil }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: AgentLimits.maxRequestBodyBytes) } catch {
+            throw APIFailure.bodyTooLarge(limit: AgentLimits.maxRequestBodyBytes)
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
+            throw APIFailure.badRequest("the body is not a valid \(T.self) JSON object: \(error)")
+        }
+    }
+}
