@@ -12,3 +12,6 @@ if [ "$#" -gt 0 ]; then exec swift test "$@"; fi
 # agents whose timing must not compete with the rest of the suite for two cores.
 swift test --skip EndToEndTests
 swift test --filter EndToEndTests
+# Real hosts: agents in network namespaces, faults made by the kernel (root only; skipped
+# with a visible message elsewhere).
+scripts/netns-test.sh

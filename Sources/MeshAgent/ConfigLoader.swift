@@ -142,6 +142,12 @@ public enum ConfigLoader {
             guard case let .text(s) = raw else { throw fail("\(raw)") }
             return s
         }
+        /// A path or other text that must not be empty.
+        func nonEmpty() throws(ConfigError) -> String {
+            let s = try text()
+            guard !s.isEmpty else { throw fail("\"\"") }
+            return s
+        }
         func address(minPort: Int) throws(ConfigError) -> HostPort {
             let s = try text()
             guard let hp = HostPort(parsing: s), hp.port >= minPort else { throw fail(s) }
@@ -155,10 +161,7 @@ public enum ConfigLoader {
         case "bind": config.bind = try address(minPort: 0)
         case "advertise": config.advertise = try address(minPort: 1)
         case "api": config.api = try address(minPort: 0)
-        case "data_dir":
-            let s = try text()
-            guard !s.isEmpty else { throw fail("\"\"") }
-            config.dataDir = s
+        case "data_dir": config.dataDir = try nonEmpty()
         case "join":
             let items: [String]
             switch raw {
@@ -180,10 +183,7 @@ public enum ConfigLoader {
                 guard isLabel(k, maxBytes: maxTagKeyBytes), v.utf8.count <= maxTagValueBytes else { throw fail("\(k)=\(v)") }
             }
             config.tags = table
-        case "cluster_key_file":
-            let s = try text()
-            guard !s.isEmpty else { throw fail("\"\"") }
-            config.clusterKeyFile = s
+        case "cluster_key_file": config.clusterKeyFile = try nonEmpty()
         case "log_level":
             let s = try text()
             guard let level = LogLevelName(rawValue: s) else { throw fail(s) }
@@ -204,14 +204,8 @@ public enum ConfigLoader {
             let s = try text()
             guard s == "true" || s == "false" else { throw fail(s) }
             config.apiRequireToken = s == "true"
-        case "api_tls_cert":
-            let s = try text()
-            guard !s.isEmpty else { throw fail("\"\"") }
-            config.apiTLSCertificate = s
-        case "api_tls_key":
-            let s = try text()
-            guard !s.isEmpty else { throw fail("\"\"") }
-            config.apiTLSKey = s
+        case "api_tls_cert": config.apiTLSCertificate = try nonEmpty()
+        case "api_tls_key": config.apiTLSKey = try nonEmpty()
         default:
             throw fail("\(raw)")
         }

@@ -71,14 +71,16 @@ LOG_TAIL_LINES = 25
 STALL_REPORT_S = 1.0          # a harness tick this late is reported as a machine stall
 SLOW_ANSWER_S = 2.0           # an agent's answer this slow is reported with a failure
 
-# The agents' data directories go on tmpfs when there is one: these tests are about the
-# network, and a disk shared with a build can stall an fsync (and the agent) for seconds.
+# The agents' data directories and logs go on tmpfs when there is one: these tests are
+# about the network, and a disk shared with a build can stall an fsync, or a log line's
+# write under dirty-page throttling (and with it the agent's thread), for seconds.
 DATA_PARENT = os.environ.get("MESHD_FAULTS_DATA_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
 VOTERS_WANTED = 3             # the leader's default voter count (README: Raft)
 
-# Non-voter members answer reads from an empty replica (issue 18). Until that is fixed
-# the partition test reads the acknowledged writes on the voters only; flip this then.
-READ_ON_ALL_HOSTS = False
+# Every member, voter or not, answers linearizable reads from its own replica of the
+# control state, so the partition test reads the acknowledged writes on every host. False
+# reads them on the voters only (to tell a replica fault from a Raft one).
+READ_ON_ALL_HOSTS = True
 
 RUN_PREFIX = "mshf%d" % os.getpid()
 
@@ -807,6 +809,15 @@ def deaf_control_fault():
                  % MESH_PORT, apply, base.heal, base.cut, True, base.send_errno)
 
 
+def conclude(result, mesh, since):
+    """After a test, pass or fail: a failure gets the harness's own stalls since `since`
+    and the agents' log tails; the test's resources are released either way."""
+    if not result.passed:
+        result.notes.extend(mesh.stall_notes(since))
+        result.notes.append("agent logs:\n" + mesh.log_tails())
+    RESOURCES.release()
+
+
 def test_single_host_fault(fault, workdir):
     result = Result(fault.name, fault.description)
     mesh = Mesh(fault.name, 3, workdir)
@@ -865,10 +876,7 @@ def test_single_host_fault(fault, workdir):
     except RuntimeError as e:
         result.fail("harness: %s" % e)
     finally:
-        if not result.passed:
-            result.notes.extend(mesh.stall_notes(t_fault if t_fault is not None else t_test))
-            result.notes.append("agent logs:\n" + mesh.log_tails())
-        RESOURCES.release()
+        conclude(result, mesh, t_fault if t_fault is not None else t_test)
     return result
 
 
@@ -1016,10 +1024,7 @@ def test_partition(workdir):
     except RuntimeError as e:
         result.fail("harness: %s" % e)
     finally:
-        if not result.passed:
-            result.notes.extend(mesh.stall_notes(t_fault if t_fault is not None else t_test))
-            result.notes.append("agent logs:\n" + mesh.log_tails())
-        RESOURCES.release()
+        conclude(result, mesh, t_fault if t_fault is not None else t_test)
     return result
 
 
@@ -1083,7 +1088,7 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     atexit.register(RESOURCES.release)
-    workdir = tempfile.mkdtemp(prefix="meshd-faults-")
+    workdir = tempfile.mkdtemp(prefix="meshd-faults-", dir=DATA_PARENT)
     if not opts.keep_logs:
         atexit.register(shutil.rmtree, workdir, True)
     log("meshd fault tests: binaries %s, namespaces %s-*, subnet 10.213.%d.0/24, work dir %s"
