@@ -11,6 +11,8 @@ public struct ControlCommand: Sendable, Equatable {
         /// The first admin token; refused when the mesh already has a token.
         case bootstrapToken(name: String, hash: String)
         case revokeToken(name: String)
+        /// Refuse a node's frames everywhere (its Ed25519 key), for good: a stolen Pi.
+        case banMember(id: NodeID)
     }
     public var operation: Operation
     /// Who asked: the API token's name or `local`, and the node that accepted the request.
@@ -29,6 +31,7 @@ public struct ControlCommand: Sendable, Equatable {
         case let .createToken(n, role, h): w.write(UInt8(20)); w.write(n); w.write(role.rawValue); w.write(h)
         case let .bootstrapToken(n, h): w.write(UInt8(21)); w.write(n); w.write(h)
         case let .revokeToken(n): w.write(UInt8(22)); w.write(n)
+        case let .banMember(id): w.write(UInt8(30)); w.write(id)
         }
         w.write(requester); w.write(via)
         return w.bytes
@@ -46,6 +49,7 @@ public struct ControlCommand: Sendable, Equatable {
             op = .createToken(name: name, role: role, hash: try r.readString(limit: TokenLimits.hashHexDigits))
         case 21: op = .bootstrapToken(name: try r.readString(limit: TokenLimits.maxNameBytes), hash: try r.readString(limit: TokenLimits.hashHexDigits))
         case 22: op = .revokeToken(name: try r.readString(limit: TokenLimits.maxNameBytes))
+        case 30: op = .banMember(id: try r.readNodeID())
         case let t: throw .malformed("control command tag \(t)")
         }
         let c = ControlCommand(op, requester: try r.readString(limit: 256), via: try r.readNodeID())
@@ -59,6 +63,8 @@ public enum ControlLimits {
     public static let maxVarKeyBytes = 256
     public static let maxVarValueBytes = 64 * 1024
     public static let maxVars = 10_000
+    /// Banned nodes the state holds (each refused by every agent's frame check).
+    public static let maxBans = 10_000
 }
 
 /// A mesh-wide variable as applied.
@@ -81,6 +87,8 @@ public struct ControlState: Sendable, Equatable {
     public private(set) var vars: [String: VarEntry] = [:]
     /// API tokens by name (hashes only; the secrets are never in the state).
     public private(set) var tokens: [String: TokenEntry] = [:]
+    /// Nodes whose frames every agent refuses, with the index that banned them.
+    public private(set) var banned: [NodeID: LogIndex] = [:]
     public private(set) var appliedIndex = LogIndex.zero
 
     public init() {}
@@ -99,6 +107,8 @@ public struct ControlState: Sendable, Equatable {
             let t = tokens[name]!
             w.write(name); w.write(t.role.rawValue); w.write(t.hash); w.write(t.index.value)
         }
+        // Bans follow the tokens; a snapshot written before bans existed ends before them.
+        w.writeList(banned.keys.sorted()) { w, id in w.write(id); w.write(banned[id]!.value) }
         return w.bytes
     }
 
@@ -120,6 +130,12 @@ public struct ControlState: Sendable, Equatable {
             }
             tokens = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
         }
+        if !r.isAtEnd {
+            let list = try r.readList(limit: ControlLimits.maxBans, minElementBytes: 40) { (r: inout ByteReader) throws(WireError) in
+                (try r.readNodeID(), LogIndex(try r.readUInt64()))
+            }
+            banned = Dictionary(list, uniquingKeysWith: { _, last in last })
+        }
         try r.expectEnd()
     }
 
@@ -133,6 +149,7 @@ public struct ControlState: Sendable, Equatable {
         case let .removeVar(key): return validateKey(key)
         case let .createToken(name, _, hash), let .bootstrapToken(name, hash): return validateToken(name: name, hash: hash)
         case let .revokeToken(name): return validateToken(name: name, hash: nil)
+        case .banMember: return nil
         }
     }
 
@@ -169,6 +186,10 @@ public struct ControlState: Sendable, Equatable {
             tokens[name] = TokenEntry(name: name, role: role, hash: hash, index: entry.index)
         case let .revokeToken(name):
             guard tokens.removeValue(forKey: name) != nil else { return .refused("no token named \(name)") }
+        case let .banMember(id):
+            guard banned[id] == nil else { return .refused("\(id) is banned already") }
+            guard banned.count < ControlLimits.maxBans else { return .refused("\(ControlLimits.maxBans) nodes banned already") }
+            banned[id] = entry.index
         }
         return .ok
     }

@@ -32,7 +32,8 @@ struct APIAccess: Sendable {
     static func requiredRole(method: HTTPRequest.Method, path: String) -> TokenRole? {
         if method == .post, path == "/v1/tokens/bootstrap" { return nil }
         if path == "/v1/tokens" || path.hasPrefix("/v1/tokens/") || path.hasPrefix("/v1/keys")
-            || path == "/v1/join" || path == "/v1/leave" || path.hasPrefix("/v1/raft/") {
+            || path == "/v1/join" || path == "/v1/leave" || path.hasPrefix("/v1/raft/")
+            || (path.hasPrefix("/v1/members/") && method != .get && method != .head) {
             return .admin
         }
         switch method {

@@ -2,12 +2,13 @@ import Consensus
 import Foundation
 import Hummingbird
 import MeshAPI
+import MeshCore
 import MeshWire
 
 extension APIRoutes {
     /// `/v1/tokens`: the API's tokens (APIAccess). A token's secret is made here, on the
     /// agent that took the request, answered once, and committed only as its hash.
-    static func addTokenRoutes(to router: Router<APIRequestContext>, services: AgentServices) {
+    static func addTokenRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: AgentServices) {
         router.post("/v1/tokens/bootstrap") { request, context in
             let body = try await decodeOptional(TokenBootstrapRequest.self, from: request) ?? TokenBootstrapRequest()
             let name = body.name ?? "bootstrap"
@@ -34,6 +35,20 @@ extension APIRoutes {
             let (state, _) = await services.consensus.replicaView()
             return JSONResponse.make(state.tokens.values.sorted { $0.name < $1.name }
                 .map { TokenInfo(name: $0.name, role: $0.role.rawValue, index: $0.index.value) })
+        }
+
+        router.post("/v1/members/:node/ban") { _, context in
+            let text = context.parameters.get("node") ?? ""
+            let id: NodeID
+            if text.count == 64, let bytes = Hex.decode(text), let full = NodeID(publicKey: bytes) {
+                id = full
+            } else if let m = await runtime.findMember(text) {
+                id = m.id
+            } else {
+                throw APIFailure.unknownMember(text)
+            }
+            guard id != runtime.identity.nodeID else { throw APIFailure.badRequest("an agent cannot ban itself; ask another member") }
+            return try await write(.banMember(id: id), services: services, context: context)
         }
 
         router.delete("/v1/tokens/:name") { request, context in

@@ -69,6 +69,9 @@ enum AgentEvents {
         case let .revokeToken(name):
             attributes["name"] = name
             return ("control.token.revoked", attributes)
+        case let .banMember(id):
+            attributes["member"] = id.hex
+            return ("control.member.banned", attributes)
         }
     }
 
@@ -103,6 +106,9 @@ enum AgentEvents {
         case "control.token.revoked":
             guard let name = a["name"] else { return nil }
             return CommittedEntry(entry(.command, ControlCommand(.revokeToken(name: name), requester: requester, via: via).encoded))
+        case "control.member.banned":
+            guard let id = a["member"].flatMap({ Hex.decode($0) }).flatMap({ NodeID(publicKey: $0) }) else { return nil }
+            return CommittedEntry(entry(.command, ControlCommand(.banMember(id: id), requester: requester, via: via).encoded))
         default: return nil
         }
     }

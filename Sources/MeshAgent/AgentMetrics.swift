@@ -32,6 +32,7 @@ enum AgentMetrics {
                              value: Double(datagramRejected[reason] &+ streamRejected[reason] &+ runtime.decodeRejected[reason])))
         }
         rejected.append((labels: [("reason", "misrouted")], value: Double(runtime.misroutedFrames)))
+        rejected.append((labels: [("reason", "banned")], value: Double(runtime.bannedFrames)))
         p.family("meshd_frames_rejected_total", .counter,
                  help: "Frames refused before reaching the protocol (wrong key, bad signature, replay, malformed...), by reason.",
                  rejected)

@@ -56,6 +56,7 @@ extension AgentService {
         let (services, drains) = AgentServices.make(eventLog: eventLog, consensus: consensus)
         let log = logger
         let publisher = ControlPublisher(eventLog: eventLog, logger: logger)
+        await consensus.setBans(runtime.bans)
         await consensus.setOnApplied { batch in
             // The leader publishes what it applied, so every member learns it without Raft.
             await publisher.publish(batch, leading: await consensus.status.role == .leader)

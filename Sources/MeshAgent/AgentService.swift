@@ -178,7 +178,7 @@ public struct AgentService: Service {
                 + refusals.metricsText
         }, access: access))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
-        APIRoutes.addTokenRoutes(to: router, services: services)
+        APIRoutes.addTokenRoutes(to: router, runtime: runtime, services: services)
         APIRoutes.addNodeRoutes(to: router, runtime: runtime, node: node, record: record)
         let host = config.api.host
         let onAPIReady = self.onAPIReady

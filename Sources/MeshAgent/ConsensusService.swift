@@ -285,6 +285,13 @@ actor ConsensusService {
     /// Who publishes applied entries: called with those applied within `publishInterval`, in order.
     func setOnApplied(_ f: @escaping @Sendable ([Applied]) async -> Void) { onApplied = f }
 
+    /// The runtime's ban list, kept equal to the replica's bans.
+    var bans: BanList?
+    func setBans(_ list: BanList) {
+        bans = list
+        list.set(Set(replica.state.banned.keys))
+    }
+
     func start() {
         let transport = transport, outboxStream = outboxStream, publishSignals = publishSignals
         // Detached: these must not wait for this actor's thread, which an fsync may hold.
@@ -948,6 +955,11 @@ actor ConsensusService {
     }
 
     func wakeApplyWaiters() {
+        // Every path that moves the replica (Raft's apply, the leader's events, a state
+        // install) ends here: the bans it holds now are the ones every frame check uses.
+        if let bans, replica.state.banned.count != bans.count || !replica.state.banned.keys.allSatisfy(bans.contains) {
+            bans.set(Set(replica.state.banned.keys))
+        }
         guard applyWaiters.contains(where: { $0.index <= replica.appliedIndex }) else { return }
         let done = applyWaiters.filter { $0.index <= replica.appliedIndex }
         applyWaiters.removeAll { $0.index <= replica.appliedIndex }

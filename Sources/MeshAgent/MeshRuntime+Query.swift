@@ -40,6 +40,10 @@ extension MeshRuntime {
         do { reply = try streamOpener.open(bytes, keyring: keyring, channel: .stream) } catch {
             throw .badReply(target.name, reason: "\(error)")
         }
+        if bans.contains(reply.sender) {
+            counters.bannedFrames &+= 1
+            throw .badReply(target.name, reason: "the node is banned")
+        }
         guard reply.kind == .nodeReply, reply.sender == target.id else {
             throw .badReply(target.name, reason: "a \(reply.kind) frame from \(reply.sender)")
         }

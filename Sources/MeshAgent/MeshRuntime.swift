@@ -50,6 +50,8 @@ actor MeshRuntime {
     private var mesh: MeshDatagramSocket?
     /// Sends the kernel refused, by socket and reason, and the sockets bound again.
     nonisolated let socketErrors: SocketErrorCounters
+    /// Nodes whose frames are refused (the control state's bans, kept by the consensus service).
+    nonisolated let bans = BanList()
     private var timer: Scheduled<Void>?
     private var timerDeadline: MeshTime?
     private var activeExchanges = 0
@@ -118,6 +120,7 @@ actor MeshRuntime {
             counters.bytesInDatagram &+= UInt64(datagram.bytes.count)
             // Refusals are counted by the opener, by reason.
             guard let frame = try? datagramOpener.open(datagram.bytes, keyring: keyring) else { continue }
+            if bans.contains(frame.sender) { counters.bannedFrames &+= 1; continue }
             switch frame.kind {
             case .keyringCommand: handleKeyringCommand(frame, from: datagram.source)
             case .keyringReply: handleKeyringReply(frame)
@@ -142,6 +145,7 @@ actor MeshRuntime {
     func answerStream(_ bytes: [UInt8], from source: PeerAddress) async -> [UInt8]? {
         counters.bytesInStream &+= UInt64(bytes.count)
         guard let frame = try? streamOpener.open(bytes, keyring: keyring, channel: .stream) else { return nil }
+        if bans.contains(frame.sender) { counters.bannedFrames &+= 1; return nil }
         if frame.kind == .nodeQuery { return await answerNodeQuery(frame) }
         if frame.kind.rawValue >= AgentServices.firstKind {
             routeToServices(frame)   // one-way: no answer on the stream
@@ -307,6 +311,7 @@ actor MeshRuntime {
             counters.exchangesFailed &+= 1
             return
         }
+        if bans.contains(frame.sender) { counters.bannedFrames &+= 1; counters.exchangesFailed &+= 1; return }
         let message: MembershipMessage
         do throws(WireError) {
             guard frame.kind == .pushPull else { throw WireError.unknownKind(frame.kind.rawValue) }

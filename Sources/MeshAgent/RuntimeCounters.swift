@@ -16,6 +16,8 @@ struct RuntimeCounters: Sendable {
     var decodeRejected = RejectCounters()
     /// Frames refused because they are of a kind that does not belong on their channel.
     var misroutedFrames: UInt64 = 0
+    /// Frames that opened (sealed and signed right) from a banned node, refused.
+    var bannedFrames: UInt64 = 0
     var exchangesOK: UInt64 = 0
     var exchangesFailed: UInt64 = 0
     var exchangesSkipped: UInt64 = 0

@@ -85,18 +85,45 @@ struct GlobalOptions: ParsableArguments {
 
 struct Members: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every member: name, id, address, status, incarnation, role, tags, rtt.",
-        discussion: """
-        The agent answering is marked with *. Statuses: alive, suspect, dead, left.
-        Example:
-          meshctl members
-          meshctl --json members | jq '.[] | select(.status == "alive") | .name'
-        """)
-    @OptionGroup var global: GlobalOptions
+        abstract: "List every member (the default), or ban one.",
+        subcommands: [List.self, Ban.self], defaultSubcommand: List.self)
 
-    func run() async throws {
-        try await global.show([MemberInfo].self, { c throws(ClientError) in try await c.get("/v1/members") },
-                              human: Views.members)
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List every member: name, id, address, status, incarnation, role, tags, rtt.",
+            discussion: """
+            The agent answering is marked with *. Statuses: alive, suspect, dead, left.
+            Example:
+              meshctl members
+              meshctl --json members | jq '.[] | select(.status == "alive") | .name'
+            """)
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try await global.show([MemberInfo].self, { c throws(ClientError) in try await c.get("/v1/members") },
+                                  human: Views.members)
+        }
+    }
+
+    struct Ban: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ban a node for good: every agent refuses its frames (its key), as soon as its replica applies the ban.",
+            discussion: """
+            For a lost or stolen machine. The ban names the node's key, so a new address does not
+            help it; rotate the cluster key afterwards (meshctl keys install/use/remove), which the
+            banned node no longer receives, so it cannot even read the mesh's traffic.
+            Example:
+              meshctl members ban pi-7
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The node: a member's name or id prefix, or a full 64-digit id.") var node: String
+
+        func run() async throws {
+            let path = "/v1/members/" + Var.escape(node) + "/ban"
+            try await global.show(CommandResult.self, { c throws(ClientError) in try await c.post(path, body: Optional<String>.none) },
+                                  human: { "banned \(node) (committed at index \($0.index)); rotate the cluster key next\n" })
+        }
     }
 }
 

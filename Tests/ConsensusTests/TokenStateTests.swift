@@ -49,6 +49,16 @@ struct TokenStateTests {
         #expect(old.tokens.isEmpty && old.vars["k"]?.value == "v", "a snapshot made before tokens existed")
     }
 
+    @Test func aBanIsKeptOnceAndTravelsInSnapshots() throws {
+        let thief = NodeID(w0: 9, w1: 9, w2: 9, w3: 9)
+        var s = ControlState()
+        #expect(s.apply(entry(1, .banMember(id: thief))) == .ok)
+        #expect(s.banned[thief] == LogIndex(1))
+        #expect(s.apply(entry(2, .banMember(id: thief))) == .refused("\(thief) is banned already"))
+        #expect(try ControlState(snapshot: s.snapshot).banned == s.banned)
+        #expect(try ControlCommand.decode(ControlCommand(.banMember(id: thief), requester: "r", via: via).encoded).operation == .banMember(id: thief))
+    }
+
     @Test func rolesAreOrdered() {
         #expect(TokenRole.read < .operate && TokenRole.operate < .admin)
         #expect(TokenRole.admin >= .read)

@@ -71,6 +71,40 @@ extension ClusterE2ETests {
             #expect(MeshCluster.sample(metrics, #"meshd_api_refused_total{reason="insufficient_role"}"#) >= 2)
         }
 
+        @Test func aBannedNodeIsRefusedByEveryAgentAndStaysOutAfterARestart() async throws {
+            let cluster = try await MeshCluster(count: 3)
+            defer { cluster.shutdown() }
+            try await cluster.waitAllAlive()
+            let addr = try #require(cluster.agents[0].apiAddress)
+            /// `members ban n2`, again while the mesh has no leader to commit it (HTTP 503/504:
+            /// at start, or while the voter set replaces the banned voter).
+            func ban() async throws -> (status: Int32, stdout: String, stderr: String) {
+                var out = try await meshctl(["--addr", addr, "members", "ban", "n2"])
+                let deadline = ContinuousClock.now + .seconds(20)
+                while out.status != 0, out.stderr.contains("HTTP 50"), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(200))
+                    out = try await meshctl(["--addr", addr, "members", "ban", "n2"])
+                }
+                return out
+            }
+            let first = try await ban()
+            #expect(first.status == 0, "\(first.stderr)")
+            // Its frames are refused from now on, so the others find it dead; it does not
+            // come back by restarting with the same key.
+            try await cluster.waitForViews([0, 1], ["n0": "alive", "n1": "alive", "n2": "dead"])
+            try await cluster.agents[2].stop(signal: SIGKILL)
+            try await cluster.startAgent(name: "n2", dataDir: cluster.agents[2].dataDir)
+            try await cluster.waitProbeRounds(3, of: [0, 1])   // the banned node has no one left to probe
+            for i in [0, 1] {
+                #expect(await cluster.view(i)["n2"] == "dead", "n\(i) let the banned node back")
+                let m = try await cluster.metrics(i)
+                #expect(MeshCluster.sample(m, #"meshd_frames_rejected_total{reason="banned"}"#) > 0)
+            }
+            // Banned by its key: a second ban names it by id (it is dead, and no name is needed).
+            let again = try await ban()
+            #expect(again.status == 1 && again.stderr.contains("banned already"), "\(again.stderr)")
+        }
+
         @Test func anAPIOffLoopbackNeedsTLSAndThenServesItWithTokens() async throws {
             // Without TLS the agent refuses to start and says what to do.
             let plain = try AgentProcess(arguments: ["--bind", "127.0.0.1:0", "--api", "0.0.0.0:0", "--name", "open"])

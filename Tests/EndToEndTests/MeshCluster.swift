@@ -101,11 +101,11 @@ final class MeshCluster: @unchecked Sendable {
         throw CancellationError()
     }
 
-    /// Waits until every running agent has probed `rounds` more times than now, so a check
+    /// Waits until every running agent (of `only`, when given) has probed `rounds` more times than now, so a check
     /// that nothing happened (no suspicion, no flap) covers that many of the agents' own
     /// protocol periods rather than a span of wall-clock time; fails after `timeout`.
-    func waitProbeRounds(_ rounds: Int, timeout: Duration = .seconds(60)) async throws {
-        let running = agents.indices.filter { agents[$0].process.isRunning }
+    func waitProbeRounds(_ rounds: Int, of only: [Int]? = nil, timeout: Duration = .seconds(60)) async throws {
+        let running = (only ?? Array(agents.indices)).filter { agents[$0].process.isRunning }
         var start: [Int: Double] = [:]
         for i in running { start[i] = Self.sample(try await metrics(i), "meshd_probes_total") }
         let deadline = ContinuousClock.now + timeout

@@ -39,7 +39,8 @@ struct AgentEventsTests {
         #expect(!cut.complete && cut.entry.index == LogIndex(13))
         let hash = String(repeating: "e", count: 64)
         for (i, op) in [ControlCommand.Operation.bootstrapToken(name: "root", hash: hash),
-                        .createToken(name: "ci", role: .operate, hash: hash), .revokeToken(name: "ci")].enumerated() {
+                        .createToken(name: "ci", role: .operate, hash: hash), .revokeToken(name: "ci"),
+                        .banMember(id: NodeID(w0: 5, w1: 6, w2: 7, w3: 8))].enumerated() {
             let token = LogEntry(term: Term(3), index: LogIndex(14 + UInt64(i)), command: ControlCommand(op, requester: "token:root", via: via).encoded)
             #expect(try roundTrip(token) == CommittedEntry(token), "\(op)")
         }
