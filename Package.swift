@@ -85,7 +85,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deterministic simulator: virtual clock and network, faults, invariants, reports.
-        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership", "EventLog", "Consensus"]),
+        .target(name: "MeshSimulation", dependencies: ["MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "Scheduler"]),
         .executableTarget(name: "meshsim", dependencies: [
             "MeshSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats", "MeshCore"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "MeshCore"]),
-        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus"]),
+        .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus", "Scheduler"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.

@@ -178,7 +178,7 @@ struct Board {
         var here = [Int](repeating: 0, count: nodes.count)
         for (i, n) in perWorkload[spec.name] ?? [:] { here[i] = n }
         let spread = spec.strategy == .spread
-        for (slot, replaces) in needs {
+        for (k, (slot, replaces)) in needs.enumerated() {
             var best: Int?, bestKey = (Int.max, Double.infinity)
             for i in candidates where fits(i, spec) {
                 let room = roomAfter(i, spec)
@@ -186,8 +186,11 @@ struct Board {
                 if key < bestKey { best = i; bestKey = key }   // strictly better: ties keep the lower id
             }
             guard let best else {
-                plan.pending.append(.init(slot: slot, reason: unplaceable(spec, avoiding: avoiding, hot: hot)))
-                continue
+                // Nothing is reserved after a failed search, so the workload's remaining slots
+                // fit nowhere either, for the same reason: one scan of the nodes, not one per slot.
+                let reason = unplaceable(spec, avoiding: avoiding, hot: hot)
+                for (rest, _) in needs[k...] { plan.pending.append(.init(slot: rest, reason: reason)) }
+                return
             }
             reserve(spec.name, on: nodes[best].id, sign: 1)
             here[best] += 1

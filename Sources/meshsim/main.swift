@@ -12,6 +12,7 @@ struct MeshSim: ParsableCommand {
           meshsim list
           meshsim run crash-1
           meshsim run simulations/loss-5.scenario --seed 7 --nodes 200 --json
+          meshsim run sched-crash --seed 3
         Scenario names are looked up in simulations/ (see simulations/README.md).
         """,
         subcommands: [Run.self, List.self])
@@ -52,6 +53,10 @@ struct Run: ParsableCommand {
     func run() throws {
         if let text = try? ScenarioLibrary.text(of: scenario), RaftScenario.engine(of: text) == "raft" {
             try RaftRun(text: text, seed: seed, seeds: seeds, json: json).run()
+            return
+        }
+        if let text = try? ScenarioLibrary.text(of: scenario), RaftScenario.engine(of: text) == "sched" {
+            try SchedulerRun(text: text, seed: seed, nodes: nodes, json: json).run()
             return
         }
         if (try? EventLogScenario.read(scenario).engine) == "eventlog" { return try runEventLog() }

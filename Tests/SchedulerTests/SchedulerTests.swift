@@ -127,6 +127,19 @@ struct PlacementTests {
         #expect(mesh.plan().pending.map(\.reason).contains("no node with arch=aarch64 and 512 MB free (1 match: 1 full)"))
     }
 
+    @Test func slotsBeyondTheRoomLeftArePendingInOrderWithOneReason() {
+        // Two nodes of 1.5 GB, 512 MB of it taken: room for five 512 MB instances of seven;
+        // the last two slots are pending, in order, with the reason the first failed search found.
+        var mesh = Mesh(2, memory: 1_536)
+        mesh.workloads = [WorkloadSpec(name: "web", command: ["x"], count: 7, resources: .init(memoryMB: 512))]
+        mesh.placements = [Placement(id: PlacementID(1), slot: InstanceSlot("other", 0), node: Mesh.id(0), placedAt: .zero)]
+        mesh.workloads.append(WorkloadSpec(name: "other", command: ["x"], count: 1, resources: .init(memoryMB: 512)))
+        let plan = mesh.plan()
+        #expect(plan.place.map(\.slot.instance) == [0, 1, 2, 3, 4])
+        #expect(plan.pending.map(\.slot) == [InstanceSlot("web", 5), InstanceSlot("web", 6)])
+        #expect(Set(plan.pending.map(\.reason)) == ["no node with 512 MB free (2 match: 2 full)"])
+    }
+
     @Test func scalingDownStopsTheHighestInstancesAndRemovingAWorkloadStopsAll() {
         var mesh = Mesh(3)
         mesh.workloads = [WorkloadSpec(name: "web", command: ["x"], count: 3), WorkloadSpec(name: "db", command: ["x"], count: 1)]
