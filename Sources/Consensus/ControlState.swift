@@ -1,5 +1,6 @@
 import MeshCore
 import MeshWire
+import Scheduler
 
 /// A command to the replicated control state, with who asked (recorded in the event log).
 public struct ControlCommand: Sendable, Equatable {
@@ -11,6 +12,8 @@ public struct ControlCommand: Sendable, Equatable {
         /// The first admin token; refused when the mesh already has a token.
         case bootstrapToken(name: String, hash: String)
         case revokeToken(name: String)
+        /// The scheduler's commands (`WorkloadState`).
+        case workload(WorkloadCommand)
     }
     public var operation: Operation
     /// Who asked: the API token's name or `local`, and the node that accepted the request.
@@ -29,6 +32,7 @@ public struct ControlCommand: Sendable, Equatable {
         case let .createToken(n, role, h): w.write(UInt8(20)); w.write(n); w.write(role.rawValue); w.write(h)
         case let .bootstrapToken(n, h): w.write(UInt8(21)); w.write(n); w.write(h)
         case let .revokeToken(n): w.write(UInt8(22)); w.write(n)
+        case let .workload(c): w.write(UInt8(3)); c.encode(into: &w)
         }
         w.write(requester); w.write(via)
         return w.bytes
@@ -46,6 +50,7 @@ public struct ControlCommand: Sendable, Equatable {
             op = .createToken(name: name, role: role, hash: try r.readString(limit: TokenLimits.hashHexDigits))
         case 21: op = .bootstrapToken(name: try r.readString(limit: TokenLimits.maxNameBytes), hash: try r.readString(limit: TokenLimits.hashHexDigits))
         case 22: op = .revokeToken(name: try r.readString(limit: TokenLimits.maxNameBytes))
+        case 3: op = .workload(try WorkloadCommand.decode(from: &r))
         case let t: throw .malformed("control command tag \(t)")
         }
         let c = ControlCommand(op, requester: try r.readString(limit: 256), via: try r.readNodeID())
@@ -74,13 +79,14 @@ public enum ControlResult: Sendable, Equatable {
     case refused(String)
 }
 
-/// The replicated state the leader manages (mesh-wide variables so far; workload specs
-/// and placements come with the scheduler). Applied in log order on every node, so every
+/// The replicated state the leader manages: mesh-wide variables, API tokens (hashes), and
+/// the scheduler's workload specs and placements (`WorkloadState`). Applied in log order on every node, so every
 /// replica holds the same values at the same index.
 public struct ControlState: Sendable, Equatable {
     public private(set) var vars: [String: VarEntry] = [:]
     /// API tokens by name (hashes only; the secrets are never in the state).
     public private(set) var tokens: [String: TokenEntry] = [:]
+    public private(set) var workloads = WorkloadState()
     public private(set) var appliedIndex = LogIndex.zero
 
     public init() {}
@@ -99,6 +105,7 @@ public struct ControlState: Sendable, Equatable {
             let t = tokens[name]!
             w.write(name); w.write(t.role.rawValue); w.write(t.hash); w.write(t.index.value)
         }
+        workloads.encode(into: &w)
         return w.bytes
     }
 
@@ -120,6 +127,8 @@ public struct ControlState: Sendable, Equatable {
             }
             tokens = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
         }
+        // Workloads follow the tokens; a snapshot written before the scheduler existed ends here.
+        if !r.isAtEnd { workloads = try WorkloadState(decoding: &r) }
         try r.expectEnd()
     }
 
@@ -133,6 +142,7 @@ public struct ControlState: Sendable, Equatable {
         case let .removeVar(key): return validateKey(key)
         case let .createToken(name, _, hash), let .bootstrapToken(name, hash): return validateToken(name: name, hash: hash)
         case let .revokeToken(name): return validateToken(name: name, hash: nil)
+        case let .workload(c): return WorkloadState.validate(c)
         }
     }
 
@@ -169,6 +179,8 @@ public struct ControlState: Sendable, Equatable {
             tokens[name] = TokenEntry(name: name, role: role, hash: hash, index: entry.index)
         case let .revokeToken(name):
             guard tokens.removeValue(forKey: name) != nil else { return .refused("no token named \(name)") }
+        case let .workload(c):
+            return workloads.apply(c, at: entry.index)
         }
         return .ok
     }
