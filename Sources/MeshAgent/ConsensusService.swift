@@ -947,7 +947,16 @@ actor ConsensusService {
         }
     }
 
+    /// Called when the replica's applied index moved (the node reconciler's trigger).
+    var onReplicaAdvanced: (@Sendable () -> Void)?
+    var signalledIndex = LogIndex.zero
+    func setOnReplicaAdvanced(_ f: @escaping @Sendable () -> Void) { onReplicaAdvanced = f }
+
     func wakeApplyWaiters() {
+        if replica.appliedIndex != signalledIndex {
+            signalledIndex = replica.appliedIndex
+            onReplicaAdvanced?()
+        }
         guard applyWaiters.contains(where: { $0.index <= replica.appliedIndex }) else { return }
         let done = applyWaiters.filter { $0.index <= replica.appliedIndex }
         applyWaiters.removeAll { $0.index <= replica.appliedIndex }
