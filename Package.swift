@@ -42,10 +42,11 @@ let package = Package(
         .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
         // Signed events, the SQLite store, and scuttlebutt anti-entropy (a pure state machine).
         .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "SQLiteStore"]),
-        // Raft with pre-vote and check-quorum (a pure state machine).
-        .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog"]),
         // Workload placement: a pure, deterministic function of specs, nodes and placements.
         .target(name: "Scheduler", dependencies: ["MeshCore"]),
+        // Raft with pre-vote and check-quorum (a pure state machine); the control state it
+        // replicates holds the scheduler's workload specs and placements.
+        .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog", "Scheduler"]),
         // The HTTP API's JSON types and their Prometheus rendering, shared by meshd and meshctl
         // (Foundation only, so meshctl links no server code).
         .target(name: "MeshAPI"),
@@ -60,7 +61,7 @@ let package = Package(
         .target(name: "Stats", dependencies: ["MeshCore", "SQLiteStore"], exclude: ["README.md"]),
         // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "MeshAPI", "Supervisor", "Stats",
+            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "Scheduler", "MeshAPI", "Supervisor", "Stats",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -101,12 +102,12 @@ let package = Package(
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CSQLite", "SQLiteStore"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Scheduler", "CSQLite", "SQLiteStore"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats", "MeshCore"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "MeshCore"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus", "Scheduler"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor", "Consensus", "Scheduler"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests", dependencies: ["MeshAPI", "MeshClient", "MeshWire"]),

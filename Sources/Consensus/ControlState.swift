@@ -1,5 +1,6 @@
 import MeshCore
 import MeshWire
+import Scheduler
 
 /// A command to the replicated control state, with who asked (recorded in the event log).
 public struct ControlCommand: Sendable, Equatable {
@@ -13,6 +14,8 @@ public struct ControlCommand: Sendable, Equatable {
         case revokeToken(name: String)
         /// Refuse a node's frames everywhere (its Ed25519 key), for good: a stolen Pi.
         case banMember(id: NodeID)
+        /// The scheduler's commands (`WorkloadState`).
+        case workload(WorkloadCommand)
     }
     public var operation: Operation
     /// Who asked: the API token's name or `local`, and the node that accepted the request.
@@ -32,6 +35,7 @@ public struct ControlCommand: Sendable, Equatable {
         case let .bootstrapToken(n, h): w.write(UInt8(21)); w.write(n); w.write(h)
         case let .revokeToken(n): w.write(UInt8(22)); w.write(n)
         case let .banMember(id): w.write(UInt8(30)); w.write(id)
+        case let .workload(c): w.write(UInt8(3)); c.encode(into: &w)
         }
         w.write(requester); w.write(via)
         return w.bytes
@@ -50,6 +54,7 @@ public struct ControlCommand: Sendable, Equatable {
         case 21: op = .bootstrapToken(name: try r.readString(limit: TokenLimits.maxNameBytes), hash: try r.readString(limit: TokenLimits.hashHexDigits))
         case 22: op = .revokeToken(name: try r.readString(limit: TokenLimits.maxNameBytes))
         case 30: op = .banMember(id: try r.readNodeID())
+        case 3: op = .workload(try WorkloadCommand.decode(from: &r))
         case let t: throw .malformed("control command tag \(t)")
         }
         let c = ControlCommand(op, requester: try r.readString(limit: 256), via: try r.readNodeID())
@@ -80,8 +85,8 @@ public enum ControlResult: Sendable, Equatable {
     case refused(String)
 }
 
-/// The replicated state the leader manages (mesh-wide variables so far; workload specs
-/// and placements come with the scheduler). Applied in log order on every node, so every
+/// The replicated state the leader manages: mesh-wide variables, API tokens (hashes), and
+/// the scheduler's workload specs and placements (`WorkloadState`). Applied in log order on every node, so every
 /// replica holds the same values at the same index.
 public struct ControlState: Sendable, Equatable {
     public private(set) var vars: [String: VarEntry] = [:]
@@ -89,6 +94,7 @@ public struct ControlState: Sendable, Equatable {
     public private(set) var tokens: [String: TokenEntry] = [:]
     /// Nodes whose frames every agent refuses, with the index that banned them.
     public private(set) var banned: [NodeID: LogIndex] = [:]
+    public private(set) var workloads = WorkloadState()
     public private(set) var appliedIndex = LogIndex.zero
 
     public init() {}
@@ -107,7 +113,9 @@ public struct ControlState: Sendable, Equatable {
             let t = tokens[name]!
             w.write(name); w.write(t.role.rawValue); w.write(t.hash); w.write(t.index.value)
         }
-        // Bans follow the tokens; a snapshot written before bans existed ends before them.
+        // Workloads follow the tokens, bans the workloads; a snapshot written before a
+        // section existed ends before it.
+        workloads.encode(into: &w)
         w.writeList(banned.keys.sorted()) { w, id in w.write(id); w.write(banned[id]!.value) }
         return w.bytes
     }
@@ -130,6 +138,7 @@ public struct ControlState: Sendable, Equatable {
             }
             tokens = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
         }
+        if !r.isAtEnd { workloads = try WorkloadState(decoding: &r) }
         if !r.isAtEnd {
             let list = try r.readList(limit: ControlLimits.maxBans, minElementBytes: 40) { (r: inout ByteReader) throws(WireError) in
                 (try r.readNodeID(), LogIndex(try r.readUInt64()))
@@ -150,6 +159,7 @@ public struct ControlState: Sendable, Equatable {
         case let .createToken(name, _, hash), let .bootstrapToken(name, hash): return validateToken(name: name, hash: hash)
         case let .revokeToken(name): return validateToken(name: name, hash: nil)
         case .banMember: return nil
+        case let .workload(c): return WorkloadState.validate(c)
         }
     }
 
@@ -190,6 +200,8 @@ public struct ControlState: Sendable, Equatable {
             guard banned[id] == nil else { return .refused("\(id) is banned already") }
             guard banned.count < ControlLimits.maxBans else { return .refused("\(ControlLimits.maxBans) nodes banned already") }
             banned[id] = entry.index
+        case let .workload(c):
+            return workloads.apply(c, at: entry.index)
         }
         return .ok
     }

@@ -41,8 +41,10 @@ public struct InstanceRow: Codable, Sendable, Equatable {
     public var workload: String
     public var instance: String
     public var node: String
-    /// `starting`, `running`, `stopping`, `backing-off`, `exited`, `stopped`, `failed`, or
-    /// `unreachable` (the node did not answer).
+    /// `starting`, `running`, `stopping`, `backing-off`, `exited`, `stopped`, `failed`,
+    /// `unreachable` (the node did not answer), or for the scheduler's instances not
+    /// reported by a node: `pending` (`detail`: why it is not placed) and `placed` (placed
+    /// on a node that did not list it yet, or that is unreachable).
     public var state: String
     public var pid: Int32?
     public var restarts: Int
@@ -57,12 +59,15 @@ public struct InstanceRow: Codable, Sendable, Equatable {
     public var detail: String?
     public var adopted: Bool
     public var command: String
+    /// The scheduler's placement it runs for (`p7`); nil for `meshctl local run` instances.
+    public var placement: String?
 
     public init(workload: String, instance: String, node: String, state: String, pid: Int32?, restarts: Int,
-                started: String?, cpu: Double?, rss: UInt64?, detail: String?, adopted: Bool, command: String) {
+                started: String?, cpu: Double?, rss: UInt64?, detail: String?, adopted: Bool, command: String,
+                placement: String? = nil) {
         self.workload = workload; self.instance = instance; self.node = node; self.state = state; self.pid = pid
         self.restarts = restarts; self.started = started; self.cpu = cpu; self.rss = rss; self.detail = detail
-        self.adopted = adopted; self.command = command
+        self.adopted = adopted; self.command = command; self.placement = placement
     }
 
     /// `NAME.INSTANCE`.

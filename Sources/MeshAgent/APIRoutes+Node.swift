@@ -9,8 +9,10 @@ import Supervisor
 /// mesh-wide instance list (`/v1/instances`), logs from any node (`/v1/logs/...`) and
 /// statistics (`/v1/stats[/NODE]`). Other nodes are asked with `NodeQuery`s.
 extension APIRoutes {
+    /// `scheduled` adds the scheduler's view to `ps`: placements no node reported, pending instances.
     static func addNodeRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, node: NodeServices,
-                              record: @escaping @Sendable (String, [String: String]) async -> Void) {
+                              record: @escaping @Sendable (String, [String: String]) async -> Void,
+                              scheduled: @escaping @Sendable ([InstanceRow]) async -> [InstanceRow] = { $0 }) {
         router.post("/v1/local/instances") { request, context in
             let body = try await decode(InstanceStartRequest.self, from: request)
             let asker = try requesterAttributes(request, context: context)
@@ -41,7 +43,7 @@ extension APIRoutes {
 
         router.get("/v1/instances") { request, _ in
             let name = request.uri.queryParameters.get("name").map { String($0) } ?? ""
-            let rows = await allInstances(runtime: runtime, node: node)
+            let rows = await scheduled(await allInstances(runtime: runtime, node: node))
             return JSONResponse.make(rows.filter { name.isEmpty || $0.state == "unreachable" || $0.workload == name || $0.id == name })
         }
 

@@ -1,5 +1,6 @@
 import Consensus
 import EventLog
+import Foundation
 import Membership
 import MeshCore
 import MeshWire
@@ -72,7 +73,42 @@ enum AgentEvents {
         case let .banMember(id):
             attributes["member"] = id.hex
             return ("control.member.banned", attributes)
+        case let .workload(c):
+            return ("control.workload." + c.verb, workloadAttributes(c, command, attributes))
         }
+    }
+
+    /// A workload command's event: the whole encoded command in `command` (base64) when it
+    /// fits, else `command_bytes` (a member then installs a voter's state); then what a
+    /// reader wants (`workload`, the plan's `placed` and `stopped`), cut to what fits.
+    static func workloadAttributes(_ c: WorkloadCommand, _ command: ControlCommand, _ base: [String: String]) -> [String: String] {
+        var attributes = base
+        attributes.removeValue(forKey: "via")    // inside the encoded command
+        func room() -> Int { EventLimits.maxAttributeBytes - attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } }
+        func add(_ key: String, _ value: String) {
+            let budget = room() - key.utf8.count
+            guard budget > 0 else { return }
+            var cut = Substring(value.prefix(budget))
+            while cut.utf8.count > budget { cut = cut.dropLast() }
+            attributes[key] = String(cut)
+        }
+        if let name = c.workloadName { attributes["workload"] = name }
+        let encoded = Data(command.encoded).base64EncodedString()
+        if encoded.utf8.count + "command".utf8.count <= room() {
+            attributes["command"] = encoded
+        } else {
+            attributes["command_bytes"] = "\(command.encoded.count)"
+        }
+        switch c {
+        case let .scale(_, count): add("count", "\(count)")
+        case let .applyPlan(plan):
+            add("stopped", plan.stops.map { "\($0.placement): \($0.reason)" }.joined(separator: "; "))
+            add("placed", plan.places.map { "\($0.slot)@\($0.node)" + ($0.replaces.map { " replacing \($0)" } ?? "") }.joined(separator: ", "))
+        case let .crashLoop(p, _): add("placement", "\(p)")
+        case let .restarted(p, g): add("placement", "\(p)"); add("generation", "\(g)")
+        case .submit, .stop, .remove, .restart: break
+        }
+        return attributes
     }
 
     /// The committed entry a `control.*` event stands for (the inverse of `applied`), nil
@@ -109,6 +145,10 @@ enum AgentEvents {
         case "control.member.banned":
             guard let id = a["member"].flatMap({ Hex.decode($0) }).flatMap({ NodeID(publicKey: $0) }) else { return nil }
             return CommittedEntry(entry(.command, ControlCommand(.banMember(id: id), requester: requester, via: via).encoded))
+        case let kind where kind.hasPrefix("control.workload."):
+            if a["command_bytes"] != nil { return CommittedEntry(entry(), complete: false) }
+            guard let text = a["command"], let bytes = Data(base64Encoded: text) else { return nil }
+            return CommittedEntry(entry(.command, Array(bytes)))
         default: return nil
         }
     }

@@ -53,7 +53,8 @@ extension AgentService {
                 logger.warning("cannot record the raft storage reset", metadata: ["error": "\(error)"])
             }
         }
-        let (services, drains) = AgentServices.make(eventLog: eventLog, consensus: consensus)
+        let scheduler = SchedulerLoop(consensus: consensus, runtime: runtime, logger: logger)
+        let (services, drains) = AgentServices.make(eventLog: eventLog, consensus: consensus, scheduler: scheduler)
         let log = logger
         let publisher = ControlPublisher(eventLog: eventLog, logger: logger)
         await consensus.setBans(runtime.bans)
@@ -71,6 +72,7 @@ extension AgentService {
         await consensus.setOnStatusChange { nudge.yield() }
         await runtime.attach(services: services) { change in
             nudge.yield()
+            scheduler.nudge()
             let (kind, attributes) = AgentEvents.memberChange(change)
             do { _ = try await eventLog.append(kind: kind, attributes: attributes) } catch {
                 log.warning("cannot record a membership change", metadata: ["error": "\(error)"])
@@ -81,6 +83,7 @@ extension AgentService {
         await eventLog.summariseRejectedFrames { await runtime.rejectedFrameCounts() }
         await eventLog.start()
         await consensus.start()
+        await scheduler.start()
         let ticker = Task {
             while !Task.isCancelled {
                 nudge.yield()

@@ -94,6 +94,11 @@ public struct AgentService: Service {
         await runtime.attach(mesh: mesh)
         let (services, serviceTasks) = try await startServices(runtime: runtime, identity: identity, dataDir: dataDir)
         let (node, record) = try await startNodeServices(runtime: runtime, dataDir: dataDir, eventLog: services.eventLog)
+        // What the committed state places on this node, started and stopped from its own replica.
+        let reconciler = NodeReconciler(consensus: services.consensus, supervisor: node.supervisor.supervisor, runtime: runtime,
+                                        nodeID: identity.nodeID, nodeName: config.name, record: record, logger: logger)
+        await services.consensus.setOnReplicaAdvanced { reconciler.nudge() }
+        await reconciler.start()
         // From here on, datagrams are opened and handled on the socket's own thread, on this
         // socket and on any the supervisor binds later.
         try await loop.submit {
@@ -145,7 +150,10 @@ public struct AgentService: Service {
 
             logger.info("agent stopping")
             _ = try? await services.eventLog.append(kind: "agent.stopping", attributes: ["name": config.name])
-            // Workloads stop (and their events are recorded) while the mesh still listens.
+            // Workloads stop (and their events are recorded) while the mesh still listens;
+            // nothing starts them again meanwhile.
+            await reconciler.stop()
+            await services.scheduler.stop()
             await node.supervisor.shutdown()
             await node.stats.stop()
             await services.consensus.transferLeadershipForLeave()
@@ -175,11 +183,15 @@ public struct AgentService: Service {
         let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave,
                                                                      extraMetrics: {
             await node.stats.metricsText() + (await services.eventLog.metricsText()) + (await services.consensus.metricsText())
-                + refusals.metricsText
+                + (await services.scheduler.metricsText()) + refusals.metricsText
         }, access: access))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
         APIRoutes.addTokenRoutes(to: router, runtime: runtime, services: services)
-        APIRoutes.addNodeRoutes(to: router, runtime: runtime, node: node, record: record)
+        APIRoutes.addNodeRoutes(to: router, runtime: runtime, node: node, record: record) { rows in
+            // ps from this agent's replica as it is: a listing, not a read that must be linearizable.
+            await WorkloadView.make(await services.consensus.state.workloads, runtime: runtime).addScheduledRows(to: rows)
+        }
+        APIRoutes.addWorkloadRoutes(to: router, runtime: runtime, services: services)
         let host = config.api.host
         let onAPIReady = self.onAPIReady
         var apiLogger = logger

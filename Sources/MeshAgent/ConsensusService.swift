@@ -954,11 +954,20 @@ actor ConsensusService {
         }
     }
 
+    /// Called when the replica's applied index moved (the node reconciler's trigger).
+    var onReplicaAdvanced: (@Sendable () -> Void)?
+    var signalledIndex = LogIndex.zero
+    func setOnReplicaAdvanced(_ f: @escaping @Sendable () -> Void) { onReplicaAdvanced = f }
+
     func wakeApplyWaiters() {
         // Every path that moves the replica (Raft's apply, the leader's events, a state
         // install) ends here: the bans it holds now are the ones every frame check uses.
         if let bans, replica.state.banned.count != bans.count || !replica.state.banned.keys.allSatisfy(bans.contains) {
             bans.set(Set(replica.state.banned.keys))
+        }
+        if replica.appliedIndex != signalledIndex {
+            signalledIndex = replica.appliedIndex
+            onReplicaAdvanced?()
         }
         guard applyWaiters.contains(where: { $0.index <= replica.appliedIndex }) else { return }
         let done = applyWaiters.filter { $0.index <= replica.appliedIndex }

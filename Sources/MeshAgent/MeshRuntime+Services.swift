@@ -13,6 +13,8 @@ import Membership
 struct AgentServices: Sendable {
     let eventLog: EventLogService
     let consensus: ConsensusService
+    /// The leader's planning loop (idle on other agents).
+    let scheduler: SchedulerLoop
     let eventInbox: AsyncStream<Frame>.Continuation
 
     /// Message kinds from here up belong to the services (see `MessageKind`'s ranges).
@@ -22,12 +24,12 @@ struct AgentServices: Sendable {
     static let inboxFrames = 4096
 
     /// Wires the inboxes to the services; returns the tasks draining them.
-    static func make(eventLog: EventLogService, consensus: ConsensusService) -> (AgentServices, [Task<Void, Never>]) {
+    static func make(eventLog: EventLogService, consensus: ConsensusService, scheduler: SchedulerLoop) -> (AgentServices, [Task<Void, Never>]) {
         let (events, eventInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
         let drains = [
             Task { await eventLog.drain(events) },
         ]
-        return (AgentServices(eventLog: eventLog, consensus: consensus, eventInbox: eventInbox), drains)
+        return (AgentServices(eventLog: eventLog, consensus: consensus, scheduler: scheduler, eventInbox: eventInbox), drains)
     }
 
     func finish() { eventInbox.finish() }

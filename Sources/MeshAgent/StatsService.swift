@@ -15,7 +15,13 @@ actor StatsService {
         static let cpuCores = "cpu_cores"
         static let cpuFree = "cpu_free"
         static let memoryFreeMB = "mem_free_mb"
+        static let memoryTotalMB = "mem_total_mb"
+        static let temperature = "temp_c"
+        /// The machine's architecture (`uname -m`: `x86_64`, `aarch64`), for `arch=` constraints.
+        static let arch = "arch"
     }
+    /// …or the hottest sensor by this many degrees (the scheduler's heat gate reads it).
+    static let republishTemperatureCelsius = 2.0
     /// A new summary is disseminated only when free CPU moved by at least this many cores…
     static let republishCPUCores = 0.5
     /// …or free memory by at least this fraction of the node's memory (or 64 MB, if larger),
@@ -63,7 +69,9 @@ actor StatsService {
         let summary = latest.summary
         let tags = summary.tags
         let ok = await runtime.advertise(resources: [Keys.cpuCores: tags[Keys.cpuCores], Keys.cpuFree: tags[Keys.cpuFree],
-                                                     Keys.memoryFreeMB: tags[Keys.memoryFreeMB]])
+                                                     Keys.memoryFreeMB: tags[Keys.memoryFreeMB],
+                                                     Keys.memoryTotalMB: tags[Keys.memoryTotalMB],
+                                                     Keys.temperature: tags[Keys.temperature], Keys.arch: Self.machine])
         if ok {
             advertised = summary
         } else if !metadataTooLargeLogged {
@@ -74,7 +82,12 @@ actor StatsService {
 
     private func shouldRepublish(_ s: NodeSummary, totalMemoryMB: Int) -> Bool {
         guard let a = advertised else { return true }
-        if a.cores != s.cores { return true }
+        if a.cores != s.cores || a.totalMemoryMB != s.totalMemoryMB { return true }
+        switch (a.temperatureCelsius, s.temperatureCelsius) {
+        case let (x?, y?) where abs(x - y) >= Self.republishTemperatureCelsius: return true
+        case (nil, _?), (_?, nil): return true
+        default: break
+        }
         switch (a.freeCPUCores, s.freeCPUCores) {
         case let (x?, y?) where abs(x - y) >= Self.republishCPUCores: return true
         case (nil, _?), (_?, nil): return true
@@ -87,6 +100,13 @@ actor StatsService {
         default: return false
         }
     }
+
+    /// `uname -m`.
+    static let machine: String = {
+        var u = utsname()
+        guard uname(&u) == 0 else { return "unknown" }
+        return withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }()
 
     /// The latest sample and the history of the last `history`, as the API shows them.
     func info(history: Duration) async -> NodeStatsInfo {

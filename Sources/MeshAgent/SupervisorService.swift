@@ -193,7 +193,8 @@ actor SupervisorService {
                            restarts: info.restarts, started: started,
                            cpu: running ? stats?.cpuPercent : nil, rss: running ? stats?.snapshot.residentBytes : nil,
                            detail: detail, adopted: info.adopted,
-                           command: ([info.spec.command] + info.spec.arguments).joined(separator: " "))
+                           command: ([info.spec.command] + info.spec.arguments).joined(separator: " "),
+                           placement: info.spec.environment[SchedulingSettings.placementVariable])
     }
 
     // MARK: Logs

@@ -6,8 +6,12 @@ extension Views {
     public static func instances(_ rows: [InstanceRow]) -> String {
         var t = TextTable(["workload", "instance", "node", "state", "pid", "restarts", "started", "cpu", "rss"])
         for r in rows {
-            let state = r.state == "unreachable" ? "unreachable (\(r.detail ?? "no answer"))" : r.state
-            t.add([r.workload.isEmpty ? "-" : r.workload, r.instance.isEmpty ? "-" : r.instance, r.node, state,
+            let state = switch r.state {
+            case "unreachable": "unreachable (\(r.detail ?? "no answer"))"
+            case "pending", "placed": "\(r.state) (\(r.detail ?? ""))"
+            default: r.state
+            }
+            t.add([r.workload.isEmpty ? "-" : r.workload, r.instance.isEmpty ? "-" : r.instance, r.node.isEmpty ? "-" : r.node, state,
                    r.pid.map { "\($0)" } ?? "-", "\(r.restarts)", r.started.map(shortTime) ?? "-",
                    r.cpu.map { String(format1($0)) + "%" } ?? "-", r.rss.map(bytes) ?? "-"])
         }

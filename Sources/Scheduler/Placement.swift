@@ -66,6 +66,9 @@ public struct SchedulerPlan: Sendable, Equatable {
         public var slot: InstanceSlot
         public var node: NodeID
         public var replaces: PlacementID?
+        public init(slot: InstanceSlot, node: NodeID, replaces: PlacementID? = nil) {
+            self.slot = slot; self.node = node; self.replaces = replaces
+        }
     }
 
     public enum StopReason: Sendable, Equatable, CustomStringConvertible {

@@ -122,6 +122,8 @@ public enum SpecError: Error, Equatable, CustomStringConvertible {
     case badDuration(String)
     case badSource(String)
     case badConstraint(String)
+    case badStrategy(String)
+    case badOnHeal(String)
 
     /// The metric label of the refusal.
     public var reason: String {
@@ -138,6 +140,8 @@ public enum SpecError: Error, Equatable, CustomStringConvertible {
         case .badDuration: "bad_duration"
         case .badSource: "bad_source"
         case .badConstraint: "bad_constraint"
+        case .badStrategy: "bad_strategy"
+        case .badOnHeal: "bad_on_heal"
         }
     }
 
@@ -156,6 +160,8 @@ public enum SpecError: Error, Equatable, CustomStringConvertible {
         case let .badDuration(what): "\(what) must not be negative"
         case let .badSource(s): "\"\(s)\" is not a git URL and ref (https://, ssh://, git://, file:// or user@host:path)"
         case let .badConstraint(c): "constraint \"\(c)\": use KEY=VALUE, KEY!=VALUE or KEY in A,B (KEY: name, arch or a tag)"
+        case let .badStrategy(s): "strategy \"\(s)\": use spread or binpack"
+        case let .badOnHeal(p): "on_heal \"\(p)\": use keep_original, keep_replacement or longest_running"
         }
     }
 }

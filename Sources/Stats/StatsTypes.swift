@@ -135,7 +135,9 @@ public struct NodeStats: Sendable, Equatable, Codable {
     /// The summary carried in membership metadata.
     public var summary: NodeSummary {
         NodeSummary(cores: cores, freeCPUCores: freeCPUCores,
-                    freeMemoryMB: snapshot.memory?.availableBytes.map { Int($0 >> 20) })
+                    freeMemoryMB: snapshot.memory?.availableBytes.map { Int($0 >> 20) },
+                    totalMemoryMB: snapshot.memory.map { Int($0.totalBytes >> 20) },
+                    temperatureCelsius: snapshot.temperatures.map(\.celsius).max())
     }
 }
 
@@ -144,13 +146,24 @@ public struct NodeSummary: Sendable, Equatable, Codable {
     public var cores: Int
     public var freeCPUCores: Double?
     public var freeMemoryMB: Int?
+    /// What the scheduler reserves from: the node's whole memory.
+    public var totalMemoryMB: Int?
+    /// The hottest sensor (a hot node gets no new placements).
+    public var temperatureCelsius: Double?
 
-    /// As membership tags: `cpu_cores`, `cpu_free` (one decimal), `mem_free_mb`; unknown
-    /// values are left out.
+    public init(cores: Int, freeCPUCores: Double?, freeMemoryMB: Int?, totalMemoryMB: Int? = nil, temperatureCelsius: Double? = nil) {
+        self.cores = cores; self.freeCPUCores = freeCPUCores; self.freeMemoryMB = freeMemoryMB
+        self.totalMemoryMB = totalMemoryMB; self.temperatureCelsius = temperatureCelsius
+    }
+
+    /// As membership tags: `cpu_cores`, `cpu_free` (one decimal), `mem_free_mb`,
+    /// `mem_total_mb`, `temp_c` (whole degrees); unknown values are left out.
     public var tags: [String: String] {
         var t = ["cpu_cores": String(cores)]
         if let f = freeCPUCores { t["cpu_free"] = String((f * 10).rounded() / 10) }
         if let m = freeMemoryMB { t["mem_free_mb"] = String(m) }
+        if let m = totalMemoryMB { t["mem_total_mb"] = String(m) }
+        if let c = temperatureCelsius { t["temp_c"] = String(Int(c.rounded())) }
         return t
     }
 }

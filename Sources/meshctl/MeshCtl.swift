@@ -18,7 +18,8 @@ struct MeshCtl: AsyncParsableCommand {
           meshctl --addr 10.0.0.5:7601 --json status
         """,
         subcommands: [Members.self, Status.self, Join.self, Leave.self, Events.self, EventCommand.self, Var.self,
-                      Keys.self, RTT.self, Keygen.self, Ps.self, Logs.self, StatsCommand.self, Local.self, RaftCommand.self,
+                      Keys.self, RTT.self, Keygen.self, Run.self, Ps.self, Scale.self, StopWorkload.self, RestartWorkload.self,
+                      RemoveWorkload.self, Why.self, Logs.self, StatsCommand.self, Local.self, RaftCommand.self,
                       TokenCommand.self]
     )
 

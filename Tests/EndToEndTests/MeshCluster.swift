@@ -34,14 +34,15 @@ final class MeshCluster: @unchecked Sendable {
         }
     }
 
-    /// Starts one more agent joining the first.
+    /// Starts one more agent joining the first (`arguments`: flags for this agent alone).
     @discardableResult
-    func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil) async throws -> AgentProcess {
+    func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil, arguments: [String] = []) async throws -> AgentProcess {
         var args = ["--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--profile", profile,
-                    "--cluster-key-file", keyFile] + extraArguments
+                    "--cluster-key-file", keyFile] + extraArguments + arguments
         let seedAgent = seed.map { agents[$0] } ?? agents.first
         if let first = seedAgent, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
-        let agent = try AgentProcess(arguments: args, dataDir: dataDir ?? "\(root)/\(name)")
+        let agent = try AgentProcess(arguments: args, dataDir: dataDir ?? "\(root)/\(name)",
+                                     environment: [Self.markerVariable: root])
         try await agent.waitUntilServing()
         if let i = names.firstIndex(of: name) { agents[i] = agent } else { agents.append(agent); names.append(name) }
         return agent
@@ -131,12 +132,27 @@ final class MeshCluster: @unchecked Sendable {
                                timeout: timeout)
     }
 
+    /// Every agent's environment holds this, and so does every process its supervisor
+    /// starts: `shutdown()` finds what a killed agent left running by it.
+    static let markerVariable = "MESH_E2E_CLUSTER"
+
     func shutdown() {
         for agent in agents where agent.process.isRunning {
             kill(agent.process.processIdentifier, SIGKILL)
             agent.process.waitUntilExit()
         }
+        killLeftovers()
         try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Kills the processes this cluster's agents started that outlived them.
+    func killLeftovers() {
+        let marker = Data("\(Self.markerVariable)=\(root)\0".utf8)
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != getpid(),
+                  let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ"), environ.range(of: marker) != nil else { continue }
+            kill(pid, SIGKILL)
+        }
     }
 
     static func newKey() -> String {

@@ -1,7 +1,8 @@
 import Consensus
-import EventLog
+@testable import EventLog
 @testable import MeshAgent
 import MeshCore
+import Scheduler
 import Testing
 
 struct AgentEventsTests {
@@ -44,5 +45,36 @@ struct AgentEventsTests {
             let token = LogEntry(term: Term(3), index: LogIndex(14 + UInt64(i)), command: ControlCommand(op, requester: "token:root", via: via).encoded)
             #expect(try roundTrip(token) == CommittedEntry(token), "\(op)")
         }
+    }
+}
+
+/// Workload commands travel in their `control.workload.*` events whole (base64), so a
+/// member that is not a voter applies the same placements; one too large is incomplete.
+struct WorkloadEventsTests {
+    @Test func workloadEventsCarryTheirCommandsOrSayTheyDoNot() throws {
+        let via = NodeID(w0: 7, w1: 1, w2: 2, w3: 3)
+        func roundTrip(_ c: WorkloadCommand, index: UInt64) throws -> (String, [String: String], CommittedEntry?) {
+            let command = ControlCommand(.workload(c), requester: "local", via: via)
+            let entry = LogEntry(term: Term(2), index: LogIndex(index), command: command.encoded)
+            let (kind, attributes) = try #require(AgentEvents.applied(entry, command, .ok))
+            let event = Event(origin: via, seq: EventSeq(1), time: HybridTimestamp(raw: 0), kind: kind, attributes: attributes, signature: [])
+            try Event.validate(kind: kind, attributes: attributes)
+            return (kind, attributes, AgentEvents.committedEntry(event))
+        }
+        let spec = WorkloadSpec(name: "web", command: ["sleep", "1000"], count: 3)
+        let (kind, attributes, entry) = try roundTrip(.submit(spec), index: 5)
+        #expect(kind == "control.workload.submitted" && attributes["workload"] == "web")
+        #expect(entry?.complete == true)
+        #expect(try ControlCommand.decode(try #require(entry).entry.command).operation == .workload(.submit(spec)))
+        let plan = PlanCommand(basedOn: LogIndex(5), at: MeshTime(nanoseconds: 1),
+                               places: [.init(slot: InstanceSlot("web", 0), node: via)],
+                               stops: [.init(placement: PlacementID(1), reason: "web.1 on n2: surplus after the partition healed")])
+        let (planKind, planAttributes, planEntry) = try roundTrip(.applyPlan(plan), index: 6)
+        #expect(planKind == "control.workload.plan" && planEntry?.complete == true)
+        #expect(planAttributes["stopped"]?.contains("surplus") == true)
+        var huge = spec
+        huge.command = ["sleep"] + Array(repeating: String(repeating: "y", count: 200), count: 10)
+        let (_, hugeAttributes, hugeEntry) = try roundTrip(.submit(huge), index: 7)
+        #expect(hugeEntry?.complete == false && hugeAttributes["command_bytes"] != nil)
     }
 }

@@ -89,7 +89,7 @@ import Testing
         #expect(second.cpuUtilisation == 0.25)
         #expect(second.cpuUtilisationPerCore == [0.25, 0.25])
         #expect(second.receiveBytesPerSecond == 2000)         // loopback left out
-        #expect(second.summary == NodeSummary(cores: 2, freeCPUCores: 1.5, freeMemoryMB: 1024))
-        #expect(second.summary.tags == ["cpu_cores": "2", "cpu_free": "1.5", "mem_free_mb": "1024"])
+        #expect(second.summary == NodeSummary(cores: 2, freeCPUCores: 1.5, freeMemoryMB: 1024, totalMemoryMB: 4096))
+        #expect(second.summary.tags == ["cpu_cores": "2", "cpu_free": "1.5", "mem_free_mb": "1024", "mem_total_mb": "4096"])
     }
 }

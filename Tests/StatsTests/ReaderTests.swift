@@ -39,7 +39,8 @@ import Testing
         #expect(s.temperatures == [Temperature(zone: "thermal_zone0", type: "cpu-thermal", celsius: 51)])
         // Statistics and exposition of an almost empty node still work.
         let stats = NodeStats(snapshot: s, previous: s)
-        #expect(stats.summary == NodeSummary(cores: 0, freeCPUCores: nil, freeMemoryMB: nil))
+        #expect(stats.summary == NodeSummary(cores: 0, freeCPUCores: nil, freeMemoryMB: nil, temperatureCelsius: 51))
+        #expect(stats.summary.tags["temp_c"] == "51")
         #expect(NodeMetrics.render(node: stats).contains("meshd_node_temperature_celsius{zone=\"thermal_zone0\",type=\"cpu-thermal\"} 51"))
     }
 
