@@ -85,7 +85,15 @@ public struct RaftNode: Sendable {
     public var voters: [NodeID] { configuration.voters }
     public private(set) var role: RaftRole = .follower
     public private(set) var leader: NodeID?
-    public internal(set) var hard: HardState
+    public internal(set) var hard: HardState {
+        didSet {
+            // Raft's safety rests on these (§5.1, §5.4): a term once seen is never taken
+            // back, and what is known committed stays committed. A violation is a bug in
+            // this core; the simulator's runs exercise every path that sets them.
+            precondition(hard.term >= oldValue.term, "Raft: the term went back from \(oldValue.term) to \(hard.term)")
+            precondition(hard.commit >= oldValue.commit, "Raft: the commit index went back from \(oldValue.commit) to \(hard.commit)")
+        }
+    }
     /// The log after the snapshot, in memory (index i at position i - snapshot index - 1).
     public internal(set) var log: [LogEntry]
     /// The snapshot the log starts after (nil: the log starts at index 1). Its data is

@@ -59,7 +59,10 @@ struct MemberRecord: Sendable {
     var alive: AliveUpdate
     /// The member's incarnation as far as we know; a suspect or dead update may raise it
     /// above `alive.incarnation`.
-    var incarnation: Incarnation
+    var incarnation: Incarnation {
+        // What is known of a member only moves forward (older updates are ignored).
+        didSet { precondition(incarnation >= oldValue, "membership: a member's incarnation went back from \(oldValue) to \(incarnation)") }
+    }
     var statusSince: MeshTime
     /// Smoothed direct round trip in nanoseconds; 0 until measured.
     var rttNanoseconds: Int64 = 0

@@ -13,7 +13,11 @@ import MeshCore
 public struct Membership: Sendable {
     public let settings: MembershipSettings
     public internal(set) var local: LocalMember
-    public internal(set) var incarnation: Incarnation
+    public internal(set) var incarnation: Incarnation {
+        // SWIM's refutation works only if this member's incarnation never goes back: a lower
+        // one would be overridden by every suspicion already spread.
+        didSet { precondition(incarnation >= oldValue, "membership: the local incarnation went back from \(oldValue) to \(incarnation)") }
+    }
     public internal(set) var metrics = MembershipMetrics()
 
     var random: SeededRandom

@@ -31,39 +31,22 @@ actor NodeReconciler {
     /// Reports sent, not yet seen applied: sent again after `reportRetry`.
     private var reported: [String: ContinuousClock.Instant] = [:]
     static let reportRetry = Duration.seconds(5)
-    private var task: Task<Void, Never>?
-    private let wakeups: AsyncStream<Void>
-    private let wake: AsyncStream<Void>.Continuation
+    private let loop = CoalescingLoop()
 
     init(consensus: ConsensusService, supervisor: Supervisor, runtime: MeshRuntime, nodeID: NodeID, nodeName: String,
          record: @escaping @Sendable (String, [String: String]) async -> Void, logger: Logger) {
         self.consensus = consensus; self.supervisor = supervisor; self.runtime = runtime
         self.nodeID = nodeID; self.nodeName = nodeName; self.record = record; self.logger = logger
-        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Reconciles soon (the replica moved); coalesced with a pass already due.
-    nonisolated func nudge() { wake.yield() }
+    nonisolated func nudge() { loop.nudge() }
 
     func start() {
-        let wake = self.wake
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: SchedulingSettings.reconcileInterval)
-                wake.yield()
-            }
-        }
-        let wakeups = self.wakeups
-        task = Task { [weak self] in
-            for await _ in wakeups {
-                guard let self, !Task.isCancelled else { break }
-                await self.pass()
-            }
-            ticker.cancel()
-        }
+        loop.start(every: SchedulingSettings.reconcileInterval) { [weak self] in await self?.pass() }
     }
 
-    func stop() { task?.cancel(); wake.finish() }
+    func stop() { loop.stop() }
 
     /// One reconciliation: stops first (a slot moving within this node frees its name),
     /// then starts, restarts and reports.

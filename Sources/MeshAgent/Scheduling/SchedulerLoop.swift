@@ -16,37 +16,20 @@ actor SchedulerLoop {
     let logger: Logger
     private var heat = HeatGate()
     private(set) var counters = SchedulingCounters()
-    private var task: Task<Void, Never>?
-    private let wakeups: AsyncStream<Void>
-    private let wake: AsyncStream<Void>.Continuation
+    private let loop = CoalescingLoop()
 
     init(consensus: ConsensusService, runtime: MeshRuntime, logger: Logger) {
         self.consensus = consensus; self.runtime = runtime; self.logger = logger
-        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Plans at once (a membership change); coalesced with a round already due.
-    nonisolated func nudge() { wake.yield() }
+    nonisolated func nudge() { loop.nudge() }
 
     func start() {
-        let wake = self.wake
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: SchedulingSettings.schedulerInterval)
-                wake.yield()
-            }
-        }
-        let wakeups = self.wakeups
-        task = Task { [weak self] in
-            for await _ in wakeups {
-                guard let self, !Task.isCancelled else { break }
-                await self.round()
-            }
-            ticker.cancel()
-        }
+        loop.start(every: SchedulingSettings.schedulerInterval) { [weak self] in await self?.round() }
     }
 
-    func stop() { task?.cancel(); wake.finish() }
+    func stop() { loop.stop() }
 
     /// One planning round, on the leader only.
     func round() async {
