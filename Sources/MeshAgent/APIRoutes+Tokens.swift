@@ -48,6 +48,17 @@ extension APIRoutes {
                 throw APIFailure.unknownMember(text)
             }
             guard id != runtime.identity.nodeID else { throw APIFailure.badRequest("an agent cannot ban itself; ask another member") }
+            // A voter's ban is its loss to Raft: refused when the voters left alive would be
+            // no majority (two voters while the set still grows, or one already down), since
+            // nothing could commit afterwards but `raft recover`.
+            let view = await runtime.consensusView()
+            if view.voters.contains(id) {
+                let aliveAfter = view.voters.filter { $0 != id && view.members[$0]?.alive == true }.count
+                guard aliveAfter >= view.voters.count / 2 + 1 else {
+                    throw APIFailure.refused("\(text) is one of \(view.voters.count) voters and only \(aliveAfter) others are alive: "
+                        + "banning it now leaves no majority; wait until the voter set has grown (meshctl status), or stop it and use raft recover")
+                }
+            }
             return try await write(.banMember(id: id), services: services, context: context)
         }
 

@@ -76,6 +76,14 @@ extension ClusterE2ETests {
             defer { cluster.shutdown() }
             try await cluster.waitAllAlive()
             let addr = try #require(cluster.agents[0].apiAddress)
+            // Until the voter set has grown to all three, banning a voter would leave no
+            // majority (the agent refuses it then): wait for three voters.
+            let grown = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < grown {
+                let out = try await meshctl(["--addr", addr, "--json", "status"])
+                if let s = try? JSONDecoder().decode(StatusInfo.self, from: Data(out.stdout.utf8)), s.voters?.count == 3 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
             /// `members ban n2`, again while the mesh has no leader to commit it (HTTP 503/504:
             /// at start, or while the voter set replaces the banned voter).
             func ban() async throws -> (status: Int32, stdout: String, stderr: String) {
