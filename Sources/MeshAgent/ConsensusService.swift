@@ -186,8 +186,8 @@ actor ConsensusService {
     /// commit index in memory; the stored one only lets `RaftStorage.load` tell a log that
     /// lost synced entries, and an older value is still a true lower bound there. Until
     /// then a save leaves it out: one page less in every follower's fsync, and no
-    /// transaction at all when a leader's commit index moves (measured: write p50
-    /// 0.93 × the build that stored it every time, benchmarks/README.md, stop 15).
+    /// transaction at all when a leader's commit index moves (what it saves is measured in
+    /// benchmarks/README.md, "Raft against etcd 3.4").
     static let commitStoreInterval = Duration.seconds(1)
     /// The commit index as last written to storage, and when.
     var storedCommit = LogIndex.zero
