@@ -1,5 +1,4 @@
 import Consensus
-import Foundation
 import Hummingbird
 import MeshAPI
 import MeshCore
@@ -79,19 +78,6 @@ extension APIRoutes {
             case .timedOut, .leaderChanged: throw APIFailure.http(status: .gatewayTimeout, detail: e.description)
             case .refused, .storage: throw APIFailure.refused(e.description)
             }
-        }
-    }
-
-    /// A JSON body that may be empty.
-    static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T? {
-        if let length = request.headers[.contentLength], length == "0" { return nil }
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: AgentLimits.maxRequestBodyBytes) } catch {
-            throw APIFailure.bodyTooLarge(limit: AgentLimits.maxRequestBodyBytes)
-        }
-        guard buffer.readableBytes > 0 else { return nil }
-        do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
-            throw APIFailure.badRequest("the body is not a valid \(T.self) JSON object: \(error)")
         }
     }
 }

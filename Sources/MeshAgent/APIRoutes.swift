@@ -104,10 +104,20 @@ enum APIRoutes {
 
     /// Reads a JSON body of at most `AgentLimits.maxRequestBodyBytes`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        try await decodeBody(T.self, from: request, emptyAllowed: false)!
+    }
+
+    /// A JSON body that may be absent (nil then).
+    static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T? {
+        try await decodeBody(T.self, from: request, emptyAllowed: true)
+    }
+
+    private static func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, emptyAllowed: Bool) async throws -> T? {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: AgentLimits.maxRequestBodyBytes) } catch {
             throw APIFailure.bodyTooLarge(limit: AgentLimits.maxRequestBodyBytes)
         }
+        if emptyAllowed, buffer.readableBytes == 0 { return nil }
         do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
             throw APIFailure.badRequest("the body is not a valid \(T.self) JSON object: \(error)")
         }

@@ -77,8 +77,7 @@ struct StopWorkload: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The workload.") var name: String
     func run() async throws {
-        try await global.show(CommandResult.self, { c throws(ClientError) in try await c.post(Workloads.path(name, "stop"), body: Workloads.Empty()) },
-                              human: { "stopping \(name) (committed at index \($0.index))\n" })
+        try await Workloads.act(global, name, "stop", done: "stopping \(name)")
     }
 }
 
@@ -90,8 +89,7 @@ struct RestartWorkload: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The workload.") var name: String
     func run() async throws {
-        try await global.show(CommandResult.self, { c throws(ClientError) in try await c.post(Workloads.path(name, "restart"), body: Workloads.Empty()) },
-                              human: { "restarting \(name) one instance at a time (committed at index \($0.index))\n" })
+        try await Workloads.act(global, name, "restart", done: "restarting \(name) one instance at a time")
     }
 }
 
@@ -144,6 +142,12 @@ struct Why: AsyncParsableCommand {
 
 enum Workloads {
     struct Empty: Codable, Sendable {}
+
+    /// `POST /v1/workloads/NAME/ACTION` and its one-line answer.
+    static func act(_ global: GlobalOptions, _ name: String, _ action: String, done: String) async throws {
+        try await global.show(CommandResult.self, { c throws(ClientError) in try await c.post(path(name, action), body: Empty()) },
+                              human: { "\(done) (committed at index \($0.index))\n" })
+    }
 
     static func path(_ name: String, _ action: String? = nil) -> String {
         let escaped = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name

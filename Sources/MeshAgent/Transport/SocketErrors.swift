@@ -58,10 +58,7 @@ enum SocketErrorReason: String, CaseIterable, Sendable {
         case let e as IOError: self.init(errno: e.errnoCode)
         case let e as NIOConnectionError:
             self = e.connectionErrors.first.map { SocketErrorReason($0.error) } ?? .other
-        case is ChannelError:
-            if case .connectTimeout = error as? ChannelError { self = .etimedout } else { self = .other }
-        case is StreamFrameError:
-            if case .timedOut = error as? StreamFrameError { self = .etimedout } else { self = .other }
+        case ChannelError.connectTimeout, StreamFrameError.timedOut: self = .etimedout
         default: self = .other
         }
     }
