@@ -132,6 +132,8 @@ actor ConsensusService {
     /// or learner and by the leader's `control.*` events always (`offerPublished`): the
     /// same replica before and after a promotion or demotion.
     var replica: ControlReplica
+    /// Reads this agent forwards to the leader, answered off this actor when they can be.
+    nonisolated let forwardedReads = ForwardedReads()
     var state: ControlState { replica.state }
     /// The replica's state and its position, read together.
     func replicaView() -> (ControlState, ConsensusStatus) { (replica.state, status) }
@@ -337,6 +339,7 @@ actor ConsensusService {
 
     /// Calls `onStatusChange` when what the mesh advertises of this node's Raft changed.
     func noteStatus() {
+        publishReadRoute()
         var s = status
         s.commitIndex = .zero; s.appliedIndex = .zero; s.lagEntries = 0; s.appliedAge = .zero
         guard s != lastStatus else { return }
@@ -411,6 +414,7 @@ actor ConsensusService {
         storeCommit(force: true)
         storage.close()
         stopped = true
+        publishReadRoute()
         timer?.cancel()
         outbox.finish(); publishSignal.finish()
     }
@@ -537,7 +541,58 @@ actor ConsensusService {
     /// Waits until this replica has applied everything the leader had committed when it
     /// was asked: the leader's read index (no log entry; thesis §6.4), then this replica's
     /// apply of it, bounded by `readWaitLimit` before the leader's state is fetched.
-    nonisolated func readBarrier() async -> Result<LogIndex, ConsensusError> { await replicate([]) }
+    /// On an agent that is not the leader the read skips this actor's thread when it can
+    /// (`ForwardedReads`).
+    nonisolated func readBarrier() async -> Result<LogIndex, ConsensusError> {
+        guard let leader = forwardedReads.leader else { return await replicate([]) }
+        return await withCheckedContinuation { (c: Caller) in
+            let requestID = forwardedReads.add(c, leader: leader)
+            let body = ForwardedCommand(requestID: requestID, command: []).encoded
+            let transport = transport
+            if !transport.post(kind: .commandForward, body: body, to: leader, channel: .datagram) {
+                Task { await transport.send(kind: .commandForward, body: body, to: leader, channel: .datagram) }
+            }
+            storageLoop.scheduleTask(in: .nanoseconds(Self.commandTimeout.nanoseconds)) { [forwardedReads] in
+                forwardedReads.take(requestID)?.caller.resume(returning: .failure(.timedOut(Self.commandTimeout)))
+            }
+        }
+    }
+
+    /// A leader's answer to a read sent by `readBarrier`, on the thread it arrived on: the
+    /// caller resumes there when this replica has applied the read index, else waits on
+    /// this actor. True when the reply was one of those reads.
+    nonisolated func answerForwardedRead(_ frame: Frame) -> Bool {
+        guard frame.kind == .commandReply, let r = try? CommandReply.decode(frame.body) else { return false }
+        return answerForwardedRead(r)
+    }
+
+    /// The same for a decoded reply; false when it is not one of those reads.
+    nonisolated func answerForwardedRead(_ r: CommandReply) -> Bool {
+        guard ForwardedReads.owns(r.requestID) else { return false }
+        guard let read = forwardedReads.take(r.requestID) else { return true }    // expired
+        guard r.error.isEmpty else {
+            read.caller.resume(returning: .failure(.refused(r.error)))
+            return true
+        }
+        let index = LogIndex(r.index)
+        if forwardedReads.appliedIndex >= index {
+            read.caller.resume(returning: .success(index))
+        } else {
+            storageLoop.execute {
+                // Run on `storageLoop`, which is this actor's executor.
+                self.assumeIsolated { $0.answerOnceApplied(read.caller, index: index, isRead: true) }
+            }
+        }
+        return true
+    }
+
+    /// Tells `forwardedReads` where reads go now and how far this replica has applied.
+    func publishReadRoute() {
+        let leader = stopped ? nil : leaderForCommands
+        let route = leader == id ? nil : leader
+        if forwardedReads.leader != route { forwardedReads.setLeader(route) }
+        forwardedReads.setApplied(replica.appliedIndex)
+    }
 
     typealias Caller = CheckedContinuation<Result<LogIndex, ConsensusError>, Never>
 
@@ -699,6 +754,7 @@ actor ConsensusService {
             }
         case .commandReply:
             let r = try CommandReply.decode(body)
+            if answerForwardedRead(r) { return }
             guard let f = forwarded.removeValue(forKey: r.requestID) else { return }
             guard r.error.isEmpty else { return f.caller.resume(returning: .failure(.refused(r.error))) }
             answerOnceApplied(f.caller, index: LogIndex(r.index), isRead: f.isRead)
@@ -737,6 +793,7 @@ actor ConsensusService {
     /// leader's work). False, and nothing is done, when `AgentServices.inboxFrames` wait
     /// already; Raft's retries and heartbeats make up for a dropped frame.
     nonisolated func post(_ frame: Frame) -> Bool {
+        if answerForwardedRead(frame) { return true }
         let admitted = inboxDepth.withLock { depth in
             guard depth < AgentServices.inboxFrames else { return false }
             depth += 1
@@ -857,6 +914,7 @@ actor ConsensusService {
             forwarded.removeValue(forKey: requestID)
             f.caller.resume(returning: .failure(.leaderChanged))
         }
+        for read in forwardedReads.takeAll(notSentTo: current) { read.caller.resume(returning: .failure(.leaderChanged)) }
     }
 
     /// Compacts the log into a snapshot of the applied state once the core says so.
@@ -960,6 +1018,7 @@ actor ConsensusService {
     func setOnReplicaAdvanced(_ f: @escaping @Sendable () -> Void) { onReplicaAdvanced = f }
 
     func wakeApplyWaiters() {
+        publishReadRoute()
         // Every path that moves the replica (Raft's apply, the leader's events, a state
         // install) ends here: the bans it holds now are the ones every frame check uses.
         if let bans, replica.state.banned.count != bans.count || !replica.state.banned.keys.allSatisfy(bans.contains) {

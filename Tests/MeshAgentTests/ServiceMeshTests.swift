@@ -113,6 +113,42 @@ func eventually(_ what: String, timeout: Duration = .seconds(45), _ condition: (
         for s in services { await s.stop() }
     }
 
+    /// A member outside Raft asks the leader for its read index off the consensus actor
+    /// (`ForwardedReads`): while its replica lags (no event log here) the read waits and
+    /// repairs by fetching the leader's state; once there, reads answer at once.
+    @Test func aReadOnAMemberWaitsForItsReplicaThenAnswersFromIt() async throws {
+        let mesh = LoopbackMesh()
+        let keys = (0 ..< 4).map { SigningKeyPair(seed: [UInt8](repeating: UInt8($0 + 40), count: 32))! }
+        var services: [ConsensusService] = []
+        for (i, k) in keys.enumerated() {
+            let s = try ConsensusService(id: k.nodeID, storagePath: "\(dir)/read-\(i).db", bootstrap: i == 0, settings: .lan,
+                                         policy: VoterPolicy(desiredVoters: 3, deadGrace: .milliseconds(500)),
+                                         transport: LoopbackTransport(mesh: mesh, me: k.nodeID), now: clockNow, logger: Logger(label: "test"))
+            await mesh.attach(s, as: k.nodeID)
+            services.append(s)
+        }
+        let allAlive = await LoopbackMesh.startAll(services, ids: keys.map(\.nodeID))
+        #expect(await eventually("three voters") { await services[0].status.voters.count == 3 })
+        let leader = try #require(await services[0].status.leader)
+        let voters = await services[0].status.voters
+        let member = try #require(zip(keys, services).first { !voters.contains($0.0.nodeID) }?.1)
+        await member.membershipChanged(allAlive, advertisedLeader: leader, advertisedVoters: await services[0].status.voters)
+        #expect(member.forwardedReads.leader == leader)
+
+        let write = await services[0].submit(.setVar(key: "k", value: "v"), requester: "test")
+        guard case let .success(index) = write else { Issue.record("\(write)"); return }
+        let first = await member.readBarrier()
+        #expect(first.map { $0 >= index } == .success(true))
+        #expect(await member.state.vars["k"]?.value == "v")
+        #expect(member.forwardedReads.appliedIndex >= index)
+
+        let second = await member.readBarrier()
+        #expect(second.map { $0 >= index } == .success(true))
+        #expect(member.forwardedReads.count == 0)
+        for s in services { await s.stop() }
+        #expect(member.forwardedReads.leader == nil)
+    }
+
     @Test func withoutAQuorumACommandFailsFastWithTheReason() async throws {
         let mesh = LoopbackMesh()
         let k = SigningKeyPair(seed: [UInt8](repeating: 1, count: 32))!
