@@ -28,6 +28,8 @@ public struct AgentConfig: Sendable, Equatable {
     /// loopback does not start without them.
     public var apiTLSCertificate: String?
     public var apiTLSKey: String?
+    /// Whether a starting agent also joins the members it last knew (`data_dir/peers`).
+    public var rejoin = true
 
     /// Whether the API is bound to a loopback address only.
     public var apiIsLoopback: Bool {

@@ -68,4 +68,10 @@ public enum AgentLimits {
     /// Stats history returned by default, and at most, by `GET /v1/stats`.
     public static let defaultStatsHistory: Duration = .seconds(900)
     public static let maxStatsHistory: Duration = .seconds(86_400)
+    /// Members kept in `data_dir/peers` and joined again on a restart (`PeersSnapshot`).
+    public static let rejoinPeers = 16
+    /// The largest `peers` file read back (anything larger is not ours; it is ignored).
+    public static let maxPeersFileBytes = 64 * 1024
+    /// How often the live members are compared with the `peers` file (written on a change).
+    public static let peersSnapshotInterval: Duration = .seconds(10)
 }

@@ -123,11 +123,17 @@ public struct AgentService: Service {
         let startAttributes = ["name": config.name, "profile": settingsProfile.rawValue, "identity": created ? "new" : "kept"]
         Task { _ = try? await services.eventLog.append(kind: "agent.started", attributes: startAttributes) }
 
-        if !config.join.isEmpty {
-            let (seeds, failures) = await AddressResolver.resolveAll(config.join)
+        let snapshot = PeersSnapshot(dataDir: config.dataDir)
+        let remembered = config.rejoin ? snapshot.load().filter { !config.join.contains($0) } : []
+        if !remembered.isEmpty {
+            logger.info("rejoining the members this agent last knew", metadata: ["peers": "\(remembered.count)", "file": "\(snapshot.path)"])
+        }
+        if !config.join.isEmpty || !remembered.isEmpty {
+            let (seeds, failures) = await AddressResolver.resolveAll(config.join + remembered)
             for failure in failures { logger.warning("join address skipped", metadata: ["error": "\(failure)"]) }
             await runtime.join(seeds)
         }
+        let snapshotter = Task { await Self.keepPeersSnapshot(snapshot, runtime: runtime, logger: logger) }
 
         // A leave asked through the API ends the agent like SIGTERM does.
         let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Void.self)
@@ -149,6 +155,7 @@ public struct AgentService: Service {
             }
 
             logger.info("agent stopping")
+            snapshotter.cancel()
             _ = try? await services.eventLog.append(kind: "agent.stopping", attributes: ["name": config.name])
             // Workloads stop (and their events are recorded) while the mesh still listens;
             // nothing starts them again meanwhile.
@@ -171,6 +178,26 @@ public struct AgentService: Service {
         await udp.stop()
         mesh.closeSender()
         logger.info("agent stopped")
+    }
+
+    /// Writes `data_dir/peers` whenever the live members change (never an empty set: an
+    /// agent alone, just started or cut off, keeps the members it knew before).
+    static func keepPeersSnapshot(_ snapshot: PeersSnapshot, runtime: MeshRuntime, logger: Logger) async {
+        var written = Set<String>()
+        var failedBefore = false
+        while !Task.isCancelled {
+            if let next = PeersSnapshot.sample(await runtime.memberInfos(), previous: written), !next.peers.isEmpty {
+                do {
+                    try snapshot.save(next.peers)
+                    written = next.live
+                    failedBefore = false
+                } catch {
+                    if !failedBefore { logger.warning("peers file not written", metadata: ["file": "\(snapshot.path)", "error": "\(error)"]) }
+                    failedBefore = true
+                }
+            }
+            try? await Task.sleep(for: AgentLimits.peersSnapshotInterval)
+        }
     }
 
     /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).

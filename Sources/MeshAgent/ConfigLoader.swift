@@ -42,6 +42,7 @@ public enum ConfigLoader {
         "api_require_token": "true or false: whether an API on loopback also needs a token (an API on any other address always does)",
         "api_tls_cert": "a path to the API's TLS certificate chain (PEM); required with api_tls_key when the API is not on loopback",
         "api_tls_key": "a path to the API's TLS private key (PEM)",
+        "rejoin": "true or false: whether a starting agent also joins the members it last knew (data_dir/peers), as well as `join`",
     ]
 
     /// The merged, validated configuration.
@@ -119,7 +120,7 @@ public enum ConfigLoader {
                 out[key] = .text(s)
             } else if let n = value as? NSNumber, key == "stats_interval" {
                 out[key] = .text(n.stringValue)
-            } else if let b = value as? Bool, key == "api_require_token" {
+            } else if let b = value as? Bool, key == "api_require_token" || key == "rejoin" {
                 out[key] = .text(b ? "true" : "false")
             } else if let list = value as? [Any], list.allSatisfy({ $0 is String }), key == "join" {
                 out[key] = .list(list as! [String])
@@ -204,6 +205,10 @@ public enum ConfigLoader {
             let s = try text()
             guard s == "true" || s == "false" else { throw fail(s) }
             config.apiRequireToken = s == "true"
+        case "rejoin":
+            let s = try text()
+            guard s == "true" || s == "false" else { throw fail(s) }
+            config.rejoin = s == "true"
         case "api_tls_cert": config.apiTLSCertificate = try nonEmpty()
         case "api_tls_key": config.apiTLSKey = try nonEmpty()
         default:

@@ -35,6 +35,7 @@ struct MeshD: AsyncParsableCommand {
     @Option(help: "true: the API asks for a token even on loopback (elsewhere it always does).") var apiRequireToken: String?
     @Option(help: "The API's TLS certificate chain (PEM), required when the API is not on loopback.") var apiTlsCert: String?
     @Option(help: "The API's TLS private key (PEM).") var apiTlsKey: String?
+    @Option(help: "false: do not join the members this agent last knew (data_dir/peers) on start.") var rejoin: String?
 
     func flagLayer() throws(ConfigError) -> [String: RawSetting] {
         var flags: [String: RawSetting] = [:]
@@ -43,7 +44,7 @@ struct MeshD: AsyncParsableCommand {
                                           ("log_level", logLevel), ("profile", profile),
                                           ("workload_recovery", workloadRecovery), ("stats_interval", statsInterval),
                                           ("api_require_token", apiRequireToken), ("api_tls_cert", apiTlsCert),
-                                          ("api_tls_key", apiTlsKey)]
+                                          ("api_tls_key", apiTlsKey), ("rejoin", rejoin)]
         for case let (key, value?) in texts { flags[key] = .text(value) }
         if !join.isEmpty { flags["join"] = .list(join) }
         if !tag.isEmpty {

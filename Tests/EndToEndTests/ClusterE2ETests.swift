@@ -38,6 +38,28 @@ extension ClusterE2ETests {
             #expect(status.consensus.contains("voters reachable"))
         }
 
+        /// The first node, started without `--join`, is killed and started again on a new
+        /// port (the OS picks it) without `--join`: from `data_dir/peers` it joins the
+        /// members it last knew, who could not have found it at its old address.
+        @Test func aRestartedAgentRejoinsTheMembersItLastKnewWithoutJoin() async throws {
+            let cluster = try await MeshCluster(count: 3)
+            defer { cluster.shutdown() }
+            try await cluster.waitAllAlive()
+            let first = cluster.agents[0]
+            let peersFile = first.dataDir + "/peers"
+            try await cluster.eventually("n0 to write the two others to its peers file") {
+                let text = (try? String(contentsOfFile: peersFile, encoding: .utf8)) ?? ""
+                return text.split(separator: "\n").count == 2
+            }
+            kill(first.process.processIdentifier, SIGKILL)
+            first.process.waitUntilExit()
+            let oldPort = first.meshPort
+            let again = try await cluster.startAgent(name: "n0", dataDir: first.dataDir, alone: true)
+            #expect(again.meshPort != oldPort)
+            try await cluster.waitForViews([0, 1, 2], ["n0": "alive", "n1": "alive", "n2": "alive"], timeout: .seconds(10))
+            #expect(again.stderr.contains("rejoining the members this agent last knew"))
+        }
+
         @Test func meshctlLeaveStopsTheAgentAndOthersSeeItLeft() async throws {
             let cluster = try await MeshCluster(count: 3)
             defer { cluster.shutdown() }

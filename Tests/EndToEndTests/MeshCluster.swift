@@ -36,16 +36,28 @@ final class MeshCluster: @unchecked Sendable {
 
     /// Starts one more agent joining the first (`arguments`: flags for this agent alone).
     @discardableResult
-    func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil, arguments: [String] = []) async throws -> AgentProcess {
+    func startAgent(name: String, dataDir: String? = nil, joining seed: Int? = nil, alone: Bool = false,
+                    arguments: [String] = []) async throws -> AgentProcess {
         var args = ["--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--profile", profile,
                     "--cluster-key-file", keyFile] + extraArguments + arguments
         let seedAgent = seed.map { agents[$0] } ?? agents.first
-        if let first = seedAgent, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
+        if !alone, let first = seedAgent, let port = first.meshPort { args += ["--join", "127.0.0.1:\(port)"] }
         let agent = try AgentProcess(arguments: args, dataDir: dataDir ?? "\(root)/\(name)",
                                      environment: [Self.markerVariable: root])
         try await agent.waitUntilServing()
         if let i = names.firstIndex(of: name) { agents[i] = agent } else { agents.append(agent); names.append(name) }
         return agent
+    }
+
+    /// Polls `condition` every 100 ms until it holds; after `timeout` records `what` and throws.
+    func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out after \(timeout) waiting for \(what)")
+        throw CancellationError()
     }
 
     func client(_ i: Int) -> APIClient { APIClient(address: agents[i].apiAddress ?? "127.0.0.1:1", token: nil) }

@@ -19,6 +19,14 @@ struct ConfigTests {
         #expect(c.join.isEmpty && c.profile == .lan && c.logLevel == .info)
     }
 
+    @Test func rejoinIsOnByDefaultAndTurnedOffByFlagFileOrEnvironment() throws {
+        #expect(try ConfigLoader.load(flags: [:], configFile: nil, environment: env).rejoin)
+        #expect(try !ConfigLoader.load(flags: ["rejoin": .text("false")], configFile: nil, environment: env).rejoin)
+        #expect(try !ConfigLoader.load(flags: [:], configFile: writeConfig(#"{"rejoin": false}"#), environment: env).rejoin)
+        #expect(try !ConfigLoader.load(flags: [:], configFile: nil, environment: env.merging(["MESHD_REJOIN": "false"]) { $1 }).rejoin)
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(flags: ["rejoin": .text("maybe")], configFile: nil, environment: env) }
+    }
+
     @Test func flagsOverrideFileWhichOverridesEnvironment() throws {
         let file = try writeConfig(#"{"name": "from-file", "api": "127.0.0.1:9000", "tags": {"arch": "arm64"}, "join": ["10.0.0.1:7600"]}"#)
         var e = env
