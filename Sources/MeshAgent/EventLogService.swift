@@ -8,12 +8,12 @@ import MeshWire
 /// The event log's shell: owns the SQLite store and the replication state machine, runs
 /// its timers, and hands its messages to the mesh transport. One actor, so the core needs
 /// no lock.
-actor EventLogService {
+actor EventLogService: ThreadPinnedActor {
     /// SQLite commits block on fsync: this actor runs on its own thread, never on the
     /// cooperative pool that the membership runtime needs for its probes.
-    private static let storageThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private nonisolated let storageLoop: any EventLoop = storageThread.next()
-    nonisolated var unownedExecutor: UnownedSerialExecutor { storageLoop.executor.asUnownedSerialExecutor() }
+    private static let storageThread = DedicatedThread()
+    nonisolated var thread: DedicatedThread { Self.storageThread }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { thread.executor }
 
     /// How long a new node waits for a peer to tell it about its own history before it
     /// assumes it has none (a lone node, or the first of a new mesh).
