@@ -16,7 +16,10 @@ public struct HybridTimestamp: Hashable, Comparable, Sendable, CustomStringConve
 
 /// The clock itself: fed the wall time by its owner (a pure value, no clock inside).
 public struct HybridClock: Sendable {
-    public private(set) var last = HybridTimestamp(raw: 0)
+    public private(set) var last = HybridTimestamp(raw: 0) {
+        // Events of one node are ordered by their timestamps: the clock never goes back.
+        didSet { precondition(last >= oldValue, "hybrid clock went back from \(oldValue.raw) to \(last.raw)") }
+    }
 
     public init() {}
 

@@ -404,6 +404,12 @@ public struct Replicator<Store: EventStore> {
     /// Raises the marks by `events`, a run of the origin in slot `s`.
     mutating func record(_ events: [Event], slot s: Int) {
         guard let first = events.first, let last = events.last else { return }
+        // An origin's log is a gapless sequence: what is stored continues the high mark
+        // (or starts the origin again after a forget), one by one, from that one origin.
+        precondition(slotHigh[s] == 0 || first.seq.value == slotHigh[s] + 1,
+                     "event log: \(first.origin) stored from \(first.seq) after \(slotHigh[s])")
+        precondition(last.seq.value == first.seq.value + UInt64(events.count) - 1 && events.allSatisfy { $0.origin == first.origin },
+                     "event log: a stored run is not one origin's consecutive events")
         if slotHigh[s] == 0 { slotLow[s] = first.seq.value }
         slotHigh[s] = last.seq.value
     }
