@@ -52,6 +52,9 @@ extension ConsensusService {
         onOwnThread(after: Self.leaderWait) { $0.leaderWaiters.expire(id) }
     }
 
+    /// Commands waiting for a leader to be known.
+    var waitingForLeader: Int { leaderWaiters.count }
+
     func forward(_ command: [UInt8], to leader: NodeID, _ caller: Caller) {
         let requestID = nextRequestID
         nextRequestID += 1
