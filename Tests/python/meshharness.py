@@ -67,13 +67,17 @@ class Agent:
         self._out = []
         self._err = []
         self._lock = threading.Lock()
+        self._drains = []
         for stream, sink in ((self.process.stdout, self._out), (self.process.stderr, self._err)):
-            threading.Thread(target=self._drain, args=(stream, sink), daemon=True).start()
+            drain = threading.Thread(target=self._drain, args=(stream, sink), daemon=True)
+            drain.start()
+            self._drains.append(drain)
 
     def _drain(self, stream, sink):
-        for line in iter(stream.readline, b""):
-            with self._lock:
-                sink.append(line.decode("utf-8", "replace"))
+        with stream:
+            for line in iter(stream.readline, b""):
+                with self._lock:
+                    sink.append(line.decode("utf-8", "replace"))
 
     @property
     def stdout(self):
@@ -115,6 +119,13 @@ class Agent:
         if self.running():
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+        self._join_drains()
+
+    def _join_drains(self):
+        """The output pipes reach their end once the process is gone (its instances run in
+        process groups of their own and do not hold them)."""
+        for drain in self._drains:
+            drain.join(timeout=5)
 
     def terminate(self, timeout=30):
         """SIGTERM (the agent stops its instances and leaves), SIGKILL if it takes too long."""
@@ -126,6 +137,7 @@ class Agent:
                 self.kill()
         else:
             self.process.wait(timeout=timeout)
+        self._join_drains()
 
 
 class Mesh:

@@ -342,6 +342,8 @@ class OpenAPIAgainstAgents(unittest.TestCase):
         c.call(a, "POST", "/v1/raft/recover", body={"force": True}, expect=409)
         _, left = c.call(b, "POST", "/v1/leave", expect=200)
         self.assertIn(left["result"], ("left", "timeout"))
+        # n1 served a log follower that went away during a quiet spell: it must not hold
+        # up the agent's shutdown.
         wait_for("n1 to stop after leaving", lambda: not b.running())
         c.call(a, "POST", "/v1/raft/recover", body={"force": False}, expect=(409,))
         wait_for("raft recover on n0 once its quorum is lost",
