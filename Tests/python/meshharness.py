@@ -140,7 +140,7 @@ class Agent:
         self._join_drains()
 
 
-class Mesh:
+class LocalMesh:
     """`count` agents named `prefix0`, `prefix1`, ... joining the first, `local` profile.
     `arguments` maps an agent's index to flags for it alone."""
 

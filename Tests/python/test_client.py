@@ -10,7 +10,7 @@ import unittest
 import meshd
 from meshd import Mesh
 
-from meshharness import Mesh as LocalMesh
+from meshharness import LocalMesh
 from meshharness import wait_for
 
 # Lines a following reader must see from a workload that prints one every 0.2 s.

@@ -22,7 +22,7 @@ import urllib.request
 
 import jsonschema
 
-from meshharness import ROOT, Mesh, wait_for
+from meshharness import ROOT, LocalMesh, wait_for
 
 DOCUMENT = os.path.join(ROOT, "docs", "openapi.json")
 METHODS = ("get", "put", "post", "delete", "patch", "head")
@@ -92,6 +92,15 @@ class Contract:
             raise AssertionError(f"{method} {template} is not in docs/openapi.json")
         return item[method.lower()]
 
+    def parameters(self, template, method):
+        """The operation's parameters (the path's and its own) by (in, name)."""
+        item = self.doc["paths"][template]
+        found = {}
+        for p in item.get("parameters", []) + item[method.lower()].get("parameters", []):
+            p = self.resolve(p)
+            found[(p["in"], p["name"])] = p
+        return found
+
     def call(self, agent, method, template, params=None, query=None, body=None, token=None, expect=None,
              stream=False, raw_body=None):
         """Sends one request and checks the answer; returns (status, body) with the body parsed
@@ -102,6 +111,9 @@ class Contract:
         for name, value in (params or {}).items():
             path = path.replace("{" + name + "}", urllib.parse.quote(str(value), safe=""))
         if query:
+            undocumented = sorted(set(query) - {n for (where, n) in self.parameters(template, method) if where == "query"})
+            if undocumented:
+                raise AssertionError(f"{what}: query parameters {undocumented} are not in docs/openapi.json")
             path += "?" + urllib.parse.urlencode(query)
         data = None
         if body is not None:
@@ -168,6 +180,8 @@ class OpenAPIDocument(unittest.TestCase):
                 if method not in METHODS:
                     continue
                 self.assertIn(op.get("x-meshd-role"), ROLES, f"{method.upper()} {path}: x-meshd-role")
+                in_path = {n for (where, n) in Contract(doc).parameters(path, method) if where == "path"}
+                self.assertEqual(in_path, set(re.findall(r"{(\w+)}", path)), f"{method.upper()} {path}: path parameters")
                 self.assertTrue(any(s.startswith("2") for s in op["responses"]), f"{method.upper()} {path}: no success answer")
         for name, schema in doc["components"]["schemas"].items():
             jsonschema.Draft202012Validator.check_schema(schema)
@@ -179,7 +193,7 @@ class OpenAPIAgainstAgents(unittest.TestCase):
     def setUp(self):
         self.doc = load_document()
         self.contract = Contract(self.doc)
-        self.mesh = Mesh(3, arguments={2: ["--api-require-token", "true"]})
+        self.mesh = LocalMesh(3, arguments={2: ["--api-require-token", "true"]})
         self.addCleanup(self.mesh.stop)
 
     def fail_with_logs(self, error):
