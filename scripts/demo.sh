@@ -147,7 +147,7 @@ Try:
   export PATH="$bin:\$PATH" MESH_ADDR=127.0.0.1:$(api_port 0)
   meshctl members; meshctl ps; meshctl logs hello.0 -f; meshctl scale hello 8; meshctl events -f
   curl -s http://127.0.0.1:$(api_port 2)/v1/status
-  python3 -i -c 'from meshd import Mesh; m = Mesh("http://127.0.0.1:$(api_port 0)")'    # after pip install ./clients/python
+  PYTHONPATH="$PWD/clients/python/src" python3 -i -c 'from meshd import Mesh; m = Mesh("http://127.0.0.1:$(api_port 0)")'
 
 Stop it and remove $dir: ${MESH_DEMO_DIR:+MESH_DEMO_DIR=$dir }scripts/demo.sh stop
 EOF
