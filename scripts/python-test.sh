@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python tests (Tests/python): docs/openapi.json against real agents (every route, every
-# answer's schema, each route's role) and the Python client (clients/python) against a real
-# local mesh. The client is installed with pip into a virtual environment under .build, as a
+# answer's schema, each route's role), the Python client (clients/python) against a real
+# local mesh, and scripts/demo.sh. The client is installed with pip into a virtual environment under .build, as a
 # user would install it; `jsonschema` comes from PyPI. Needs the debug meshd built
 # (`swift build --product meshd`), or MESHD_TEST_BIN_DIR naming the folder holding it.
 # Usage: scripts/python-test.sh [unittest arguments, e.g. test_client]
