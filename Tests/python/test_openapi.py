@@ -1,6 +1,7 @@
 """docs/openapi.json against the agent: the routes it documents are exactly the routes the
-code registers, and real agents (3 on 127.0.0.1) answer every documented route with a
-status the document lists and a body its schema accepts. Each route's `x-meshd-role` is
+code registers, each schema has the keys of the MeshAPI type of its name (required and
+nullable as that type encodes them), and real agents (3 on 127.0.0.1) answer every
+documented route with a status the document lists and a body its schema accepts. Each route's `x-meshd-role` is
 checked against the access control of an agent that requires tokens: a token one role
 below is refused with 403, one of that role passes.
 
@@ -46,6 +47,50 @@ def registered_routes():
         for m in re.finditer(r'\brouter\.(get|post|put|delete|patch|head)\(\s*"([^"]+)"', text):
             routes.add((m.group(1).upper(), re.sub(r":(\w+)", r"{\1}", m.group(2))))
     return routes
+
+
+def split_top(text):
+    """`text` split at commas outside brackets (`a: [String: Int], b: Int?`)."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[(<"
+        depth -= ch in "])>"
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [p for p in parts + [current.strip()] if p]
+
+
+def swift_api_types():
+    """The Codable structs of Sources/MeshAPI: name -> (JSON key -> optional?, custom encoder?).
+    A key is the CodingKeys raw value when there is one, else the property's name; a
+    synthesized encoder leaves out nil values, a custom one (`encode(to:)`) writes null."""
+    types = {}
+    for path in glob.glob(os.path.join(ROOT, "Sources", "MeshAPI", "*.swift")):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for m in re.finditer(r"^public struct (\w+): ([^{]*)\{(.*?)^\}", text, re.S | re.M):
+            name, conformances, body = m.groups()
+            if "Codable" not in conformances:
+                continue
+            properties = {}
+            for line in re.findall(r"^    public var (.+)$", body, re.M):
+                if "{" in line:
+                    continue   # a computed property
+                for declaration in split_top(line.split("=")[0]):
+                    prop, kind = (x.strip() for x in declaration.split(":", 1))
+                    properties[prop] = kind.endswith("?")
+            keys = {}
+            coding = re.search(r"enum CodingKeys: String, CodingKey \{(.*?)\}", body, re.S)
+            if coding:
+                for case in split_top(",".join(re.findall(r"case (.+)", coding.group(1)))):
+                    prop, _, raw = case.partition("=")
+                    keys[prop.strip()] = raw.strip().strip('"') or prop.strip()
+            fields = {keys.get(p, p): optional for p, optional in properties.items()}
+            types[name] = (fields, "func encode(to encoder" in body)
+    return types
 
 
 def documented_routes(doc):
@@ -185,6 +230,29 @@ class OpenAPIDocument(unittest.TestCase):
                 self.assertTrue(any(s.startswith("2") for s in op["responses"]), f"{method.upper()} {path}: no success answer")
         for name, schema in doc["components"]["schemas"].items():
             jsonschema.Draft202012Validator.check_schema(schema)
+
+
+    def test_schemas_are_the_codable_types_of_meshapi(self):
+        """Each schema has the keys of the Swift type of its name: a non-optional property is
+        required; an optional one is required and nullable when the type's own encoder writes
+        null, else neither (the synthesized encoder leaves it out)."""
+        schemas, types = load_document()["components"]["schemas"], swift_api_types()
+        self.assertEqual(sorted(set(types) - set(schemas)), [], "MeshAPI types without a schema")
+        self.assertEqual(sorted(set(schemas) - set(types)), [], "schemas without a MeshAPI type")
+        for name, (fields, writes_null) in types.items():
+            schema = schemas[name]
+            self.assertEqual(sorted(schema["properties"]), sorted(fields), f"{name}: keys")
+            for key, optional in fields.items():
+                required = key in schema.get("required", [])
+                types_allowed = schema["properties"][key].get("type")
+                nullable = (isinstance(types_allowed, list) and "null" in types_allowed) or \
+                    {"type": "null"} in schema["properties"][key].get("oneOf", [])
+                if not optional:
+                    self.assertTrue(required and not nullable, f"{name}.{key}: always present, never null")
+                elif writes_null:
+                    self.assertTrue(required and nullable, f"{name}.{key}: always present, null when unknown")
+                else:
+                    self.assertTrue(not required and not nullable, f"{name}.{key}: left out when unknown")
 
 
 class OpenAPIAgainstAgents(unittest.TestCase):
