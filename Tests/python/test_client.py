@@ -3,6 +3,8 @@ agents on 127.0.0.1, the third requiring tokens. Run by scripts/python-test.sh w
 package installed by pip."""
 
 import dataclasses
+import json
+import os
 import socket
 import threading
 import unittest
@@ -10,11 +12,26 @@ import unittest
 import meshd
 from meshd import Mesh
 
-from meshharness import LocalMesh
+from meshharness import ROOT, LocalMesh
 from meshharness import wait_for
 
 # Lines a following reader must see from a workload that prints one every 0.2 s.
 FOLLOWED_LINES = 3
+
+
+class ClientTypes(unittest.TestCase):
+    def test_dataclasses_have_every_key_of_their_schema(self):
+        """A key the API adds shows up here until the client's dataclass has it too."""
+        with open(os.path.join(ROOT, "docs", "openapi.json"), encoding="utf-8") as f:
+            schemas = json.load(f)["components"]["schemas"]
+        pairs = {meshd.Member: "MemberInfo", meshd.Coordinate: "CoordinateInfo", meshd.Status: "StatusInfo",
+                 meshd.VoterHealth: "VoterHealth", meshd.Workload: "WorkloadInfo", meshd.Placement: "PlacementInfo",
+                 meshd.Pending: "PendingInfo", meshd.Why: "WhyInfo", meshd.Candidate: "CandidateInfo",
+                 meshd.Instance: "InstanceRow", meshd.Event: "EventInfo", meshd.Var: "VarInfo",
+                 meshd.NodeStats: "NodeStatsInfo", meshd.StatsPoint: "StatsPoint", meshd.Committed: "CommandResult"}
+        for cls, schema in pairs.items():
+            names = {"is_self" if k == "self" else k for k in schemas[schema]["properties"]}
+            self.assertEqual(sorted(f.name for f in dataclasses.fields(cls)), sorted(names), f"{cls.__name__} and {schema}")
 
 
 class ClientAgainstMesh(unittest.TestCase):
