@@ -8,6 +8,11 @@ need=()
 for pkg in libsodium-dev libsqlite3-dev pkg-config libcurl4-openssl-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# python3-venv: scripts/python-test.sh installs the Python client into a virtual environment
+# (Debian's python3 makes one only with this package; a python3 of its own has ensurepip).
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  need+=(python3-venv)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

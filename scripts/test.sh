@@ -12,6 +12,9 @@ if [ "$#" -gt 0 ]; then exec swift test "$@"; fi
 # agents whose timing must not compete with the rest of the suite for two cores.
 swift test --skip EndToEndTests
 swift test --filter EndToEndTests
+# The HTTP API against docs/openapi.json (every route and answer of real agents) and the
+# Python client (clients/python) against a real local mesh, and scripts/demo.sh.
+scripts/python-test.sh
 # Real hosts: agents in network namespaces, faults made by the kernel (root only; skipped
 # with a visible message elsewhere).
 scripts/netns-test.sh

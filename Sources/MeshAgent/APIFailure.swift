@@ -54,9 +54,7 @@ extension APIFailure: HTTPResponseError {
 /// JSON responses with sorted keys, so the same state prints the same bytes.
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data(#"{"error":"internal","detail":"cannot encode the response"}"#.utf8)
+        let data = (try? JSONEncoder.api.encode(value)) ?? Data(#"{"error":"internal","detail":"cannot encode the response"}"#.utf8)
         var buffer = ByteBuffer()
         buffer.writeBytes(data)
         buffer.writeString("\n")
@@ -84,5 +82,15 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let failure = APIFailure.internalError("\(error)")
             return JSONResponse.make(failure.body, status: failure.status)
         }
+    }
+}
+
+extension JSONEncoder {
+    /// The API's JSON: sorted keys, slashes as they are; for whole answers and for bodies
+    /// streamed one object per line (`GET /v1/events?follow=1`).
+    static var api: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -13,6 +14,17 @@ struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+    }
+}
+
+extension APIRequestContext {
+    /// A path parameter (`:key` of the route), percent-decoded, "" when absent: clients
+    /// escape `/`, spaces and `%` in names and keys (meshctl and the Python client do), and
+    /// the router hands the segment over as it came, so `var set app/port` was stored as
+    /// `app%2Fport` and `var ls app/` did not find it.
+    func pathParameter(_ name: String) -> String {
+        let raw = parameters.get(name) ?? ""
+        return raw.removingPercentEncoding ?? raw
     }
 }
 

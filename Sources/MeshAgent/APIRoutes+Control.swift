@@ -22,7 +22,7 @@ extension APIRoutes {
                 do { stream = try await services.eventLog.follow(q) } catch { throw APIFailure.refused("\(error)") }
                 let names = await runtime.memberNames()
                 let lines = stream.map { event -> ByteBuffer in
-                    var data = (try? JSONEncoder.snake.encode(eventInfo(event, names: names))) ?? Data()
+                    var data = (try? JSONEncoder.api.encode(eventInfo(event, names: names))) ?? Data()
                     data.append(UInt8(ascii: "\n"))
                     return ByteBuffer(bytes: data)
                 }
@@ -55,20 +55,20 @@ extension APIRoutes {
         }
 
         router.get("/v1/vars/:key") { request, context in
-            let key = context.parameters.get("key") ?? ""
+            let key = context.pathParameter("key")
             let response = try await readVars(services, stale: isStale(request)) { $0 == key }
             guard !response.vars.isEmpty else { throw APIFailure.http(status: .notFound, detail: "no variable \(key)") }
             return JSONResponse.make(response)
         }
 
         router.put("/v1/vars/:key") { request, context in
-            let key = context.parameters.get("key") ?? ""
+            let key = context.pathParameter("key")
             let body = try await decode(VarSetRequest.self, from: request)
             return try await write(.setVar(key: key, value: body.value), services: services, context: context)
         }
 
         router.delete("/v1/vars/:key") { request, context in
-            try await write(.removeVar(key: context.parameters.get("key") ?? ""), services: services, context: context)
+            try await write(.removeVar(key: context.pathParameter("key")), services: services, context: context)
         }
 
         router.post("/v1/raft/recover") { request, _ in
@@ -155,10 +155,6 @@ enum APITime {
         let digits = String(fraction)
         return whole.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
-}
-
-extension JSONEncoder {
-    static var snake: JSONEncoder { JSONEncoder() }
 }
 
 extension MeshRuntime {

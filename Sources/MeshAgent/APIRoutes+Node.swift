@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import MeshAPI
 import MeshCore
+import ServiceLifecycle
 import Supervisor
 
 /// Routes of the node layer: local control of the supervisor (`/v1/local/instances`), the
@@ -31,7 +32,7 @@ extension APIRoutes {
         router.get("/v1/local/instances") { _, _ in JSONResponse.make(await node.localRows()) }
 
         router.delete("/v1/local/instances/:id") { request, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = context.pathParameter("id")
             let asker = try requesterAttributes(request, context: context)
             do throws(SupervisorError) { return JSONResponse.make(try await node.supervisor.stop(id, requestedBy: asker)) } catch {
                 switch error {
@@ -48,7 +49,7 @@ extension APIRoutes {
         }
 
         router.get("/v1/logs/:id") { request, context in
-            try await logs(request, id: context.parameters.get("id") ?? "", runtime: runtime, node: node)
+            try await logs(request, id: context.pathParameter("id"), runtime: runtime, node: node)
         }
 
         router.get("/v1/stats") { request, _ in
@@ -57,7 +58,7 @@ extension APIRoutes {
 
         router.get("/v1/stats/:node") { request, context in
             let history = try statsHistory(request)
-            let name = context.parameters.get("node") ?? ""
+            let name = context.pathParameter("node")
             switch try await locate(name, runtime: runtime, node: node) {
             case nil: return JSONResponse.make(await node.stats.info(history: history))
             case let target?:
@@ -162,13 +163,15 @@ extension APIRoutes {
                             body: .init(byteBuffer: ByteBuffer(bytes: first.data)))
         }
         // Follow: the first chunk, then whatever follows the last cursor, polled, until the
-        // client goes away or the node stops answering.
+        // client goes away, the node stops answering or the agent stops. A client that went
+        // away is noticed only at the next write, so without the last condition a follower
+        // that closed during a quiet spell kept the API's graceful shutdown waiting for ever.
         let (chunks, sink) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(64))
         let poller = Task {
             if !first.data.isEmpty { sink.yield(ByteBuffer(bytes: first.data)) }
             var next = first.next
             var failures = 0
-            while !Task.isCancelled {
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 do {
                     let chunk = try await fetch(next)
                     failures = 0

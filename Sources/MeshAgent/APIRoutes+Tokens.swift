@@ -37,7 +37,7 @@ extension APIRoutes {
         }
 
         router.post("/v1/members/:node/ban") { _, context in
-            let text = context.parameters.get("node") ?? ""
+            let text = context.pathParameter("node")
             let id: NodeID
             if text.count == 64, let bytes = Hex.decode(text), let full = NodeID(publicKey: bytes) {
                 id = full
@@ -62,7 +62,7 @@ extension APIRoutes {
         }
 
         router.delete("/v1/tokens/:name") { request, context in
-            let name = context.parameters.get("name") ?? ""
+            let name = context.pathParameter("name")
             return try await write(.revokeToken(name: name), services: services, context: context)
         }
     }

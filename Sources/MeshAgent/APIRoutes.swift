@@ -65,7 +65,7 @@ enum APIRoutes {
         }
 
         router.post("/v1/keys/:operation") { request, context in
-            let name = context.parameters.get("operation") ?? ""
+            let name = context.pathParameter("operation")
             guard let operation = KeyringCommand.Operation.allCases.first(where: { $0.name == name && $0 != .list }) else {
                 throw APIFailure.http(status: .notFound, detail: "no key operation \(name); use install, use or remove")
             }

@@ -39,14 +39,14 @@ extension APIRoutes {
         }
 
         router.get("/v1/workloads/:name") { request, context in
-            let name = context.parameters.get("name") ?? ""
+            let name = context.pathParameter("name")
             let state = try await readWorkloads(services, stale: isStale(request))
             guard state.workloads[name] != nil else { throw unknownWorkload(name) }
             return JSONResponse.make(await WorkloadView.make(state, runtime: runtime).info(name))
         }
 
         router.get("/v1/workloads/:name/why") { request, context in
-            let name = context.parameters.get("name") ?? ""
+            let name = context.pathParameter("name")
             var instance: Int?
             if let text = request.uri.queryParameters.get("instance"), !text.isEmpty {
                 guard let n = Int(text), n >= 0 else { throw APIFailure.badRequest("instance=\(text): a number, 0 or more") }
@@ -58,7 +58,7 @@ extension APIRoutes {
         }
 
         router.post("/v1/workloads/:name/scale") { request, context in
-            let name = context.parameters.get("name") ?? ""
+            let name = context.pathParameter("name")
             let body = try await decode(WorkloadScaleRequest.self, from: request)
             if let why = WorkloadState.validate(.scale(name: name, count: body.count)) {
                 await scheduler.countRefusal("bad_count")
@@ -68,15 +68,15 @@ extension APIRoutes {
         }
 
         router.post("/v1/workloads/:name/stop") { request, context in
-            try await workloadWrite(.stop(name: context.parameters.get("name") ?? ""), services: services, context: context)
+            try await workloadWrite(.stop(name: context.pathParameter("name")), services: services, context: context)
         }
 
         router.post("/v1/workloads/:name/restart") { request, context in
-            try await workloadWrite(.restart(name: context.parameters.get("name") ?? ""), services: services, context: context)
+            try await workloadWrite(.restart(name: context.pathParameter("name")), services: services, context: context)
         }
 
         router.delete("/v1/workloads/:name") { request, context in
-            try await workloadWrite(.remove(name: context.parameters.get("name") ?? ""), services: services, context: context)
+            try await workloadWrite(.remove(name: context.pathParameter("name")), services: services, context: context)
         }
     }
 
