@@ -209,10 +209,9 @@ actor ConsensusService: ThreadPinnedActor {
             try storage.save(RaftReady(hardState: hard, entries: [first]))
             log = [first]
         }
-        let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         savedTerm = hard.term; savedVote = hard.votedFor
         storedCommit = hard.commit; commitStoredAt = now()
-        node = RaftNode(id: id, voters: [], settings: settings, random: SeededRandom(seed: seed), now: now(),
+        node = RaftNode(id: id, voters: [], settings: settings, random: .fromSystemEntropy(), now: now(),
                         hardState: hard, snapshot: snapshot, log: log, abstaining: abstaining)
     }
 

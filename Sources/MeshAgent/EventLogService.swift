@@ -67,11 +67,10 @@ actor EventLogService: ThreadPinnedActor {
          logger: Logger) throws(EventError) {
         self.transport = transport; self.logger = logger; self.now = now; self.wallMilliseconds = wallMilliseconds
         self.identity = identity; self.settings = settings
-        let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let store = try SQLiteEventStore(path: storePath)
         controlPublished = try store.agentMark(Self.controlPublishedMark) ?? 0
         replicator = try Replicator(store: store, key: identity, settings: settings,
-                                    random: SeededRandom(seed: seed), now: now())
+                                    random: .fromSystemEntropy(), now: now())
         startedAt = now()
         nextRetentionAt = startedAt + Self.retentionInterval
         nextRejectionSummaryAt = startedAt + Self.rejectedFramesSummaryInterval
@@ -259,9 +258,8 @@ actor EventLogService: ThreadPinnedActor {
 
     /// A new replicator over what `store` holds (after a batch that did not commit).
     func rebuildReplicator(_ store: SQLiteEventStore) {
-        let seed = Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         do {
-            replicator = try Replicator(store: store, key: identity, settings: settings, random: SeededRandom(seed: seed), now: now())
+            replicator = try Replicator(store: store, key: identity, settings: settings, random: .fromSystemEntropy(), now: now())
             replicator.setPeers(peers)
         } catch {
             logger.error("cannot reload the event log's marks", metadata: ["error": "\(error)"])

@@ -91,7 +91,7 @@ actor MeshRuntime {
         self.loop = loop
         let now = MeshClock.now()
         self.startedAt = now
-        var seedSource = SeededRandom(seed: Sodium.randomBytes(8).reduce(0) { $0 << 8 | UInt64($1) })
+        var seedSource = SeededRandom.fromSystemEntropy()
         self.random = seedSource.fork()
         self.socketErrors = socketErrors
         self.direct = DirectDatagrams(sealing: DatagramSealing(sealer: FrameSealer(identity: identity, epoch: epoch), keyring: keyring),

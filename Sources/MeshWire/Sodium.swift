@@ -19,6 +19,14 @@ public enum Sodium {
     }
 }
 
+extension SeededRandom {
+    /// A generator seeded from the operating system's CSPRNG: how every agent core gets its
+    /// randomness (the simulator seeds from its run's seed instead, so runs replay).
+    public static func fromSystemEntropy() -> SeededRandom {
+        SeededRandom(seed: Sodium.randomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+}
+
 /// An Ed25519 key pair: a node's identity.
 public struct SigningKeyPair: Sendable {
     public static let seedBytes = 32
