@@ -12,7 +12,7 @@ import MeshWire
 /// commit index (the paper keeps it in memory); the stored one only lets `load` detect a
 /// log that lost synced entries, and an older value there is still a true lower bound.
 /// The agent's shell therefore leaves a hard state that moved only its commit index out of
-/// its saves until the stored one is a second old (`ConsensusService.commitStoreInterval`).
+/// its saves until the stored one is a second old (`RaftShell.defaultCommitStoreInterval`).
 ///
 /// A torn or corrupted record is detected by `load` and reported as
 /// `RaftStorageError.corrupt`: the agent then starts this node empty, as a non-voter that

@@ -9,36 +9,21 @@ import MeshWire
 
 /// Executing the core's output (`RaftReady`): what is saved, sent and applied, in which order.
 extension ConsensusService {
-    /// Persist (fsync), then send, then apply: the order Raft needs. One exception: a
-    /// leader's AppendEntries go out before its own log write (thesis §10.2.1), so the
-    /// followers' fsyncs run in parallel with the leader's. That is safe because the
-    /// leader counts its own log towards commit only when it handles an answer, and this
-    /// actor handles nothing before `save` below has returned (it blocks the actor).
+    /// Saves, sends and applies in the order `RaftShell` plans. The save blocks this actor,
+    /// so nothing else is handled before it returns: what makes sending a leader's
+    /// AppendEntries before its own log write safe.
     func execute(_ ready: RaftReady) {
         guard !ready.isEmpty, !stopped else { return }
-        var after = ready.messages
-        let termDurable = ready.hardState.map { $0.term == savedTerm && $0.votedFor == savedVote } ?? true
-        if node.role == .leader, termDurable {
-            let early = ready.messages.filter { if case .appendEntries = $0.message { true } else { false } }
-            after = ready.messages.filter { if case .appendEntries = $0.message { false } else { true } }
-            send(early)
-        }
-        // A ready that only moves the commit index needs nothing durable before it is acted
-        // on (Raft keeps the commit index in memory): it is stored, if due, after the
-        // answers, off the reply's path (`storeCommit`).
-        let commitOnly = termDurable && ready.entries.isEmpty && ready.truncateFrom == nil && ready.snapshot == nil
-        if !commitOnly {
-            var toSave = ready
-            // A hard state that moved only its commit index waits for `commitStoreInterval`.
-            if termDurable, !commitStoreDue { toSave.hardState = nil }
-            do { try timedSave(toSave) } catch {
+        let plan = shell.plan(ready, isLeader: node.role == .leader, now: now())
+        send(plan.sendFirst)
+        if let save = plan.save {
+            do { try timedSave(save) } catch {
                 logger.critical("raft storage failed; not sending anything that depends on it", metadata: ["error": "\(error)"])
                 return
             }
-            if let h = toSave.hardState { noteCommitStored(h.commit) }
         }
-        if let h = ready.hardState { savedTerm = h.term; savedVote = h.votedFor }
-        send(after)
+        shell.saved(plan, of: ready, now: now())
+        send(plan.sendAfter)
         if let s = ready.snapshot {
             // Installed from the leader: the state machine starts again from it (unless the
             // event log already brought the replica further).
@@ -67,22 +52,22 @@ extension ConsensusService {
         replica.note(commit: node.commitIndex, now: now())
         for r in ready.reads { answerRead(r) }
         wakeApplyWaiters()
-        if commitOnly { storeCommit() }
+        if plan.storeCommitAfterwards { storeCommit() }
         if !toPublish.isEmpty { publishSignal.yield() }
         compactIfDue()
         failForwardsOnLeaderChange()
     }
 
-    /// Writes the commit index when it moved and the stored one is `commitStoreInterval`
-    /// old, or now when `force` (at stop). `RaftStorage` does not fsync a save that only
-    /// moves it.
+    /// Writes the commit index when `RaftShell` says it is due, or now when `force` (at
+    /// stop). `RaftStorage` does not fsync a save that only moves it.
     func storeCommit(force: Bool = false) {
-        guard node.commitIndex > storedCommit, force || commitStoreDue else { return }
-        do { try timedSave(RaftReady(hardState: node.hard)) } catch {
+        let hard = node.hard
+        guard let save = shell.commitToStore(hard, now: now(), force: force) else { return }
+        do { try timedSave(save) } catch {
             logger.error("raft commit index not stored; it is kept in memory", metadata: ["error": "\(error)"])
             return
         }
-        noteCommitStored(node.commitIndex)
+        shell.committedStored(hard, now: now())
     }
 
     func send(_ messages: [RaftReady.Outgoing]) {

@@ -116,22 +116,9 @@ actor ConsensusService: ThreadPinnedActor {
     /// Commands waiting for the next group commit (see `flushBatch`).
     var batch: [(command: [UInt8], waiter: Waiter)] = []
     var flushScheduled = false
-    /// The term and vote last written to storage: a leader's AppendEntries may only go
-    /// out before its log write when they are already durable.
-    var savedTerm = Term.zero
-    var savedVote: NodeID?
-    /// How old the stored commit index may grow before a save writes it. Raft keeps the
-    /// commit index in memory; the stored one only lets `RaftStorage.load` tell a log that
-    /// lost synced entries, and an older value is still a true lower bound there. Until
-    /// then a save leaves it out: one page less in every follower's fsync, and no
-    /// transaction at all when a leader's commit index moves (what it saves is measured in
-    /// benchmarks/README.md, "Raft against etcd 3.4").
-    static let commitStoreInterval = Duration.seconds(1)
-    /// The commit index as last written to storage, and when.
-    var storedCommit = LogIndex.zero
-    var commitStoredAt = MeshTime.zero
-    var commitStoreDue: Bool { now() >= commitStoredAt + Self.commitStoreInterval }
-    func noteCommitStored(_ commit: LogIndex) { storedCommit = commit; commitStoredAt = now() }
+    /// What is sent before a save, what it writes, and when the commit index is stored:
+    /// the policy the simulator runs too.
+    var shell: RaftShell
     /// Who waits for a proposed command: a local caller or a member that forwarded it.
     enum Waiter {
         case local(CheckedContinuation<Result<LogIndex, ConsensusError>, Never>)
@@ -209,8 +196,7 @@ actor ConsensusService: ThreadPinnedActor {
             try storage.save(RaftReady(hardState: hard, entries: [first]))
             log = [first]
         }
-        savedTerm = hard.term; savedVote = hard.votedFor
-        storedCommit = hard.commit; commitStoredAt = now()
+        shell = RaftShell(loaded: hard, now: now())
         node = RaftNode(id: id, voters: [], settings: settings, random: .fromSystemEntropy(), now: now(),
                         hardState: hard, snapshot: snapshot, log: log, abstaining: abstaining)
     }

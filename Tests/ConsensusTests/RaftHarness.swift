@@ -10,6 +10,8 @@ struct RaftCluster {
 
     var nodes: [Int: RaftNode] = [:]
     var disks: [Int: Disk] = [:]
+    /// Each node's shell policy, as the agent and the simulator run it.
+    var shells: [Int: RaftShell] = [:]
     var crashed: Set<Int> = []
     var groups: [Int: Int] = [:]     // partition group per node; messages cross only within a group
     var loss = 0.0
@@ -38,6 +40,7 @@ struct RaftCluster {
         let d = disks[i]!
         nodes[i] = RaftNode(id: rid(i), voters: ids.map(rid), settings: settings, random: rng.fork(), now: now,
                             hardState: d.hard, log: d.log)
+        shells[i] = RaftShell(loaded: d.hard, now: now)
         applied[i] = []
         waiting[i] = []
     }
@@ -47,7 +50,28 @@ struct RaftCluster {
 
     func index(_ id: NodeID) -> Int { Int(id.w0) }
 
+    /// Carries out a ready as `RaftShell` plans it; a save is durable at once.
     mutating func execute(_ i: Int, _ r: RaftReady) {
+        let plan = shells[i]!.plan(r, isLeader: nodes[i]!.role == .leader, now: now)
+        deliver(from: i, plan.sendFirst)
+        if let save = plan.save { write(i, save) }
+        shells[i]!.saved(plan, of: r, now: now)
+        deliver(from: i, plan.sendAfter)
+        for e in r.committed {
+            applied[i]!.append(e)
+            if let w = waiting[i]!.firstIndex(where: { $0.0 == e.index }) {
+                let p = waiting[i]!.remove(at: w)
+                if p.1 == e.term && p.2 == e.command { acknowledged.append(p) }
+            }
+        }
+        if plan.storeCommitAfterwards, let hard = nodes[i]?.hard, let save = shells[i]!.commitToStore(hard, now: now) {
+            write(i, save)
+            shells[i]!.committedStored(hard, now: now)
+        }
+        check()
+    }
+
+    mutating func write(_ i: Int, _ r: RaftReady) {
         var d = disks[i]!
         if let h = r.hardState { d.hard = h }
         if let t = r.truncateFrom { d.log.removeSubrange((Int(t.value) - 1)...) }
@@ -56,21 +80,16 @@ struct RaftCluster {
             d.log.append(e)
         }
         disks[i] = d
-        for m in r.messages {
+    }
+
+    mutating func deliver(from i: Int, _ messages: [RaftReady.Outgoing]) {
+        for m in messages {
             let j = index(m.to)
             guard groups[i, default: 0] == groups[j, default: 0], rng.nextUnit() >= loss else { continue }
             order += 1
             let latency = Duration.microseconds(500 + Int64(rng.next() % 1500))
             inflight.append((now + latency, order, j, i, m.message))
         }
-        for e in r.committed {
-            applied[i]!.append(e)
-            if let w = waiting[i]!.firstIndex(where: { $0.0 == e.index }) {
-                let p = waiting[i]!.remove(at: w)
-                if p.1 == e.term && p.2 == e.command { acknowledged.append(p) }
-            }
-        }
-        check()
     }
 
     /// Raft's safety properties (figure 3): election safety, state machine safety.

@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// A save that would only move the commit index leaves it out until the stored one is
-/// `ConsensusService.commitStoreInterval` old; a tick then writes it, and so does `stop`,
+/// `RaftShell.defaultCommitStoreInterval` old; a tick then writes it, and so does `stop`,
 /// which closes the file.
 @Suite(.serialized) struct CommitStoreTests {
     let dir = NSTemporaryDirectory() + "meshd-commitstore-\(UUID().uuidString)"
@@ -48,11 +48,11 @@ import Testing
         #expect(early.commit < last, "stored \(early.commit) within the interval; committed \(last)")
 
         // Not yet due: a tick leaves it.
-        clock.advance(ConsensusService.commitStoreInterval / 2)
+        clock.advance(RaftShell.defaultCommitStoreInterval / 2)
         await s.timerFired()
         #expect(try await s.storedHardState().commit == early.commit)
         // Due: the next tick writes it.
-        clock.advance(ConsensusService.commitStoreInterval)
+        clock.advance(RaftShell.defaultCommitStoreInterval)
         await s.timerFired()
         #expect(try await s.storedHardState().commit == last)
 

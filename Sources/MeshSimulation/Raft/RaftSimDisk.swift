@@ -23,22 +23,31 @@ struct RaftSimDisk: Sendable {
     /// Readies written but not yet synced, in order.
     var unsynced: [RaftReady] = []
 
-    /// Issues the writes a ready asks for (not yet durable).
+    /// Issues the writes a ready asks for (not yet durable; the shell waits for an fsync).
     mutating func write(_ ready: RaftReady) {
-        if ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty || ready.snapshot != nil { unsynced.append(ready) }
+        if ready.hardState != nil || ready.truncateFrom != nil || !ready.entries.isEmpty || ready.snapshot != nil {
+            unsynced.append(ready)
+            hasUnsynced = true
+        }
     }
 
-    var hasUnsynced: Bool { !unsynced.isEmpty }
+    /// A write nobody waits on (the commit index, which `RaftStorage` writes without an
+    /// fsync): durable with the next fsync, lost if the node crashes first.
+    mutating func writeWithoutWaiting(_ ready: RaftReady) { unsynced.append(ready) }
+
+    /// Writes the shell waits on are not durable yet.
+    private(set) var hasUnsynced = false
 
     /// fsync: every issued write becomes durable.
     mutating func sync() {
         for r in unsynced { apply(r, tearLast: false) }
         unsynced = []
+        hasUnsynced = false
     }
 
     /// A crash: unsynced writes are lost, or (`tear`) partly written with the last record torn.
     mutating func crash(tear: Bool, random: inout SeededRandom) {
-        defer { unsynced = [] }
+        defer { unsynced = []; hasUnsynced = false }
         guard tear, !unsynced.isEmpty else { return }
         let kept = Int(random.next() % UInt64(unsynced.count))
         for (i, r) in unsynced.prefix(kept + 1).enumerated() { apply(r, tearLast: i == kept) }

@@ -18,8 +18,12 @@ public struct RaftSimulation: Sendable {
         var syncing = false
         var inbox: [Input] = []
         var tickDue = false
-        /// Readies whose writes wait on the fsync in progress (messages, applies).
-        var waitingOnSync: [RaftReady] = []
+        /// Readies whose writes wait on the fsync in progress (messages, applies), with the
+        /// shell's plan for each.
+        var waitingOnSync: [(plan: RaftShell.Plan, ready: RaftReady)] = []
+        /// The agent's policy for each ready: what is sent before the write, what the write
+        /// holds, when the commit index is stored.
+        var shell = RaftShell(loaded: HardState(), now: .zero)
         var wakeToken: UInt64 = 0
         var wakeAt = Int64.max
         var incarnation: UInt64 = 0
@@ -164,7 +168,7 @@ public struct RaftSimulation: Sendable {
             nodes[i].syncing = false
             let done = nodes[i].waitingOnSync
             nodes[i].waitingOnSync = []
-            for r in done { dispatch(i, r) }
+            for p in done where nodes[i].core != nil { finish(i, p.plan, p.ready) }
             if nodes[i].core != nil { compactIfDue(i) }
             var readies: [RaftReady] = []
             let inbox = nodes[i].inbox
@@ -233,20 +237,51 @@ public struct RaftSimulation: Sendable {
         }
     }
 
-    /// Persists what the readies ask (one fsync for all), then sends and applies.
+    /// Carries out the readies as the agent's `RaftShell` plans them: a leader's
+    /// AppendEntries leave at once, the writes share one fsync, then the rest is sent and
+    /// applied, and a commit index that is due is written (unsynced, as the agent does).
     mutating func afterInput(_ slot: Int, _ readies: [RaftReady]) {
-        guard nodes[slot].core != nil else { return }
-        for r in readies { nodes[slot].disk.write(r) }
+        guard let core = nodes[slot].core else { return }
+        let t = MeshTime(nanoseconds: now)
+        var planned: [(plan: RaftShell.Plan, ready: RaftReady)] = []
+        for r in readies where !r.isEmpty {
+            let plan = nodes[slot].shell.plan(r, isLeader: core.role == .leader, now: t)
+            send(slot, plan.sendFirst)
+            if let save = plan.save { nodes[slot].disk.write(save) }
+            planned.append((plan, r))
+        }
+        // What the core committed is recorded before anything of it is applied.
+        observe(slot)
         if nodes[slot].disk.hasUnsynced {
             nodes[slot].syncing = true
-            nodes[slot].waitingOnSync = readies
+            nodes[slot].waitingOnSync = planned
             queue.push(now + ns(scenario.fsync), .synced, slot, token: nodes[slot].incarnation)
         } else {
-            for r in readies { dispatch(slot, r) }
+            for p in planned { finish(slot, p.plan, p.ready) }
             compactIfDue(slot)
         }
-        observe(slot)
         rescheduleWake(slot)
+    }
+
+    /// After a ready's write is durable: the shell notes it, the rest is sent and applied,
+    /// and the commit index is written if the shell says it is due.
+    mutating func finish(_ slot: Int, _ plan: RaftShell.Plan, _ ready: RaftReady) {
+        let t = MeshTime(nanoseconds: now)
+        nodes[slot].shell.saved(plan, of: ready, now: t)
+        send(slot, plan.sendAfter)
+        dispatch(slot, ready)
+        if plan.storeCommitAfterwards, let hard = nodes[slot].core?.hard,
+           let save = nodes[slot].shell.commitToStore(hard, now: t) {
+            nodes[slot].disk.writeWithoutWaiting(save)
+            nodes[slot].shell.committedStored(hard, now: t)
+        }
+    }
+
+    mutating func send(_ slot: Int, _ messages: [RaftReady.Outgoing]) {
+        for m in messages {
+            guard let to = self.slot(of: m.to) else { continue }
+            send(.toNode(slot: to, id: m.to, .raft(from: nodes[slot].id, m.message)), from: slot, to: to)
+        }
     }
 
     mutating func rescheduleWake(_ slot: Int) {
@@ -258,13 +293,9 @@ public struct RaftSimulation: Sendable {
         queue.push(max(at, now), .wake, slot, token: nodes[slot].wakeToken)
     }
 
-    /// Sends a ready's messages and applies its committed entries (after its fsync).
+    /// Applies a ready's committed entries (after its fsync and its messages).
     mutating func dispatch(_ slot: Int, _ r: RaftReady) {
         if let s = r.snapshot { restore(slot, from: s) }
-        for m in r.messages {
-            guard let to = self.slot(of: m.to) else { continue }
-            send(.toNode(slot: to, id: m.to, .raft(from: nodes[slot].id, m.message)), from: slot, to: to)
-        }
         for e in r.committed {
             safety.applied(slot: slot, entry: e, at: time)
             if e.index == nodes[slot].machineIndex.next {
@@ -489,6 +520,7 @@ public struct RaftSimulation: Sendable {
             if let snapshot { restore(s, from: snapshot); snapshotsInstalled -= 1 }   // its own, not an install
             nodes[s].core = RaftNode(id: nodes[s].id, voters: voters, learners: learners, settings: scenario.settings,
                                      random: rng.fork(), now: t, hardState: hard, snapshot: snapshot, log: log)
+            nodes[s].shell = RaftShell(loaded: hard, now: t)
             safety.restarted(slot: s, commit: hard.commit)
         case .corrupt:
             corruptions += 1
@@ -497,6 +529,7 @@ public struct RaftSimulation: Sendable {
             nodes[s].machineDigest = 0
             nodes[s].core = RaftNode(id: nodes[s].id, voters: voters, learners: learners, settings: scenario.settings,
                                      random: rng.fork(), now: t, abstaining: true)
+            nodes[s].shell = RaftShell(loaded: HardState(), now: t)
             nodes[s].wasAbstaining = true
             safety.restarted(slot: s, commit: .zero)
         }
