@@ -119,11 +119,11 @@ for r in sorted(routes):
         missing.append(f"docs/INTERFACES.md: HTTP route `{r}`")
 
 # --- config keys ------------------------------------------------------------------------
-loader = read("Sources/MeshAgent/ConfigLoader.swift")
+loader = read("Sources/MeshAgent/Configuration/ConfigLoader.swift")
 block = re.search(r"static let keys\s*:\s*\[String\s*:\s*String\]\s*=\s*\[(.*?)\n\s*\]\n", loader, re.S)
 keys = sorted(set(re.findall(r'^\s*"(\w+)"\s*:', block.group(1), re.M))) if block else []
 if not keys:
-    missing.append("Sources/MeshAgent/ConfigLoader.swift: no `keys` table found (check-docs.sh needs a fix)")
+    missing.append("Sources/MeshAgent/Configuration/ConfigLoader.swift: no `keys` table found (check-docs.sh needs a fix)")
 for k in keys:
     if f"`{k}`" not in interfaces:
         missing.append(f"docs/INTERFACES.md: config key `{k}`")
