@@ -64,18 +64,25 @@ func eventually(_ what: String, timeout: Duration = .seconds(45), _ condition: (
     let dir = NSTemporaryDirectory() + "meshd-services-\(UUID().uuidString)"
     init() { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
 
-    @Test func commandsFromAnyNodeCommitThroughTheLeaderWhichGrowsAndHealsItsVoterSet() async throws {
+    /// Four started services on one loopback mesh (node 0 founds the voter set; three voters
+    /// wanted), all told every node is alive.
+    func fourNodes(seed: UInt8, name: String) async throws
+        -> (LoopbackMesh, [SigningKeyPair], [ConsensusService], [NodeID: VoterPolicy.Member]) {
         let mesh = LoopbackMesh()
-        let keys = (0 ..< 4).map { SigningKeyPair(seed: [UInt8](repeating: UInt8($0 + 10), count: 32))! }
+        let keys = (0 ..< 4).map { SigningKeyPair(seed: [UInt8](repeating: UInt8($0) + seed, count: 32))! }
         var services: [ConsensusService] = []
         for (i, k) in keys.enumerated() {
-            let s = try ConsensusService(id: k.nodeID, storagePath: "\(dir)/raft-\(i).db", bootstrap: i == 0, settings: .lan,
+            let s = try ConsensusService(id: k.nodeID, storagePath: "\(dir)/\(name)-\(i).db", bootstrap: i == 0, settings: .lan,
                                          policy: VoterPolicy(desiredVoters: 3, deadGrace: .milliseconds(500)),
                                          transport: LoopbackTransport(mesh: mesh, me: k.nodeID), now: clockNow, logger: Logger(label: "test"))
             await mesh.attach(s, as: k.nodeID)
             services.append(s)
         }
-        let allAlive = await LoopbackMesh.startAll(services, ids: keys.map(\.nodeID))
+        return (mesh, keys, services, await LoopbackMesh.startAll(services, ids: keys.map(\.nodeID)))
+    }
+
+    @Test func commandsFromAnyNodeCommitThroughTheLeaderWhichGrowsAndHealsItsVoterSet() async throws {
+        let (mesh, keys, services, allAlive) = try await fourNodes(seed: 10, name: "raft")
         #expect(await eventually("three voters") { await services[0].status.voters.count == 3 })
 
         // Node 3 is outside the voter set: it forwards to the leader the mesh advertises.
@@ -117,17 +124,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(45), _ condition: (
     /// (`ForwardedReads`): while its replica lags (no event log here) the read waits and
     /// repairs by fetching the leader's state; once there, reads answer at once.
     @Test func aReadOnAMemberWaitsForItsReplicaThenAnswersFromIt() async throws {
-        let mesh = LoopbackMesh()
-        let keys = (0 ..< 4).map { SigningKeyPair(seed: [UInt8](repeating: UInt8($0 + 40), count: 32))! }
-        var services: [ConsensusService] = []
-        for (i, k) in keys.enumerated() {
-            let s = try ConsensusService(id: k.nodeID, storagePath: "\(dir)/read-\(i).db", bootstrap: i == 0, settings: .lan,
-                                         policy: VoterPolicy(desiredVoters: 3, deadGrace: .milliseconds(500)),
-                                         transport: LoopbackTransport(mesh: mesh, me: k.nodeID), now: clockNow, logger: Logger(label: "test"))
-            await mesh.attach(s, as: k.nodeID)
-            services.append(s)
-        }
-        let allAlive = await LoopbackMesh.startAll(services, ids: keys.map(\.nodeID))
+        let (_, keys, services, allAlive) = try await fourNodes(seed: 40, name: "read")
         #expect(await eventually("three voters") { await services[0].status.voters.count == 3 })
         let leader = try #require(await services[0].status.leader)
         let voters = await services[0].status.voters
