@@ -28,17 +28,21 @@ def _each(builder):
     return lambda items: [builder(item) for item in items]
 
 
+
+class _Plain:
+    """A type whose JSON keys are its fields, with nothing nested to convert."""
+
+    @classmethod
+    def from_json(cls, data):
+        return _build(cls, data)
+
 @dataclass
-class Coordinate:
+class Coordinate(_Plain):
     """A Vivaldi network coordinate (distances in seconds)."""
     vector: List[float] = field(default_factory=list)
     height: float = 0.0
     error: float = 0.0
     adjustment: float = 0.0
-
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
 
 
 @dataclass
@@ -63,15 +67,11 @@ class Member:
 
 
 @dataclass
-class VoterHealth:
+class VoterHealth(_Plain):
     name: str
     id: str
     status: str
     leader: bool = False
-
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Status:
 
 
 @dataclass
-class Placement:
+class Placement(_Plain):
     """A committed placement: `placement` (p7) of the workload's instance on `node`."""
     placement: str
     instance: int
@@ -113,20 +113,12 @@ class Placement:
     generation: int = 0
     replaces: Optional[str] = None
 
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
-
 
 @dataclass
-class Pending:
+class Pending(_Plain):
     """An instance the scheduler cannot place now, and why."""
     instance: int
     reason: str
-
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
 
 
 @dataclass
@@ -153,16 +145,12 @@ class Workload:
 
 
 @dataclass
-class Candidate:
+class Candidate(_Plain):
     """One node's verdict for a workload: excluded and why, or its score."""
     node: str
     instances: int = 0
     excluded: Optional[str] = None
     score: Optional[float] = None
-
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
 
 
 @dataclass
@@ -182,7 +170,7 @@ class Why:
 
 
 @dataclass
-class Instance:
+class Instance(_Plain):
     """One instance as `meshctl ps` shows it. A member that did not answer is a row with
     `state` == "unreachable" and empty `workload` and `instance`."""
     workload: str
@@ -204,13 +192,9 @@ class Instance:
         """`NAME.INSTANCE`."""
         return f"{self.workload}.{self.instance}" if self.instance else self.workload
 
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
-
 
 @dataclass
-class Event:
+class Event(_Plain):
     """One event of the replicated log."""
     time: str
     kind: str
@@ -219,25 +203,17 @@ class Event:
     seq: int
     attributes: Dict[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
-
 
 @dataclass
-class Var:
+class Var(_Plain):
     """A mesh-wide variable and the Raft index that last set it."""
     key: str
     value: str
     index: int
 
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
-
 
 @dataclass
-class StatsPoint:
+class StatsPoint(_Plain):
     """One point of a node's history (`raw`, or `1m`: a one-minute average)."""
     time: str
     resolution: str
@@ -248,10 +224,6 @@ class StatsPoint:
     receive_bytes_per_second: Optional[float] = None
     transmit_bytes_per_second: Optional[float] = None
     temperature_celsius: Optional[float] = None
-
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
 
 
 @dataclass
@@ -284,11 +256,7 @@ class NodeStats:
 
 
 @dataclass
-class Committed:
+class Committed(_Plain):
     """A change committed through Raft and applied at `index`."""
     index: int
     result: str = "committed"
-
-    @classmethod
-    def from_json(cls, data):
-        return _build(cls, data)
