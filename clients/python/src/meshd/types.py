@@ -28,13 +28,13 @@ def _each(builder):
     return lambda items: [builder(item) for item in items]
 
 
-
 class _Plain:
     """A type whose JSON keys are its fields, with nothing nested to convert."""
 
     @classmethod
     def from_json(cls, data):
         return _build(cls, data)
+
 
 @dataclass
 class Coordinate(_Plain):
