@@ -5,9 +5,12 @@
 #
 #   benchmarks/idle-agent.sh                        # N=5, IDLE_S=60, lan profile, release build
 #   N=5 IDLE_S=120 PROFILE=local benchmarks/idle-agent.sh
+#   INSTANCES=20 benchmarks/idle-agent.sh            # with a workload of 20 `sleep` instances placed
 #
 # Environment: N (default 5), IDLE_S (default 60), WARMUP_S (after all see N alive, default 10),
-# PROFILE (lan|wan|local, default lan), BASE_PORT (default 29000),
+# PROFILE (lan|wan|local, default lan), BASE_PORT (default 29000), INSTANCES (default 0: a
+# workload `idle` of that many `sleep` instances is run from m1 and waited for, running,
+# before the warm-up; the instances' own processes are not counted),
 # BIN_DIR (default: a release build made here), KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +24,8 @@ WORK=$(mktemp -d /tmp/idle-agent.XXXXXX)
 MESHD_PIDS=(); SERF_PIDS=()
 cleanup() {
   for pid in "${MESHD_PIDS[@]}" "${SERF_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  # The workload's instances run in process groups of their own and outlive a SIGKILLed agent.
+  [ "${INSTANCES:-0}" -gt 0 ] && pkill -f '^sleep 1000000.25$' 2>/dev/null || true
   wait 2>/dev/null || true
   [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
@@ -46,11 +51,12 @@ for i in $(seq 0 $((N - 1))); do
   fi
 done
 
-python3 - "$MESHCTL" "$N" "$WARMUP_S" "$IDLE_S" "${#MESHD_PIDS[@]}" "${MESHD_PIDS[@]}" "${SERF_PIDS[@]}" \
+python3 - "$MESHCTL" "$N" "$WARMUP_S" "$IDLE_S" "${INSTANCES:-0}" "${#MESHD_PIDS[@]}" "${MESHD_PIDS[@]}" "${SERF_PIDS[@]}" \
   "${apis[@]}" "${rpcs[@]}" <<'PY'
 import json, os, subprocess, sys, time
-meshctl, n, warmup, idle, count = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-rest = sys.argv[6:]
+meshctl, n, warmup, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+instances, count = int(sys.argv[5]), int(sys.argv[6])
+rest = sys.argv[7:]
 mpids, spids = [int(p) for p in rest[:count]], [int(p) for p in rest[count:2 * count]]
 apis, rpcs = rest[2 * count:3 * count], rest[3 * count:]
 hz = os.sysconf("SC_CLK_TCK")
@@ -70,6 +76,19 @@ while time.time() < deadline:
     time.sleep(0.5)
 else:
     sys.exit("agents did not all see %d alive members within 90 s" % n)
+if instances:
+    r = subprocess.run([meshctl, "--addr", apis[1], "run", "idle", "--count", str(instances), "--", "sleep", "1000000.25"],
+                       capture_output=True, text=True)
+    if r.returncode != 0: sys.exit("meshctl run: " + r.stderr)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        out = subprocess.run([meshctl, "--addr", apis[0], "--json", "ps"], capture_output=True, text=True).stdout
+        try: running = sum(1 for i in json.loads(out) if i.get("state") == "running")
+        except ValueError: running = 0
+        if running == instances: break
+        time.sleep(0.5)
+    else:
+        sys.exit("%d instances not all running within 90 s" % instances)
 time.sleep(warmup)
 
 def ticks(pid):
@@ -87,7 +106,8 @@ time.sleep(idle)          # nobody asks the agents anything during the window
 t1, c1 = time.monotonic(), {p: ticks(p) for p in pids}
 cpu = {p: (c1[p] - c0[p]) / hz / (t1 - t0) * 100 for p in pids}
 rss = {p: rss_kib(p) / 1024 for p in pids}
-print(f"{n} meshd and {n} serf agents, all idle at once for {t1 - t0:.0f} s (after {warmup:.0f} s warm-up)")
+print(f"{n} meshd and {n} serf agents, all idle at once for {t1 - t0:.0f} s (after {warmup:.0f} s warm-up)"
+      + (f"; {instances} instances placed and running" if instances else ""))
 print(f"{'':8}{'cpu % of one core (each)':>40}   {'mean':>6}   {'rss MiB (each)':>34}   {'mean':>6}")
 out = subprocess.run([meshctl, "--addr", apis[0], "--json", "members"], capture_output=True, text=True).stdout
 try: roles = {m["name"]: m["role"] for m in json.loads(out)}
