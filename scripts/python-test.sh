@@ -7,6 +7,13 @@
 # Usage: scripts/python-test.sh [unittest arguments, e.g. test_client]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Headless Chromium for the dashboard's test (Tests/python/test_dashboard.py), as root; the
+# test says it is skipped when the browser is missing.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  echo "python-test: installing chromium (Debian) for the dashboard test" >&2
+  env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || { env DEBIAN_FRONTEND=noninteractive apt-get update -qq && env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+fi
 venv=.build/python-tests
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

@@ -21,5 +21,6 @@ struct APIAccessTests {
             #expect(role(m, path) == .admin, "\\(m) \\(path)")
         }
         #expect(role(.post, "/v1/tokens/bootstrap") == nil)
+        #expect(role(.get, "/") == nil && role(.post, "/") == .operate)
     }
 }

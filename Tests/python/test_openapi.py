@@ -294,6 +294,8 @@ class OpenAPIAgainstAgents(unittest.TestCase):
         c.call(a, "POST", "/v1/join", body={"addresses": ["nope"]}, expect=400)
         _, metrics = c.call(a, "GET", "/metrics", expect=200)
         self.assertIn("meshd_members", metrics)
+        _, page = c.call(a, "GET", "/", expect=200)
+        self.assertIn("/v1/members", page)
 
         # Cluster keys: install a second key everywhere, then remove it.
         _, keyring = c.call(a, "GET", "/v1/keys", expect=200)

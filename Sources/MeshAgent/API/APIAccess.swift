@@ -31,6 +31,8 @@ struct APIAccess: Sendable {
     /// The role a request needs; nil for the one route open to all (bootstrap).
     static func requiredRole(method: HTTPRequest.Method, path: String) -> TokenRole? {
         if method == .post, path == "/v1/tokens/bootstrap" { return nil }
+        // The dashboard page holds no data (its script asks the API, with the token the user gives it).
+        if method == .get || method == .head, path == "/" { return nil }
         if path == "/v1/tokens" || path.hasPrefix("/v1/tokens/") || path.hasPrefix("/v1/keys")
             || path == "/v1/join" || path == "/v1/leave" || path.hasPrefix("/v1/raft/")
             || (path.hasPrefix("/v1/members/") && method != .get && method != .head) {

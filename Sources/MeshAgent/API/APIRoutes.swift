@@ -24,6 +24,11 @@ enum APIRoutes {
         router.add(middleware: JSONErrorMiddleware())
         if let access = hooks.access { router.add(middleware: AccessMiddleware(access: access)) }
 
+        // The dashboard: a static page whose script reads this API from the browser.
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                     body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
         router.get("/v1/members") { _, _ in JSONResponse.make(await runtime.memberInfos()) }
         router.get("/v1/status") { _, _ in JSONResponse.make(await runtime.statusInfo()) }
 
