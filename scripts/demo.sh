@@ -141,7 +141,7 @@ start() {
   cat <<EOF
 
 The demo mesh runs: 5 agents, data in $dir (logs: $dir/node*.log).
-API of node0: http://127.0.0.1:$(api_port 0)/    (the dashboard will live at /; every node serves one: ports $(api_port 0), $(api_port 1), ... $(api_port 4))
+API of node0: http://127.0.0.1:$(api_port 0)/    (the dashboard is at /; every node serves one: ports $(api_port 0), $(api_port 1), ... $(api_port 4))
 
 Try:
   export PATH="$bin:\$PATH" MESH_ADDR=127.0.0.1:$(api_port 0)
