@@ -13,6 +13,7 @@ struct MeshSim: ParsableCommand {
           meshsim run crash-1
           meshsim run simulations/loss-5.scenario --seed 7 --nodes 200 --json
           meshsim run sched-crash --seed 3
+          meshsim run control-replica --nodes 300
         Scenario names are looked up in simulations/ (see simulations/README.md).
         """,
         subcommands: [Run.self, List.self])
@@ -35,7 +36,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the human report.")
     var json = false
 
-    @Option(help: "Seconds of appending (event-log engine; overrides the scenario's duration).")
+    @Option(help: "Seconds of appending (event-log engine) or of writes (control engine); overrides the scenario's duration.")
     var duration: Int?
 
     @Option(help: "Seconds after which latency and bytes are measured (event-log engine; overrides the scenario's `measure after`).")
@@ -57,6 +58,10 @@ struct Run: ParsableCommand {
         }
         if let text = try? ScenarioLibrary.text(of: scenario), RaftScenario.engine(of: text) == "sched" {
             try SchedulerRun(text: text, seed: seed, nodes: nodes, json: json).run()
+            return
+        }
+        if let text = try? ScenarioLibrary.text(of: scenario), RaftScenario.engine(of: text) == "control" {
+            try ControlRun(text: text, seed: seed, nodes: nodes, duration: duration, json: json).run()
             return
         }
         if (try? EventLogScenario.read(scenario).engine) == "eventlog" { return try runEventLog() }

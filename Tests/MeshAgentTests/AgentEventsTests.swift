@@ -22,9 +22,9 @@ struct AgentEventsTests {
         let via = NodeID(w0: 7, w1: 1, w2: 2, w3: 3)
         func roundTrip(_ entry: LogEntry) throws -> CommittedEntry? {
             let command = entry.kind == .command && !entry.command.isEmpty ? try ControlCommand.decode(entry.command) : nil
-            let (kind, attributes) = try #require(AgentEvents.applied(entry, command, .ok))
+            let (kind, attributes) = try #require(ControlEvents.applied(entry, command, .ok))
             let event = Event(origin: via, seq: EventSeq(1), time: HybridTimestamp(raw: 0), kind: kind, attributes: attributes, signature: [])
-            return AgentEvents.committedEntry(event)
+            return ControlEvents.committedEntry(event)
         }
         let set = LogEntry(term: Term(2), index: LogIndex(9), command: ControlCommand(.setVar(key: "a", value: "1"), requester: "local", via: via).encoded)
         #expect(try roundTrip(set) == CommittedEntry(set))
@@ -56,10 +56,10 @@ struct WorkloadEventsTests {
         func roundTrip(_ c: WorkloadCommand, index: UInt64) throws -> (String, [String: String], CommittedEntry?) {
             let command = ControlCommand(.workload(c), requester: "local", via: via)
             let entry = LogEntry(term: Term(2), index: LogIndex(index), command: command.encoded)
-            let (kind, attributes) = try #require(AgentEvents.applied(entry, command, .ok))
+            let (kind, attributes) = try #require(ControlEvents.applied(entry, command, .ok))
             let event = Event(origin: via, seq: EventSeq(1), time: HybridTimestamp(raw: 0), kind: kind, attributes: attributes, signature: [])
             try Event.validate(kind: kind, attributes: attributes)
-            return (kind, attributes, AgentEvents.committedEntry(event))
+            return (kind, attributes, ControlEvents.committedEntry(event))
         }
         let spec = WorkloadSpec(name: "web", command: ["sleep", "1000"], count: 3)
         let (kind, attributes, entry) = try roundTrip(.submit(spec), index: 5)

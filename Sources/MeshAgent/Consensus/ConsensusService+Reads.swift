@@ -184,7 +184,7 @@ extension ConsensusService {
     /// `control.*` events received from peers, for the replica (any order, duplicates
     /// welcome). Handed to this actor's thread like a frame.
     nonisolated func offerPublished(_ events: [Event]) {
-        let entries = events.compactMap(AgentEvents.committedEntry)
+        let entries = events.compactMap(ControlEvents.committedEntry)
         guard !entries.isEmpty else { return }
         onOwnThread { service in
             _ = service.replica.offer(entries, now: service.now())
@@ -194,7 +194,7 @@ extension ConsensusService {
 
     /// The same, awaited (the start-up replay of the stored events).
     func offerStored(_ events: [Event]) {
-        _ = replica.offer(events.compactMap(AgentEvents.committedEntry), now: now())
+        _ = replica.offer(events.compactMap(ControlEvents.committedEntry), now: now())
         wakeApplyWaiters()
     }
 

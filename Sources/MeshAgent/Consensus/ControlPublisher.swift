@@ -45,7 +45,7 @@ actor ControlPublisher {
         let mark = await eventLog.controlPublished
         held.removeAll { $0.index <= mark }
         for a in batch where a.entry.index.value > mark && a.entry.index.value > (held.last?.index ?? 0) {
-            guard let (kind, attributes) = AgentEvents.applied(a.entry, a.command, a.result) else { continue }
+            guard let (kind, attributes) = ControlEvents.applied(a.entry, a.command, a.result) else { continue }
             held.append(Pending(index: a.entry.index.value, kind: kind, attributes: attributes))
         }
         guard leading else {
