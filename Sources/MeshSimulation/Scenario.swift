@@ -223,13 +223,8 @@ extension Scenario {
         // Network lines may come before or after `profile`: collect them and apply at the end.
         var networkEdits: [(Int, [Substring])] = []
 
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let lineNumber = offset + 1
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard let key = words.first else { continue }
-            let args = Array(words.dropFirst())
-            let p = LineParser(line: lineNumber, text: String(rawLine), words: args)
+        for (key, p) in LineParser.lines(text) {
+            let lineNumber = p.line, args = p.words, words = [key] + args
             switch key {
             case "name": name = try p.word(0, "a scenario name")
             case "description": description = args.joined(separator: " ")
@@ -254,7 +249,7 @@ extension Scenario {
             case "at": timeline.append(try Self.parseTimed(p))
             case "expect": expectations.append(try Self.parseExpectation(p))
             default:
-                throw ScenarioError.syntax(line: lineNumber, text: String(rawLine),
+                throw ScenarioError.syntax(line: lineNumber, text: p.text,
                                            expected: "a known key (name, description, nodes, profile, seed, warmup, bootstrap, duration, tracer, addresses, fp_pause_threshold, latency, loss, duplicate, bandwidth, egress_queue, paused_buffer, refused_sends, at, expect)")
             }
         }
@@ -366,6 +361,23 @@ struct LineParser {
     let line: Int
     let text: String
     let words: [Substring]
+
+    /// The scenario tokenizer every engine's parser uses: for each line that has a word,
+    /// its first word (the key) and a parser over the others. `#` starts a comment; words
+    /// are separated by spaces and tabs.
+    static func lines(_ text: String) -> [(key: Substring, parser: LineParser)] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { offset, raw in
+            let words = (raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            guard let key = words.first else { return nil }
+            return (key, LineParser(line: offset + 1, text: String(raw), words: Array(words.dropFirst())))
+        }
+    }
+
+    /// The engine a scenario file names on its `engine` line (`membership` when it has none).
+    static func engine(of text: String) -> String {
+        lines(text).first { $0.key == "engine" }.flatMap { $0.parser.words.first.map(String.init) } ?? "membership"
+    }
 
     func error(_ expected: String) -> ScenarioError { .syntax(line: line, text: text, expected: expected) }
 

@@ -111,11 +111,7 @@ extension ControlScenario {
     public init(parsing text: String) throws(ScenarioError) {
         var s = ControlScenario(name: "", nodes: 0)
         var name: String?, nodes: Int?, loss: Double?
-        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard let key = words.first else { continue }
-            let p = LineParser(line: offset + 1, text: String(raw), words: Array(words.dropFirst()))
+        for (key, p) in LineParser.lines(text) {
             switch key {
             case "name": name = try p.word(0, "a scenario name")
             case "description": s.description = p.words.joined(separator: " ")
@@ -154,7 +150,7 @@ extension ControlScenario {
                 guard let v = Double(try p.word(2, "a number")) else { throw p.error("a number") }
                 s.expectations.append(ControlExpectation(metric: m, comparison: c, value: v))
             default:
-                throw ScenarioError.syntax(line: offset + 1, text: String(raw), expected:
+                throw ScenarioError.syntax(line: p.line, text: p.text, expected:
                     "a key of a control scenario (name, description, engine, nodes, voters, seed, profile, distribute, writes, keys, value_bytes, warmup, duration, settle, publish_interval, lag_bound, repair_after, verify, loss, expect)")
             }
         }

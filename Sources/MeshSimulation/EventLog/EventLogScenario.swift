@@ -101,13 +101,7 @@ public struct EventLogBound: Sendable, Equatable, CustomStringConvertible {
 
 extension EventLogScenario {
     /// The engine a scenario file asks for (`engine NAME`; `membership` when absent).
-    public static func engine(of text: String) -> String {
-        for line in text.split(separator: "\n") {
-            let words = (line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").split(separator: " ")
-            if words.count == 2, words[0] == "engine" { return String(words[1]) }
-        }
-        return "membership"
-    }
+    public static func engine(of text: String) -> String { LineParser.engine(of: text) }
 
     /// Loads a scenario given as a path or a name (see `ScenarioLibrary`) and returns its
     /// engine and text.
@@ -127,11 +121,7 @@ extension EventLogScenario {
         var pushFill: Int?, pushHold: Duration?
         var timeline: [EventLogAction] = [], expectations: [EventLogBound] = []
         var loss: Double?, refusedSends: Double?, latency: [Substring]?
-        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard let key = words.first else { continue }
-            let p = LineParser(line: offset + 1, text: String(raw), words: Array(words.dropFirst()))
+        for (key, p) in LineParser.lines(text) {
             switch key {
             case "name": name = try p.word(0, "a scenario name")
             case "description": description = p.words.joined(separator: " ")
@@ -179,7 +169,7 @@ extension EventLogScenario {
                 guard let v = Double(try p.word(2, "a number")) else { throw p.error("a number") }
                 expectations.append(EventLogBound(metric: m, comparison: c, value: v))
             default:
-                throw ScenarioError.syntax(line: offset + 1, text: String(raw), expected:
+                throw ScenarioError.syntax(line: p.line, text: p.text, expected:
                     "a key of an event-log scenario (name, description, engine, nodes, seed, profile, append, duration, settle, verify, push_fanout, push_interval, push_fill, push_hold, loss, refused_sends, latency, at, expect)")
             }
         }

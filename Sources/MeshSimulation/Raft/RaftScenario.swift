@@ -134,24 +134,13 @@ public enum RaftMetric: String, Sendable, CaseIterable {
 
 extension RaftScenario {
     /// The engine a scenario file names on its `engine` line (`membership` when it has none).
-    public static func engine(of text: String) -> String {
-        for line in text.split(separator: "\n") {
-            let words = (line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            if words.count >= 2, words[0] == "engine" { return String(words[1]) }
-        }
-        return "membership"
-    }
+    public static func engine(of text: String) -> String { LineParser.engine(of: text) }
 
     /// Parses a scenario file with `engine raft`. Blank lines and `#` comments are ignored.
     public init(parsing text: String) throws(ScenarioError) {
         var name: String?
         self.init(name: "")
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard let key = words.first else { continue }
-            let p = LineParser(line: offset + 1, text: String(rawLine), words: Array(words.dropFirst()))
+        for (key, p) in LineParser.lines(text) {
             switch key {
             case "name": name = try p.word(0, "a scenario name")
             case "description": description = p.words.joined(separator: " ")
@@ -212,7 +201,7 @@ extension RaftScenario {
                 guard let v = Double(try p.word(2, "a number")) else { throw p.error("a number") }
                 expectations.append(RaftExpectation(metric: metric, comparison: cmp, value: v))
             default:
-                throw ScenarioError.syntax(line: offset + 1, text: String(rawLine),
+                throw ScenarioError.syntax(line: p.line, text: p.text,
                                            expected: "a key of a raft scenario (name, description, engine, seed, voters, learners, spares, profile, latency, loss, refused_sends, fsync, torn_writes, snapshot, warmup, duration, settle, clients, policy, at, expect)")
             }
         }

@@ -153,11 +153,7 @@ extension SchedulerScenario {
     public init(parsing text: String) throws(ScenarioError) {
         var name: String?
         self.init(name: "")
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard let key = words.first else { continue }
-            let p = LineParser(line: offset + 1, text: String(rawLine), words: Array(words.dropFirst()))
+        for (key, p) in LineParser.lines(text) {
             switch key {
             case "name": name = try p.word(0, "a scenario name")
             case "description": description = p.words.joined(separator: " ")
@@ -222,7 +218,7 @@ extension SchedulerScenario {
                 guard let v = Double(try p.word(2, "a number")) else { throw p.error("a number") }
                 expectations.append(SchedulerExpectation(metric: metric, comparison: cmp, value: v))
             default:
-                throw ScenarioError.syntax(line: offset + 1, text: String(rawLine), expected:
+                throw ScenarioError.syntax(line: p.line, text: p.text, expected:
                     "a key of a sched scenario (name, description, engine, seed, nodes, voters, duration, reconcile_interval, detect, commit, replicate, election, reschedule_after, capacity, arch, tag, workloads, constraint, binpack, stop_after_disconnect, on_heal, at, expect)")
             }
         }
