@@ -262,56 +262,56 @@ extension Simulation {
 // MARK: - rendering
 
 extension SimulationReport {
-    /// One JSON object (keys in a fixed order). `wallSeconds` is the only field that differs
+    /// One JSON object (keys sorted). `wallSeconds` is the only field that differs
     /// between two runs of the same seed.
     public func json(wallSeconds: Double?) -> String {
         var o = JSONObject()
         o.add("scenario", string: scenario)
-        o.add("seed", raw: "\(seed)")
-        o.add("nodes", raw: "\(nodes)")
+        o.add("seed", int: seed)
+        o.add("nodes", int: nodes)
         o.add("profile", string: profile)
         o.add("simulated_seconds", simulatedSeconds)
         o.add("measured_seconds", measuredSeconds)
         if let wallSeconds { o.add("wall_seconds", wallSeconds) }
-        o.add("passed", raw: passed ? "true" : "false")
+        o.add("passed", bool: passed)
 
         var m = JSONObject()
-        m.add("total", raw: "\(messages)")
+        m.add("total", int: messages)
         m.add("per_node_per_second", messagesPerNodeSecond)
-        m.add("bytes_total", raw: "\(bytes)")
+        m.add("bytes_total", int: bytes)
         m.add("bytes_per_node_per_second", bytesPerNodeSecond)
         var kinds = JSONObject()
         for k in byKind {
             var one = JSONObject()
-            one.add("messages", raw: "\(k.messages)")
-            one.add("bytes", raw: "\(k.bytes)")
-            kinds.add(k.kind, raw: one.rendered)
+            one.add("messages", int: k.messages)
+            one.add("bytes", int: k.bytes)
+            kinds.add(k.kind, object: one)
         }
-        m.add("by_kind", raw: kinds.rendered)
+        m.add("by_kind", object: kinds)
         var dropped = JSONObject()
-        for r in DropReason.allCases { dropped.add(r.description, raw: "\(network.dropped(r))") }
-        m.add("dropped", raw: dropped.rendered)
-        m.add("duplicated", raw: "\(network.duplicated)")
-        o.add("messages", raw: m.rendered)
+        for r in DropReason.allCases { dropped.add(r.description, int: network.dropped(r)) }
+        m.add("dropped", object: dropped)
+        m.add("duplicated", int: network.duplicated)
+        o.add("messages", object: m)
 
         var d = JSONObject()
-        d.add("crashes", raw: "\(crashes)")
-        d.add("undetected", raw: "\(undetectedCrashes)")
+        d.add("crashes", int: crashes)
+        d.add("undetected", int: undetectedCrashes)
         d.addSummary("first_seconds", detectionFirst)
         d.addSummary("all_999_seconds", detectionLast999)
         d.addSummary("all_seconds", detectionLast)
         d.add("memberlist_bound_seconds", memberlistBoundSeconds)
         d.add("ratio", detectionRatio)
-        o.add("detection", raw: d.rendered)
+        o.add("detection", object: d)
 
         var f = JSONObject()
-        f.add("members", raw: "\(falsePositives)")
-        f.add("declarations", raw: "\(falsePositiveDeclarations)")
+        f.add("members", int: falsePositives)
+        f.add("declarations", int: falsePositiveDeclarations)
         f.add("per_1000_node_hours", falsePositivesPer1000NodeHours)
         f.add("node_hours", nodeHours)
         f.add("first", string: firstFalsePositive)
-        f.add("excused_by_partition", raw: "\(partitionVerdicts)")
-        o.add("false_positives", raw: f.rendered)
+        f.add("excused_by_partition", int: partitionVerdicts)
+        o.add("false_positives", object: f)
 
         var s = JSONObject()
         s.add("update_999_seconds", dissemination999Seconds)
@@ -319,40 +319,40 @@ extension SimulationReport {
         s.addSummary("join_seconds", joins)
         s.addSummary("rejoin_seconds", rejoins)
         s.addSummary("leave_seconds", leaveSeconds)
-        s.add("leaves", raw: "\(leaves)")
-        s.add("leaves_seen_as_dead", raw: "\(leavesSeenAsDead)")
-        o.add("dissemination", raw: s.rendered)
+        s.add("leaves", int: leaves)
+        s.add("leaves_seen_as_dead", int: leavesSeenAsDead)
+        o.add("dissemination", object: s)
 
         var c = JSONObject()
         c.add("bootstrap_seconds", bootstrapConvergeSeconds)
         c.add("after_heal_seconds", healConvergeSeconds)
-        o.add("convergence", raw: c.rendered)
+        o.add("convergence", object: c)
 
         var v = JSONObject()
-        v.add("pairs", raw: "\(vivaldiPairs)")
+        v.add("pairs", int: vivaldiPairs)
         v.add("median_error", vivaldiMedianError)
-        o.add("vivaldi", raw: v.rendered)
+        o.add("vivaldi", object: v)
 
         var k = JSONObject()
-        k.add("probes_sent", raw: "\(coreMetrics.probesSent)")
-        k.add("probe_failures", raw: "\(coreMetrics.probeFailures)")
-        k.add("indirect_probes_sent", raw: "\(coreMetrics.indirectProbesSent)")
-        k.add("nacks_sent", raw: "\(coreMetrics.nacksSent)")
-        k.add("suspicions_raised", raw: "\(coreMetrics.suspicionsRaised)")
-        k.add("refutations", raw: "\(coreMetrics.refutations)")
-        k.add("corrections_sent", raw: "\(coreMetrics.correctionsSent)")
-        k.add("deaths_declared", raw: "\(coreMetrics.deathsDeclared)")
-        k.add("push_pulls", raw: "\(coreMetrics.pushPulls)")
-        k.add("wake_stalls", raw: "\(wakeStalls)")
-        o.add("core", raw: k.rendered)
+        k.add("probes_sent", int: coreMetrics.probesSent)
+        k.add("probe_failures", int: coreMetrics.probeFailures)
+        k.add("indirect_probes_sent", int: coreMetrics.indirectProbesSent)
+        k.add("nacks_sent", int: coreMetrics.nacksSent)
+        k.add("suspicions_raised", int: coreMetrics.suspicionsRaised)
+        k.add("refutations", int: coreMetrics.refutations)
+        k.add("corrections_sent", int: coreMetrics.correctionsSent)
+        k.add("deaths_declared", int: coreMetrics.deathsDeclared)
+        k.add("push_pulls", int: coreMetrics.pushPulls)
+        k.add("wake_stalls", int: wakeStalls)
+        o.add("core", object: k)
 
         var me = JSONObject()
         for (metric, value) in metrics { me.add(metric.rawValue, value) }
-        o.add("metrics", raw: me.rendered)
+        o.add("metrics", object: me)
 
         var inv = JSONObject()
         for (name, violation) in invariants { inv.add(name, string: violation.map { "fail: \($0)" } ?? "pass") }
-        o.add("invariants", raw: inv.rendered)
+        o.add("invariants", object: inv)
         return o.rendered
     }
 
@@ -397,33 +397,72 @@ extension SimulationReport {
 }
 
 /// A JSON object built in insertion order (so reports are byte-identical run to run).
-struct JSONObject {
-    private var fields: [String] = []
+/// A report's JSON, as every engine writes it: a tree of values encoded by Foundation's
+/// `JSONEncoder` with sorted keys. Numbers are rounded to four decimals (`Report.format`)
+/// so that a report reads well and two runs of a seed print the same bytes.
+enum JSONValue: Encodable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case uint(UInt64)
+    case number(Double)
+    case string(String)
+    case object([String: JSONValue])
+    case array([JSONValue])
 
-    mutating func add(_ key: String, raw: String) { fields.append("\(Self.quote(key)): \(raw)") }
-    mutating func add(_ key: String, string: String?) { add(key, raw: string.map(Self.quote) ?? "null") }
-    mutating func add(_ key: String, _ number: Double?) { add(key, raw: number.map(Report.format) ?? "null") }
-    mutating func addSummary(_ key: String, _ s: Summary?) {
-        guard let s else { add(key, raw: "null"); return }
-        var o = JSONObject()
-        o.add("median", s.median); o.add("max", s.max); o.add("count", raw: "\(s.count)")
-        add(key, raw: o.rendered)
+    /// A measured value: rounded, and `null` when it is not finite.
+    static func measured(_ x: Double?) -> JSONValue {
+        guard let x, x.isFinite else { return .null }
+        let r = (x * 10_000).rounded() / 10_000
+        if r == r.rounded(), abs(r) < 1e15 { return .int(Int64(r)) }
+        return .number(r)
     }
 
-    var rendered: String { "{" + fields.joined(separator: ", ") + "}" }
+    static func integer(_ n: some BinaryInteger) -> JSONValue {
+        if let i = Int64(exactly: n) { return .int(i) }
+        return .uint(UInt64(clamping: n))
+    }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case let .bool(b): try c.encode(b)
+        case let .int(i): try c.encode(i)
+        case let .uint(u): try c.encode(u)
+        case let .number(d): try c.encode(d)
+        case let .string(s): try c.encode(s)
+        case let .object(o): try c.encode(o)
+        case let .array(a): try c.encode(a)
         }
-        return out + "\""
     }
+
+    /// The JSON text, keys sorted.
+    var rendered: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Every case encodes: strings, finite numbers, containers of them.
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+}
+
+/// A JSON object under construction (a report, or a part of one).
+struct JSONObject {
+    private var fields: [String: JSONValue] = [:]
+
+    mutating func add(_ key: String, _ value: JSONValue) { fields[key] = value }
+    mutating func add(_ key: String, string: String?) { add(key, string.map(JSONValue.string) ?? .null) }
+    mutating func add(_ key: String, _ number: Double?) { add(key, .measured(number)) }
+    mutating func add(_ key: String, int: some BinaryInteger) { add(key, .integer(int)) }
+    mutating func add(_ key: String, bool: Bool) { add(key, .bool(bool)) }
+    mutating func add(_ key: String, object: JSONObject) { add(key, object.value) }
+    mutating func addSummary(_ key: String, _ s: Summary?) {
+        guard let s else { add(key, .null); return }
+        var o = JSONObject()
+        o.add("median", s.median); o.add("max", s.max); o.add("count", int: s.count)
+        add(key, object: o)
+    }
+
+    var value: JSONValue { .object(fields) }
+    var rendered: String { value.rendered }
 }

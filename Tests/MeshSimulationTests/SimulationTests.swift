@@ -170,6 +170,6 @@ struct SimulationTests {
         #expect(!report.passed)
         #expect(report.invariants.contains { $0.name == "crash_detected_within_bound" && $0.violation != nil })
         #expect(report.text(wallSeconds: nil).contains("--seed 77"))
-        #expect(report.json(wallSeconds: 1).contains("\"crash_detected_within_bound\": \"fail: t="))
+        #expect(report.json(wallSeconds: 1).contains("\"crash_detected_within_bound\":\"fail: t="))
     }
 }

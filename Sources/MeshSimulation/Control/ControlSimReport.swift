@@ -107,16 +107,16 @@ public struct ControlSimReport: Sendable {
     }
 
     public func json(wallSeconds: Double?) -> String {
-        func q(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
-        var fields = ["\"scenario\": \(q(scenario.name))", "\"engine\": \"control\"", "\"seed\": \(seed)", "\"nodes\": \(nodes)",
-                      "\"voters\": \(scenario.voters)", "\"distribute\": \(q(scenario.distribution.rawValue))",
-                      "\"simulated_seconds\": \(Report.format(simulatedSeconds))", "\"passed\": \(passed)"]
-        if let wallSeconds { fields.append("\"wall_seconds\": \(Report.format(wallSeconds))") }
-        fields.append("\"metrics\": {" + ControlMetric.allCases.compactMap { m in value(m).map { "\(q(m.rawValue)): \(Report.format($0))" } }.joined(separator: ", ") + "}")
-        fields.append("\"leader_sent\": {" + leaderSent.map { "\(q($0.kind)): {\"messages\": \($0.messages), \"bytes\": \($0.bytes)}" }.joined(separator: ", ") + "}")
-        fields.append("\"invariants\": {" + invariants.map { "\(q($0.0.rawValue)): \(q($0.1.map { "fail: \($0)" } ?? "pass"))" }.joined(separator: ", ") + "}")
-        return "{" + fields.joined(separator: ", ") + "}"
+        var o = JSONObject()
+        o.add("scenario", string: scenario.name); o.add("engine", string: "control"); o.add("seed", int: seed); o.add("nodes", int: nodes)
+        o.add("voters", int: scenario.voters); o.add("distribute", string: scenario.distribution.rawValue)
+        o.add("simulated_seconds", simulatedSeconds); o.add("passed", bool: passed)
+        if let wallSeconds { o.add("wall_seconds", wallSeconds) }
+        o.add("metrics", .object(Dictionary(ControlMetric.allCases.compactMap { m in value(m).map { (m.rawValue, JSONValue.measured($0)) } }) { a, _ in a }))
+        o.add("leader_sent", .object(Dictionary(leaderSent.map {
+            ($0.kind, JSONValue.object(["messages": .integer($0.messages), "bytes": .integer($0.bytes)]))
+        }) { a, _ in a }))
+        o.add("invariants", .object(Dictionary(invariants.map { ($0.0.rawValue, JSONValue.string($0.1.map { "fail: \($0)" } ?? "pass")) }) { a, _ in a }))
+        return o.rendered
     }
 }

@@ -103,18 +103,18 @@ public struct EventLogReport {
     }
 
     public func json(wallSeconds: Double?) -> String {
-        var o: [String: Any] = [
-            "scenario": scenario.name, "engine": "eventlog", "seed": seed, "nodes": nodes, "events": events,
-            "passed": passed, "distinct_digests": distinctDigests, "unmeasured_events": unmeasured,
-            "measure_after_seconds": Double(scenario.measureAfter.nanoseconds) / 1e9,
-            "replication_bytes": metrics.replicationBytes, "push_bytes": metrics.pushBytes, "digest_bytes": metrics.digestBytes,
-            "batch_bytes": metrics.batchBytes, "tree_bytes": metrics.treeBytes, "raw_event_bytes_delivered": metrics.rawEventBytesDelivered,
-            "violations": violations.map { "\($0.invariant.rawValue) at \($0.atSeconds) s: \($0.detail)" },
-        ]
-        for m in EventLogBound.Metric.allCases { if let v = value(m) { o[m.rawValue] = v } }
-        if let wallSeconds { o["wall_seconds"] = wallSeconds }
-        let data = try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        var o = JSONObject()
+        o.add("scenario", string: scenario.name); o.add("engine", string: "eventlog")
+        o.add("seed", int: seed); o.add("nodes", int: nodes); o.add("events", int: events); o.add("passed", bool: passed)
+        o.add("distinct_digests", int: distinctDigests); o.add("unmeasured_events", int: unmeasured)
+        o.add("measure_after_seconds", scenario.measureAfter.seconds)
+        o.add("replication_bytes", int: metrics.replicationBytes); o.add("push_bytes", int: metrics.pushBytes)
+        o.add("digest_bytes", int: metrics.digestBytes); o.add("batch_bytes", int: metrics.batchBytes)
+        o.add("tree_bytes", int: metrics.treeBytes); o.add("raw_event_bytes_delivered", int: metrics.rawEventBytesDelivered)
+        o.add("violations", .array(violations.map { .string("\($0.invariant.rawValue) at \($0.atSeconds) s: \($0.detail)") }))
+        for m in EventLogBound.Metric.allCases { if let v = value(m) { o.add(m.rawValue, v) } }
+        if let wallSeconds { o.add("wall_seconds", wallSeconds) }
+        return o.rendered
     }
 }
 

@@ -42,16 +42,14 @@ public struct RaftSimReport: Sendable {
     }
 
     public func json(wallSeconds: Double?) -> String {
-        func q(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
-        var fields = ["\"scenario\": \(q(scenario))", "\"engine\": \"raft\"", "\"seed\": \(seed)", "\"nodes\": \(nodes)",
-                      "\"simulated_seconds\": \(Report.format(simulatedSeconds))", "\"commit_index\": \(commitIndex)",
-                      "\"crashes\": \(crashes)", "\"messages\": \(messages)", "\"sends_refused\": \(sendsRefused)", "\"passed\": \(passed)"]
-        if let wallSeconds { fields.append("\"wall_seconds\": \(Report.format(wallSeconds))") }
-        fields.append("\"metrics\": {" + metrics.map { "\(q($0.0.rawValue)): \(Report.format($0.1))" }.joined(separator: ", ") + "}")
-        fields.append("\"invariants\": {" + invariants.map { "\(q($0.0)): \(q($0.1.map { "fail: \($0)" } ?? "pass"))" }.joined(separator: ", ") + "}")
-        return "{" + fields.joined(separator: ", ") + "}"
+        var o = JSONObject()
+        o.add("scenario", string: scenario); o.add("engine", string: "raft"); o.add("seed", int: seed); o.add("nodes", int: nodes)
+        o.add("simulated_seconds", simulatedSeconds); o.add("commit_index", int: commitIndex); o.add("crashes", int: crashes)
+        o.add("messages", int: messages); o.add("sends_refused", int: sendsRefused); o.add("passed", bool: passed)
+        if let wallSeconds { o.add("wall_seconds", wallSeconds) }
+        o.add("metrics", .object(Dictionary(metrics.map { ($0.0.rawValue, JSONValue.measured($0.1)) }) { a, _ in a }))
+        o.add("invariants", .object(Dictionary(invariants.map { ($0.0, JSONValue.string($0.1.map { "fail: \($0)" } ?? "pass")) }) { a, _ in a }))
+        return o.rendered
     }
 }
 

@@ -147,29 +147,28 @@ public struct SchedulerSimReport: Sendable {
 
     /// One JSON object; `plan_ms` and `wall_seconds` only when `wallSeconds` is given.
     public func json(wallSeconds: Double?) -> String {
-        var o: [String: Any] = [
-            "scenario": scenario.name, "engine": "sched", "seed": seed, "nodes": nodes, "workloads": workloads,
-            "instances_wanted": instancesWanted, "simulated_seconds": simulatedSeconds, "passed": passed,
-            "rounds": counters.rounds, "rounds_with_changes": counters.roundsWithChanges, "starts": counters.starts,
-            "stops": counters.stops, "disconnect_stops": counters.disconnectStops,
-            "restarts_after_disconnect": counters.restartsAfterDisconnect,
-            "settled": settled.map {
-                ["action": $0.label, "seconds": $0.seconds.map { $0 as Any } ?? NSNull(),
-                 "all_running_seconds": $0.allRunningSeconds.map { $0 as Any } ?? NSNull()]
-            },
-            "pending": pendingReasons.map { ["reason": $0.reason, "slots": $0.slots] },
-            "metrics": Dictionary(uniqueKeysWithValues: metrics.map { ($0.0.rawValue, $0.1) }),
-            "invariants": Dictionary(uniqueKeysWithValues: SchedulerInvariant.allCases.map { ($0.rawValue, violationCount[$0] ?? 0) }),
-            "violations": violations.map { "\($0.invariant.rawValue) at \($0.atSeconds) s: \($0.detail)" },
-            "reproduce": reproduce,
-        ]
+        var o = JSONObject()
+        o.add("scenario", string: scenario.name); o.add("engine", string: "sched")
+        o.add("seed", int: seed); o.add("nodes", int: nodes); o.add("workloads", int: workloads)
+        o.add("instances_wanted", int: instancesWanted); o.add("simulated_seconds", simulatedSeconds); o.add("passed", bool: passed)
+        o.add("rounds", int: counters.rounds); o.add("rounds_with_changes", int: counters.roundsWithChanges)
+        o.add("starts", int: counters.starts); o.add("stops", .object(counters.stops.mapValues(JSONValue.integer)))
+        o.add("disconnect_stops", int: counters.disconnectStops); o.add("restarts_after_disconnect", int: counters.restartsAfterDisconnect)
+        o.add("settled", .array(settled.map {
+            .object(["action": .string($0.label), "seconds": .measured($0.seconds), "all_running_seconds": .measured($0.allRunningSeconds)])
+        }))
+        o.add("pending", .array(pendingReasons.map { .object(["reason": .string($0.reason), "slots": .integer($0.slots)]) }))
+        o.add("metrics", .object(Dictionary(uniqueKeysWithValues: metrics.map { ($0.0.rawValue, JSONValue.measured($0.1)) })))
+        o.add("invariants", .object(Dictionary(uniqueKeysWithValues: SchedulerInvariant.allCases.map { ($0.rawValue, JSONValue.integer(violationCount[$0] ?? 0)) })))
+        o.add("violations", .array(violations.map { .string("\($0.invariant.rawValue) at \($0.atSeconds) s: \($0.detail)") }))
+        o.add("reproduce", string: reproduce)
         if let wallSeconds {
-            o["wall_seconds"] = wallSeconds
+            o.add("wall_seconds", wallSeconds)
             if let p = planMilliseconds {
-                o["plan_ms"] = ["first": p.first, "median": p.median, "p99": p.p99, "max": p.max, "rounds": p.rounds]
+                o.add("plan_ms", .object(["first": .measured(p.first), "median": .measured(p.median), "p99": .measured(p.p99),
+                                          "max": .measured(p.max), "rounds": .integer(p.rounds)]))
             }
         }
-        let data = try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        return o.rendered
     }
 }
