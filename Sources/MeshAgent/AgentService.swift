@@ -96,8 +96,11 @@ public struct AgentService: Service {
         let (node, record) = try await startNodeServices(runtime: runtime, dataDir: dataDir, eventLog: services.eventLog)
         // What the committed state places on this node, started and stopped from its own replica.
         let reconciler = NodeReconciler(consensus: services.consensus, supervisor: node.supervisor.supervisor, runtime: runtime,
-                                        nodeID: identity.nodeID, nodeName: config.name, record: record, logger: logger)
+                                        nodeID: identity.nodeID, nodeName: config.name, dataDirectory: dataDir.path,
+                                        record: record, logger: logger)
         await services.consensus.setOnReplicaAdvanced { reconciler.nudge() }
+        await services.consensus.setOnVoterSightChanged { reconciler.nudge() }
+        await node.supervisor.setOnEvent { reconciler.instanceChanged() }
         await reconciler.start()
         // From here on, datagrams are opened and handled on the socket's own thread, on this
         // socket and on any the supervisor binds later.

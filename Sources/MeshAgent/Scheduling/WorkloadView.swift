@@ -20,7 +20,7 @@ struct WorkloadView: Sendable {
         let now = SchedulerView.wallNow()
         var input = SchedulerView.input(state, members: members, monotonicNow: monotonicNow, wallNow: now)
         var heat = HeatGate()
-        heat.observe(input.nodes)
+        heat.observe(input.nodes, now: now)
         input.hot = heat.hot
         return WorkloadView(state: state, input: input, plan: Scheduler.plan(input, now: now), now: now,
                             names: Dictionary(members.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a }))
@@ -49,7 +49,8 @@ struct WorkloadView: Sendable {
                             strategy: spec.strategy.rawValue, restart: spec.restart,
                             rescheduleAfter: spec.rescheduleAfter.map(\.seconds), onHeal: spec.onHeal.rawValue,
                             generation: record.generation, submittedIndex: record.submitted.value,
-                            placements: placements.map(placementInfo), pending: pending(workload))
+                            placements: placements.map(placementInfo), pending: pending(workload),
+                            stopAfterDisconnect: spec.stopAfterDisconnect.map(\.seconds), git: spec.source?.url, ref: spec.source?.ref)
     }
 
     func why(_ workload: String, instance: Int?) -> WhyInfo {
