@@ -67,15 +67,19 @@ public struct PlacementInfo: Codable, Sendable, Equatable {
     public var replaces: String?
     /// The restart generation it runs at.
     public var generation: UInt64
+    /// ISO 8601: when its instance's process started, as its node reported it (what
+    /// `on_heal: longest_running` compares); nil before the first report.
+    public var startedAt: String?
 
-    public init(placement: String, instance: Int, node: String, placedAt: String, index: UInt64, replaces: String?, generation: UInt64) {
+    public init(placement: String, instance: Int, node: String, placedAt: String, index: UInt64, replaces: String?, generation: UInt64,
+                startedAt: String? = nil) {
         self.placement = placement; self.instance = instance; self.node = node; self.placedAt = placedAt
-        self.index = index; self.replaces = replaces; self.generation = generation
+        self.index = index; self.replaces = replaces; self.generation = generation; self.startedAt = startedAt
     }
 
     enum CodingKeys: String, CodingKey {
         case placement, instance, node, index, replaces, generation
-        case placedAt = "placed_at"
+        case placedAt = "placed_at", startedAt = "started_at"
     }
 }
 

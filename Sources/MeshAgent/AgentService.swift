@@ -141,7 +141,7 @@ public struct AgentService: Service {
         // A leave asked through the API ends the agent like SIGTERM does.
         let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Void.self)
         let leaveTimeout = settingsProfile.membershipSettings.leavePropagation + AgentLimits.leaveGrace
-        let api = makeAPI(runtime: runtime, services: services, node: node, record: record, leaveTimeout: leaveTimeout,
+        let api = makeAPI(runtime: runtime, services: services, node: node, reconciler: reconciler, record: record, leaveTimeout: leaveTimeout,
                           afterLeave: { stopRequest.yield() }, tls: tls)
         let apiGroup = ServiceGroup(configuration: .init(services: [api], logger: logger))
 
@@ -204,7 +204,7 @@ public struct AgentService: Service {
     }
 
     /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).
-    private func makeAPI(runtime: MeshRuntime, services: AgentServices, node: NodeServices,
+    private func makeAPI(runtime: MeshRuntime, services: AgentServices, node: NodeServices, reconciler: NodeReconciler,
                          record: @escaping @Sendable (String, [String: String]) async -> Void, leaveTimeout: Duration,
                          afterLeave: @escaping @Sendable () -> Void, tls: TLSConfiguration?) -> some Service {
         let refusals = APIRefusals()
@@ -213,7 +213,7 @@ public struct AgentService: Service {
         let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave,
                                                                      extraMetrics: {
             await node.stats.metricsText() + (await services.eventLog.metricsText()) + (await services.consensus.metricsText())
-                + (await services.scheduler.metricsText()) + refusals.metricsText
+                + (await services.scheduler.metricsText()) + (await reconciler.metricsText()) + refusals.metricsText
         }, access: access))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
         APIRoutes.addTokenRoutes(to: router, runtime: runtime, services: services)

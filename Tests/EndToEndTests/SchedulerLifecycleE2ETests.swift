@@ -112,6 +112,15 @@ extension ClusterE2ETests.Scheduling {
         }
         #expect(done, "the restart did not finish; last ps: \(last.map { "\($0.id)@\($0.node) \($0.state) pid \($0.pid ?? 0)" })")
         #expect(fewest >= 2, "at some point only \(fewest) of 3 instances ran")
+        // Each node reported when its new process started (what longest_running compares).
+        let reported = ContinuousClock.now + .seconds(30)
+        var placements: [PlacementInfo] = []
+        repeat {
+            placements = (try? APIClient.decode(WorkloadInfo.self, try await c.client(0).get("/v1/workloads/web")))?.placements ?? []
+            if placements.count == 3, placements.allSatisfy({ $0.startedAt != nil }) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now < reported
+        #expect(placements.count == 3 && placements.allSatisfy { $0.startedAt != nil }, "\(placements)")
     }
 
     @Test func aGitSourceIsFetchedPerInstanceUpdatedOnRestartAndABadOneIsAClearError() async throws {
@@ -209,5 +218,16 @@ extension ClusterE2ETests.Scheduling {
         }
         let again = (try? APIClient.decode([EventInfo].self, try await c.client(0).get("/v1/events", query: [("kind", "workload.started")]))) ?? []
         #expect(again.filter { $0.attributes["placement"] == once }.count == 1)
+
+        // Idle now: the reconciler's timer wakes it, and those wake-ups copy nothing.
+        let idle = #"meshd_reconciler_wakeups_total{outcome="idle"}"#
+        let base = MeshCluster.sample(try await c.metrics(0), idle)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var now = base
+        while now < base + 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            now = MeshCluster.sample(try await c.metrics(0), idle)
+        }
+        #expect(now >= base + 2, "idle wake-ups went from \(base) to \(now) within 60 s")
     }
 }

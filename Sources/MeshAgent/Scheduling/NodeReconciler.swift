@@ -55,6 +55,7 @@ actor NodeReconciler {
     private var reported: [String: ContinuousClock.Instant] = [:]
     static let reportRetry = Duration.seconds(5)
     private let loop = CoalescingLoop()
+    private var counters = (reconciled: UInt64(0), idle: UInt64(0), disconnectStops: UInt64(0), sourceFailures: UInt64(0))
 
     init(consensus: ConsensusService, supervisor: Supervisor, runtime: MeshRuntime, nodeID: NodeID, nodeName: String,
          dataDirectory: String, record: @escaping @Sendable (String, [String: String]) async -> Void, logger: Logger) {
@@ -114,8 +115,27 @@ actor NodeReconciler {
         let signals = ReconcileTrigger.Signals(applied: applied, instanceChanges: instanceChanges.load(ordering: .relaxed),
                                                disconnectedSince: watch.since)
         guard trigger.shouldReconcile(signals, now: now, due: dueWake.map { now >= $0.at } ?? false,
-                                      reportsOutstanding: !reported.isEmpty) else { return }
+                                      reportsOutstanding: !reported.isEmpty) else {
+            counters.idle += 1
+            return
+        }
+        counters.reconciled += 1
         await reconcile(now: now)
+    }
+
+    /// The reconciler's `/metrics` families.
+    func metricsText() -> String {
+        var t = PrometheusText()
+        t.family("meshd_reconciler_wakeups_total", .counter,
+                 help: "Node reconciler wake-ups: reconciled (something moved) or idle (nothing moved, nothing copied).",
+                 [(labels: [("outcome", "idle")], value: Double(counters.idle)),
+                  (labels: [("outcome", "reconciled")], value: Double(counters.reconciled))])
+        t.family("meshd_reconciler_disconnect_stops_total", .counter,
+                 help: "Instances stopped after stop_after_disconnect without a majority of voters in sight.",
+                 value: Double(counters.disconnectStops))
+        t.family("meshd_reconciler_source_failures_total", .counter,
+                 help: "Starts that failed because the workload's git source could not be fetched.", value: Double(counters.sourceFailures))
+        return t.text
     }
 
     /// One reconciliation: stops first (a slot moving within this node frees its name),
@@ -150,6 +170,7 @@ actor NodeReconciler {
                                    metadata: ["instance": "\(id)", "placement": "\(rec.id)"])
                     _ = try? await supervisor.stop(id, requestedBy: ["by": "scheduler", "placement": rec.id.description,
                                                                      "reason": Self.disconnectReason(limit)])
+                    counters.disconnectStops += 1
                 }
                 ledger[rec.id] = .stoppedDisconnected
             }
@@ -271,6 +292,7 @@ actor NodeReconciler {
                 process.workingDirectory = GitSource.workingDirectory(checkout: checkout, spec: spec)
             case let .failure(error):
                 logger.warning("cannot fetch a placed instance's source", metadata: ["instance": "\(id)", "error": "\(error)"])
+                counters.sourceFailures += 1
                 try? await supervisor.failBeforeStart(id, process, reason: error.description, requestedBy: asker)
                 return
             }

@@ -32,7 +32,8 @@ struct WorkloadView: Sendable {
         let p = r.placement
         return PlacementInfo(placement: p.id.description, instance: p.slot.instance, node: name(p.node),
                              placedAt: APITime.iso8601(milliseconds: p.placedAt.nanoseconds / 1_000_000), index: r.index.value,
-                             replaces: p.replaces?.description, generation: r.generation)
+                             replaces: p.replaces?.description, generation: r.generation,
+                             startedAt: r.startedAt.map { APITime.iso8601(milliseconds: $0.nanoseconds / 1_000_000) })
     }
 
     func pending(_ workload: String) -> [PendingInfo] {
