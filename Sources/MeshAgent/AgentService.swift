@@ -97,7 +97,7 @@ public struct AgentService: Service {
         // What the committed state places on this node, started and stopped from its own replica.
         let reconciler = NodeReconciler(consensus: services.consensus, supervisor: node.supervisor.supervisor, runtime: runtime,
                                         nodeID: identity.nodeID, nodeName: config.name, dataDirectory: dataDir.path,
-                                        record: record, logger: logger)
+                                        logger: logger)
         await services.consensus.setOnReplicaAdvanced { reconciler.nudge() }
         await services.consensus.setOnVoterSightChanged { reconciler.nudge() }
         await node.supervisor.setOnEvent { reconciler.instanceChanged() }

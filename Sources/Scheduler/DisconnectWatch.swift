@@ -11,11 +11,16 @@ import MeshCore
 /// majority side (if any) moves its instances after `reschedule_after`. Membership and
 /// not Raft's contact with the leader, because most nodes are not voters or learners and
 /// hear the leader only through the event log, and an idle leader sends nothing there:
-/// the SWIM view is the one signal every node keeps fresh. An empty voter set (the node
-/// has not learnt one yet) counts as connected: nothing is stopped on a guess.
+/// the SWIM view is the one signal every node keeps fresh. Nothing is stopped on a guess:
+/// an empty voter set (not learnt yet) counts as connected, and the watch arms only once
+/// the node has seen a majority, so an agent that starts (or restarts, adopting its
+/// instances) does not take the few seconds before it has heard from the others for a
+/// disconnection; one that starts on the minority side keeps its instances until then.
 public struct DisconnectWatch: Sendable, Equatable {
     /// When this node last lost sight of a majority of voters; nil while it sees one.
     public private(set) var since: MeshTime?
+    /// Whether it has seen a majority since it started.
+    public private(set) var armed = false
 
     public init() {}
 
@@ -33,6 +38,8 @@ public struct DisconnectWatch: Sendable, Equatable {
     @discardableResult
     public mutating func observe(reachableVoters: Int, voters: Int, now: MeshTime) -> Change? {
         let connected = Self.seesMajority(reachable: reachableVoters, voters: voters)
+        if connected && voters > 0 { armed = true }
+        guard armed else { return nil }
         switch (since, connected) {
         case (nil, false): since = now; return .disconnected
         case let (from?, true): since = nil; return .reconnected(after: now - from)

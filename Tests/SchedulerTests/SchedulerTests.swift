@@ -283,8 +283,11 @@ struct PlacementTests {
         func see(_ reachable: Int, of voters: Int, at: Int64) -> DisconnectWatch.Change? {
             watch.observe(reachableVoters: reachable, voters: voters, now: .s(at))
         }
-        var change = see(3, of: 3, at: 0)
-        #expect(change == nil)
+        var change = see(1, of: 3, at: 0)
+        #expect(change == nil, "just started, the others not heard from yet: not armed")
+        #expect(!watch.armed)
+        change = see(3, of: 3, at: 0)
+        #expect(change == nil && watch.armed)
         change = see(2, of: 3, at: 1)
         #expect(change == nil, "2 of 3 is a majority")
         change = see(1, of: 3, at: 5)

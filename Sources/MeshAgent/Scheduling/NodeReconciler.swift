@@ -39,7 +39,6 @@ actor NodeReconciler {
     let nodeID: NodeID
     let nodeName: String
     let dataDirectory: String
-    let record: @Sendable (String, [String: String]) async -> Void
     let logger: Logger
     /// Placements this node started or adopted, or stopped after a disconnect.
     private var ledger = PlacementLedger()
@@ -58,10 +57,10 @@ actor NodeReconciler {
     private var counters = (reconciled: UInt64(0), idle: UInt64(0), disconnectStops: UInt64(0), sourceFailures: UInt64(0))
 
     init(consensus: ConsensusService, supervisor: Supervisor, runtime: MeshRuntime, nodeID: NodeID, nodeName: String,
-         dataDirectory: String, record: @escaping @Sendable (String, [String: String]) async -> Void, logger: Logger) {
+         dataDirectory: String, logger: Logger) {
         self.consensus = consensus; self.supervisor = supervisor; self.runtime = runtime
         self.nodeID = nodeID; self.nodeName = nodeName; self.dataDirectory = dataDirectory
-        self.record = record; self.logger = logger
+        self.logger = logger
     }
 
     /// Reconciles soon (the replica moved, or the node's view of the voters); coalesced
