@@ -92,9 +92,9 @@ actor NodeReconciler {
         loop.stop()
         dueWake?.task.cancel()
         for info in await supervisor.list() where info.state.isActive {
-            guard let marker = info.spec.environment[SchedulingSettings.placementVariable], marker.hasPrefix("p"),
-                  let value = UInt64(marker.dropFirst()), ledger[PlacementID(value)] == .started else { continue }
-            ledger[PlacementID(value)] = nil
+            guard let id = info.spec.environment[SchedulingSettings.placementVariable].flatMap(Self.placementID),
+                  ledger[id] == .started else { continue }
+            ledger[id] = nil
         }
         saveLedger()
     }
@@ -148,6 +148,10 @@ actor NodeReconciler {
 
         for info in infos.values where info.state.isActive {
             guard let marker = info.spec.environment[SchedulingSettings.placementVariable], !here.contains(marker) else { continue }
+            // An id this replica has not handed out yet is not "no longer placed": the
+            // replica is behind the entry that placed it (an agent that just restarted and
+            // adopted it, before its replica caught up). The next pass after it does decides.
+            if let id = Self.placementID(marker), id.value >= state.nextPlacement { continue }
             let reason = state.recentStops.last { $0.placement.description == marker }?.reason ?? "no longer placed on \(nodeName)"
             logger.info("stopping an instance no longer placed here", metadata: ["instance": "\(info.id)", "placement": "\(marker)"])
             _ = try? await supervisor.stop(info.id, requestedBy: ["by": "scheduler", "placement": marker, "reason": String(reason.prefix(300))])
@@ -226,6 +230,12 @@ actor NodeReconciler {
         saveLedger()
         reported = reported.filter { wanted.contains($0.key) }
         scheduleDueWake(mine.compactMap { state.workloads[$0.placement.slot.workload]?.spec }, now: now)
+    }
+
+    /// The placement id an instance's `MESHD_PLACEMENT` names (`p7`).
+    static func placementID(_ marker: String) -> PlacementID? {
+        guard marker.hasPrefix("p"), let value = UInt64(marker.dropFirst()) else { return nil }
+        return PlacementID(value)
     }
 
     static func disconnectReason(_ limit: Duration) -> String {
