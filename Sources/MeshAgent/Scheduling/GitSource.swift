@@ -34,7 +34,9 @@ enum GitSource {
         } catch {
             return fail("cannot create \(checkout): \(error.localizedDescription)")
         }
-        let environment = ["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "LC_ALL": "C"]
+        // No prompt of any kind: not for a password, not for an unknown ssh host key.
+        let environment = ["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+                           "LC_ALL": "C"]
         var steps: [[String]] = []
         if !FileManager.default.fileExists(atPath: checkout + "/.git") { steps.append(["init", "--quiet", checkout]) }
         steps.append(["-C", checkout, "fetch", "--quiet", "--depth", "1", "--no-tags", source.url, source.ref])
