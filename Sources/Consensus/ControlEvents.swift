@@ -90,6 +90,8 @@ public enum ControlEvents {
             add("placed", plan.places.map { "\($0.slot)@\($0.node)" + ($0.replaces.map { " replacing \($0)" } ?? "") }.joined(separator: ", "))
         case let .crashLoop(p, _): add("placement", "\(p)")
         case let .restarted(p, g): add("placement", "\(p)"); add("generation", "\(g)")
+        case let .released(p, reason): add("placement", "\(p)"); add("reason", reason)
+        case let .running(p, _): add("placement", "\(p)")
         case .submit, .stop, .remove, .restart: break
         }
         return attributes

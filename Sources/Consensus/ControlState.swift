@@ -117,6 +117,8 @@ public struct ControlState: Sendable, Equatable {
         // section existed ends before it.
         workloads.encode(into: &w)
         w.writeList(banned.keys.sorted()) { w, id in w.write(id); w.write(banned[id]!.value) }
+        // The placements' process start times follow the bans.
+        workloads.encodeStartTimes(into: &w)
         return w.bytes
     }
 
@@ -145,6 +147,7 @@ public struct ControlState: Sendable, Equatable {
             }
             banned = Dictionary(list, uniquingKeysWith: { _, last in last })
         }
+        if !r.isAtEnd { try workloads.decodeStartTimes(from: &r) }
         try r.expectEnd()
     }
 

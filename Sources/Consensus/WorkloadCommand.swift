@@ -26,13 +26,22 @@ public enum WorkloadCommand: Sendable, Equatable {
     case crashLoop(placement: PlacementID, at: MeshTime)
     /// The node restarted this placement's instance for `generation` (rolling restart).
     case restarted(placement: PlacementID, generation: UInt64)
+    /// The node stopped this placement's instance itself (`stop_after_disconnect`: it saw
+    /// no majority of voters for that long) and reports it once it sees one again: the
+    /// placement goes, with the reason, and the next plan places the slot afresh if no
+    /// replacement runs.
+    case released(placement: PlacementID, reason: String)
+    /// The process of this placement's instance runs since `since` (the node's wall time
+    /// of the kernel's process start), for `on_heal: longest_running`; sent when a node
+    /// starts or adopts one and the state holds another time.
+    case running(placement: PlacementID, since: MeshTime)
 
     /// The workload it is about, for events and logs (nil for a plan).
     public var workloadName: String? {
         switch self {
         case let .submit(spec): spec.name
         case let .scale(name, _), let .stop(name), let .remove(name), let .restart(name): name
-        case .applyPlan, .crashLoop, .restarted: nil
+        case .applyPlan, .crashLoop, .restarted, .released, .running: nil
         }
     }
 
@@ -47,6 +56,8 @@ public enum WorkloadCommand: Sendable, Equatable {
         case .applyPlan: "plan"
         case .crashLoop: "crash_loop"
         case .restarted: "restarted"
+        case .released: "released"
+        case .running: "running"
         }
     }
 }
@@ -104,6 +115,8 @@ extension WorkloadCommand {
             w.writeList(plan.stops) { w, s in w.write(s.placement.value); w.write(s.reason) }
         case let .crashLoop(placement, at): w.write(UInt8(7)); w.write(placement.value); w.write(at.nanoseconds)
         case let .restarted(placement, generation): w.write(UInt8(8)); w.write(placement.value); w.write(generation)
+        case let .released(placement, reason): w.write(UInt8(9)); w.write(placement.value); w.write(reason)
+        case let .running(placement, since): w.write(UInt8(10)); w.write(placement.value); w.write(since.nanoseconds)
         }
     }
 
@@ -127,6 +140,8 @@ extension WorkloadCommand {
             return .applyPlan(PlanCommand(basedOn: basedOn, at: at, places: places, stops: stops))
         case 7: return .crashLoop(placement: PlacementID(try r.readUInt64()), at: MeshTime(nanoseconds: try r.readInt64()))
         case 8: return .restarted(placement: PlacementID(try r.readUInt64()), generation: try r.readUInt64())
+        case 9: return .released(placement: PlacementID(try r.readUInt64()), reason: try r.readString(limit: WorkloadLimits.maxReasonBytes))
+        case 10: return .running(placement: PlacementID(try r.readUInt64()), since: MeshTime(nanoseconds: try r.readInt64()))
         case let t: throw .malformed("workload command tag \(t)")
         }
     }

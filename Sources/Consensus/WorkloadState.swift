@@ -20,6 +20,9 @@ public struct PlacementRecord: Sendable, Equatable {
     public var generation: UInt64
     /// The log index that placed it (`meshctl why`: what last moved the slot).
     public var index: LogIndex
+    /// When its instance's process started (wall time), as its node last reported it
+    /// (`running`); nil before the first report.
+    public var startedAt: MeshTime?
     public var id: PlacementID { placement.id }
 }
 
@@ -56,6 +59,13 @@ public struct WorkloadState: Sendable, Equatable {
     /// Placements in id order.
     public var placementList: [Placement] { placements.values.map(\.placement).sorted { $0.id < $1.id } }
 
+    /// The process start times the nodes reported, for `SchedulerInput.startedAt`.
+    public var startedAt: [PlacementID: MeshTime] {
+        var out: [PlacementID: MeshTime] = [:]
+        for (id, r) in placements { if let t = r.startedAt { out[id] = t } }
+        return out
+    }
+
     /// Whether a node may restart this placement's instance now for its workload's rolling
     /// restart: its generation is behind, and every placement of the workload before it
     /// (in id order) has caught up, so one instance at a time is down.
@@ -81,7 +91,10 @@ public struct WorkloadState: Sendable, Equatable {
         case let .applyPlan(plan):
             return plan.places.count + plan.stops.count <= WorkloadLimits.maxPlanItems ? nil
                 : "a plan of \(plan.places.count + plan.stops.count) items; at most \(WorkloadLimits.maxPlanItems)"
-        case .crashLoop, .restarted: return nil
+        case let .released(_, reason):
+            return reason.utf8.count <= WorkloadLimits.maxReasonBytes ? nil
+                : "a release reason of \(reason.utf8.count) bytes; at most \(WorkloadLimits.maxReasonBytes)"
+        case .crashLoop, .restarted, .running: return nil
         }
     }
 
@@ -135,12 +148,34 @@ public struct WorkloadState: Sendable, Equatable {
             guard placements[id] != nil else { return .refused("no placement \(id)") }
             placements[id]!.generation = max(placements[id]!.generation, generation)
             return .ok
+        case let .released(id, reason):
+            guard let p = placements.removeValue(forKey: id) else { return .ok }   // already stopped by a plan
+            recentStops.append(StopRecord(placement: id, slot: p.placement.slot, node: p.placement.node, reason: reason, index: index))
+            if recentStops.count > WorkloadLimits.maxRecentStops { recentStops.removeFirst(recentStops.count - WorkloadLimits.maxRecentStops) }
+        case let .running(id, since):
+            guard placements[id] != nil else { return .refused("no placement \(id)") }
+            placements[id]!.startedAt = since
+            return .ok    // a plan made without it is still right; it only breaks heal ties better
         }
         version = index
         return .ok
     }
 
     // MARK: Snapshot
+
+    /// The reported process start times, a section of its own after the rest of the
+    /// control state (`ControlState.snapshot`): a snapshot written before it ends earlier.
+    func encodeStartTimes(into w: inout ByteWriter) {
+        let started = placementList.compactMap { p in placements[p.id]!.startedAt.map { (p.id, $0) } }
+        w.writeList(started) { w, s in w.write(s.0.value); w.write(s.1.nanoseconds) }
+    }
+
+    mutating func decodeStartTimes(from r: inout ByteReader) throws(WireError) {
+        let list = try r.readList(limit: WorkloadLimits.maxPlacements, minElementBytes: 16) { (r: inout ByteReader) throws(WireError) in
+            (PlacementID(try r.readUInt64()), MeshTime(nanoseconds: try r.readInt64()))
+        }
+        for (id, at) in list where placements[id] != nil { placements[id]!.startedAt = at }
+    }
 
     func encode(into w: inout ByteWriter) {
         w.write(nextPlacement); w.write(nextOrder); w.write(version.value)

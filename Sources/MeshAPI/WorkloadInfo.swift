@@ -23,18 +23,28 @@ public struct WorkloadSubmitRequest: Codable, Sendable, Equatable {
     public var onHeal: String?
     /// Restart an instance when its `{{peers}}` change.
     public var restartOnPeerChange: Bool?
+    /// Seconds a node that sees no majority of voters keeps the instances running before it
+    /// stops them (default: it keeps them).
+    public var stopAfterDisconnect: Double?
+    /// A git repository each node fetches into the instance's directory before starting it,
+    /// and the ref to check out (default `HEAD`).
+    public var git: String?
+    public var ref: String?
 
     public init(name: String, command: [String], env: [String: String]? = nil, dir: String? = nil, count: Int? = nil,
                 cpu: Int? = nil, mem: Int? = nil, constraints: [String]? = nil, strategy: String? = nil, restart: String? = nil,
-                rescheduleAfter: Double? = nil, onHeal: String? = nil, restartOnPeerChange: Bool? = nil) {
+                rescheduleAfter: Double? = nil, onHeal: String? = nil, restartOnPeerChange: Bool? = nil,
+                stopAfterDisconnect: Double? = nil, git: String? = nil, ref: String? = nil) {
         self.name = name; self.command = command; self.env = env; self.dir = dir; self.count = count; self.cpu = cpu
         self.mem = mem; self.constraints = constraints; self.strategy = strategy; self.restart = restart
         self.rescheduleAfter = rescheduleAfter; self.onHeal = onHeal; self.restartOnPeerChange = restartOnPeerChange
+        self.stopAfterDisconnect = stopAfterDisconnect; self.git = git; self.ref = ref
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, command, env, dir, count, cpu, mem, constraints, strategy, restart
+        case name, command, env, dir, count, cpu, mem, constraints, strategy, restart, git, ref
         case rescheduleAfter = "reschedule_after", onHeal = "on_heal", restartOnPeerChange = "restart_on_peer_change"
+        case stopAfterDisconnect = "stop_after_disconnect"
     }
 }
 
@@ -57,15 +67,19 @@ public struct PlacementInfo: Codable, Sendable, Equatable {
     public var replaces: String?
     /// The restart generation it runs at.
     public var generation: UInt64
+    /// ISO 8601: when its instance's process started, as its node reported it (what
+    /// `on_heal: longest_running` compares); nil before the first report.
+    public var startedAt: String?
 
-    public init(placement: String, instance: Int, node: String, placedAt: String, index: UInt64, replaces: String?, generation: UInt64) {
+    public init(placement: String, instance: Int, node: String, placedAt: String, index: UInt64, replaces: String?, generation: UInt64,
+                startedAt: String? = nil) {
         self.placement = placement; self.instance = instance; self.node = node; self.placedAt = placedAt
-        self.index = index; self.replaces = replaces; self.generation = generation
+        self.index = index; self.replaces = replaces; self.generation = generation; self.startedAt = startedAt
     }
 
     enum CodingKeys: String, CodingKey {
         case placement, instance, node, index, replaces, generation
-        case placedAt = "placed_at"
+        case placedAt = "placed_at", startedAt = "started_at"
     }
 }
 
@@ -88,6 +102,9 @@ public struct WorkloadInfo: Codable, Sendable, Equatable {
     public var restart: String
     public var rescheduleAfter: Double?
     public var onHeal: String
+    public var stopAfterDisconnect: Double?
+    public var git: String?
+    public var ref: String?
     /// Raised by each `meshctl restart`.
     public var generation: UInt64
     /// The log index that submitted it.
@@ -97,7 +114,9 @@ public struct WorkloadInfo: Codable, Sendable, Equatable {
 
     public init(name: String, command: [String], count: Int, cpu: Int, mem: Int, constraints: [String], strategy: String,
                 restart: String, rescheduleAfter: Double?, onHeal: String, generation: UInt64, submittedIndex: UInt64,
-                placements: [PlacementInfo], pending: [PendingInfo]) {
+                placements: [PlacementInfo], pending: [PendingInfo], stopAfterDisconnect: Double? = nil, git: String? = nil,
+                ref: String? = nil) {
+        self.stopAfterDisconnect = stopAfterDisconnect; self.git = git; self.ref = ref
         self.name = name; self.command = command; self.count = count; self.cpu = cpu; self.mem = mem
         self.constraints = constraints; self.strategy = strategy; self.restart = restart; self.rescheduleAfter = rescheduleAfter
         self.onHeal = onHeal; self.generation = generation; self.submittedIndex = submittedIndex
@@ -105,8 +124,9 @@ public struct WorkloadInfo: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, command, count, cpu, mem, constraints, strategy, restart, generation, placements, pending
+        case name, command, count, cpu, mem, constraints, strategy, restart, generation, placements, pending, git, ref
         case rescheduleAfter = "reschedule_after", onHeal = "on_heal", submittedIndex = "submitted_index"
+        case stopAfterDisconnect = "stop_after_disconnect"
     }
 }
 

@@ -96,8 +96,11 @@ public struct AgentService: Service {
         let (node, record) = try await startNodeServices(runtime: runtime, dataDir: dataDir, eventLog: services.eventLog)
         // What the committed state places on this node, started and stopped from its own replica.
         let reconciler = NodeReconciler(consensus: services.consensus, supervisor: node.supervisor.supervisor, runtime: runtime,
-                                        nodeID: identity.nodeID, nodeName: config.name, record: record, logger: logger)
+                                        nodeID: identity.nodeID, nodeName: config.name, dataDirectory: dataDir.path,
+                                        logger: logger)
         await services.consensus.setOnReplicaAdvanced { reconciler.nudge() }
+        await services.consensus.setOnVoterSightChanged { reconciler.nudge() }
+        await node.supervisor.setOnEvent { reconciler.instanceChanged() }
         await reconciler.start()
         // From here on, datagrams are opened and handled on the socket's own thread, on this
         // socket and on any the supervisor binds later.
@@ -138,7 +141,7 @@ public struct AgentService: Service {
         // A leave asked through the API ends the agent like SIGTERM does.
         let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Void.self)
         let leaveTimeout = settingsProfile.membershipSettings.leavePropagation + AgentLimits.leaveGrace
-        let api = makeAPI(runtime: runtime, services: services, node: node, record: record, leaveTimeout: leaveTimeout,
+        let api = makeAPI(runtime: runtime, services: services, node: node, reconciler: reconciler, record: record, leaveTimeout: leaveTimeout,
                           afterLeave: { stopRequest.yield() }, tls: tls)
         let apiGroup = ServiceGroup(configuration: .init(services: [api], logger: logger))
 
@@ -201,7 +204,7 @@ public struct AgentService: Service {
     }
 
     /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).
-    private func makeAPI(runtime: MeshRuntime, services: AgentServices, node: NodeServices,
+    private func makeAPI(runtime: MeshRuntime, services: AgentServices, node: NodeServices, reconciler: NodeReconciler,
                          record: @escaping @Sendable (String, [String: String]) async -> Void, leaveTimeout: Duration,
                          afterLeave: @escaping @Sendable () -> Void, tls: TLSConfiguration?) -> some Service {
         let refusals = APIRefusals()
@@ -210,7 +213,7 @@ public struct AgentService: Service {
         let router = APIRoutes.router(runtime: runtime, hooks: .init(leaveTimeout: leaveTimeout, afterLeave: afterLeave,
                                                                      extraMetrics: {
             await node.stats.metricsText() + (await services.eventLog.metricsText()) + (await services.consensus.metricsText())
-                + (await services.scheduler.metricsText()) + refusals.metricsText
+                + (await services.scheduler.metricsText()) + (await reconciler.metricsText()) + refusals.metricsText
         }, access: access))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
         APIRoutes.addTokenRoutes(to: router, runtime: runtime, services: services)

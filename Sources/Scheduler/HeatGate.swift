@@ -1,28 +1,42 @@
 import MeshCore
 
 /// Which nodes are too hot for new placements, with hysteresis: a node becomes hot at
-/// `hotCelsius` (or when it reports CPU throttling) and cools only at `coolCelsius` with
-/// throttling gone, so a node hovering at the threshold does not flap. Instances already
-/// there keep running; only new placements avoid it.
+/// `hotCelsius` or when it reports CPU throttling, and cools only when it is back at or
+/// below `coolCelsius` *and* has reported no throttling for `throttleClearAfter` (a
+/// boolean has no band to hold it, so time is the hysteresis there), so a node hovering
+/// at a threshold, or throttling on and off, does not flap in and out of the candidates.
+/// Instances already there keep running; only new placements avoid it.
 public struct HeatGate: Sendable, Equatable {
     public private(set) var hot: Set<NodeID> = []
+    /// When each hot node was last seen throttling.
+    private var lastThrottled: [NodeID: MeshTime] = [:]
 
     public init() {}
 
-    /// Updates the set from the nodes' latest reports; returns the nodes that changed.
+    /// Updates the set from the nodes' latest reports at `now`; returns the nodes that changed.
     @discardableResult
-    public mutating func observe(_ nodes: [SchedulerNode], settings: SchedulerSettings = .standard) -> (heated: [NodeID], cooled: [NodeID]) {
+    public mutating func observe(_ nodes: [SchedulerNode], now: MeshTime,
+                                 settings: SchedulerSettings = .standard) -> (heated: [NodeID], cooled: [NodeID]) {
         var heated: [NodeID] = [], cooled: [NodeID] = []
         for n in nodes {
+            if n.throttled { lastThrottled[n.id] = now }
             let t = n.temperatureCelsius
             if hot.contains(n.id) {
-                if !n.throttled, t.map({ $0 <= settings.coolCelsius }) ?? true {
-                    hot.remove(n.id); cooled.append(n.id)
+                let coolEnough = t.map { $0 <= settings.coolCelsius } ?? true
+                let throttleClear = lastThrottled[n.id].map { now - $0 >= settings.throttleClearAfter } ?? true
+                if coolEnough, throttleClear {
+                    hot.remove(n.id); lastThrottled[n.id] = nil; cooled.append(n.id)
                 }
             } else if n.throttled || t.map({ $0 >= settings.hotCelsius }) ?? false {
                 hot.insert(n.id); heated.append(n.id)
+            } else {
+                lastThrottled[n.id] = nil
             }
         }
+        // A node gone from the view takes its state with it (both maps stay bounded by the view).
+        let present = Set(nodes.map(\.id))
+        hot = hot.filter(present.contains)
+        lastThrottled = lastThrottled.filter { present.contains($0.key) }
         return (heated, cooled)
     }
 }

@@ -24,7 +24,8 @@ public struct Placement: Sendable, Equatable {
     public var id: PlacementID
     public var slot: InstanceSlot
     public var node: NodeID
-    /// When it was committed (for `keep_original` / `longest_running`).
+    /// When it was committed (`keep_original`, `keep_replacement`; `longest_running` before
+    /// its node reported a process start time).
     public var placedAt: MeshTime
     /// The placement it replaced because that one's node was lost.
     public var replaces: PlacementID?
@@ -52,11 +53,14 @@ public struct SchedulerInput: Sendable {
     public var crashLoops: [CrashLoop]
     /// Nodes too hot for new placements (`HeatGate`).
     public var hot: Set<NodeID>
+    /// When the process of each placement's instance started, as its node reported it
+    /// (`on_heal: longest_running`).
+    public var startedAt: [PlacementID: MeshTime]
 
     public init(workloads: [WorkloadSpec], nodes: [SchedulerNode], placements: [Placement],
-                crashLoops: [CrashLoop] = [], hot: Set<NodeID> = []) {
+                crashLoops: [CrashLoop] = [], hot: Set<NodeID> = [], startedAt: [PlacementID: MeshTime] = [:]) {
         self.workloads = workloads; self.nodes = nodes; self.placements = placements
-        self.crashLoops = crashLoops; self.hot = hot
+        self.crashLoops = crashLoops; self.hot = hot; self.startedAt = startedAt
     }
 }
 

@@ -20,8 +20,7 @@ import MeshCore
 /// reserve covers the ask. `spread` picks the fewest instances of this workload, then the
 /// most room left; `binpack` the least room left. Ties go to the lower node id.
 public enum Scheduler {
-    public static func plan(_ input: SchedulerInput, now: MeshTime, settings: SchedulerSettings = .standard,
-                            startedAt: [PlacementID: MeshTime] = [:]) -> SchedulerPlan {
+    public static func plan(_ input: SchedulerInput, now: MeshTime, settings: SchedulerSettings = .standard) -> SchedulerPlan {
         var board = Board(input, settings: settings)
         var plan = SchedulerPlan()
         var byWorkload: [String: [Placement]] = [:]
@@ -57,7 +56,7 @@ public enum Scheduler {
                     }
                 }
                 if live.count > 1 {
-                    let kept = keep(live, policy: spec.onHeal, startedAt: startedAt)
+                    let kept = keep(live, policy: spec.onHeal, startedAt: input.startedAt)
                     for p in live where p.id != kept.id {
                         board.stop(p, .surplusAfterHeal(kept: kept.id, policy: spec.onHeal), into: &plan)
                     }
@@ -83,7 +82,10 @@ public enum Scheduler {
         return plan
     }
 
-    /// Of several live placements of one slot, the one the policy keeps.
+    /// Of several live placements of one slot, the one the policy keeps: `longest_running`
+    /// compares the start times of the processes their nodes reported (a placement with no
+    /// report yet counts from its placement time, so one that never started never wins
+    /// against one that runs since earlier); ties go to the lower id.
     static func keep(_ live: [Placement], policy: WorkloadSpec.OnHeal, startedAt: [PlacementID: MeshTime]) -> Placement {
         switch policy {
         case .keepOriginal:

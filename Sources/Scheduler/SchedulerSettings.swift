@@ -18,6 +18,9 @@ public struct SchedulerSettings: Sendable, Equatable {
     /// ...until it is back at or below this one (hysteresis, so a node at the threshold
     /// does not flap in and out of the candidates).
     public var coolCelsius: Double
+    /// ...and has reported no CPU throttling for this long (throttling is on or off, so
+    /// the hysteresis is a time: a node that throttles on and off stays out meanwhile).
+    public var throttleClearAfter: Duration
     /// An instance that exhausts its restarts on one node is moved elsewhere, and the
     /// node avoided for the workload for this long.
     public var crashLoopAvoidance: Duration
@@ -26,11 +29,13 @@ public struct SchedulerSettings: Sendable, Equatable {
 
     public init(maxCount: Int = 1_000, maxWorkloads: Int = 10_000, maxArguments: Int = 256, maxEnvironment: Int = 256,
                 maxConstraints: Int = 32, maxFieldBytes: Int = 4_096, defaultRescheduleAfter: Duration = .seconds(30),
-                hotCelsius: Double = 80, coolCelsius: Double = 70, crashLoopAvoidance: Duration = .seconds(600),
+                hotCelsius: Double = 80, coolCelsius: Double = 70, throttleClearAfter: Duration = .seconds(60),
+                crashLoopAvoidance: Duration = .seconds(600),
                 maxCrashLoopMoves: Int = 3) {
         self.maxCount = maxCount; self.maxWorkloads = maxWorkloads; self.maxArguments = maxArguments
         self.maxEnvironment = maxEnvironment; self.maxConstraints = maxConstraints; self.maxFieldBytes = maxFieldBytes
         self.defaultRescheduleAfter = defaultRescheduleAfter; self.hotCelsius = hotCelsius; self.coolCelsius = coolCelsius
+        self.throttleClearAfter = throttleClearAfter
         self.crashLoopAvoidance = crashLoopAvoidance; self.maxCrashLoopMoves = maxCrashLoopMoves
     }
 

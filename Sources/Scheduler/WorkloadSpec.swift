@@ -83,6 +83,13 @@ public struct WorkloadSpec: Sendable, Equatable {
         if let source {
             guard Self.isGitURL(source.url) else { throw .badSource(source.url) }
             guard !source.ref.isEmpty, !source.ref.hasPrefix("-"), !source.ref.contains(" ") else { throw .badSource(source.ref) }
+            guard source.url.utf8.count <= settings.maxFieldBytes, source.ref.utf8.count <= settings.maxFieldBytes else {
+                throw .fieldTooLong(String(source.url.prefix(40)), limit: settings.maxFieldBytes)
+            }
+            // The instance runs in its checkout; a directory names a place inside it.
+            if let dir = workingDirectory, dir.hasPrefix("/") || dir.split(separator: "/").contains("..") {
+                throw .badSourceDirectory(dir)
+            }
         }
     }
 
@@ -121,6 +128,7 @@ public enum SpecError: Error, Equatable, CustomStringConvertible {
     case badRestart(String)
     case badDuration(String)
     case badSource(String)
+    case badSourceDirectory(String)
     case badConstraint(String)
     case badStrategy(String)
     case badOnHeal(String)
@@ -138,7 +146,7 @@ public enum SpecError: Error, Equatable, CustomStringConvertible {
         case .unknownTemplateVariable, .unclosedTemplate: "bad_template"
         case .badRestart: "bad_restart"
         case .badDuration: "bad_duration"
-        case .badSource: "bad_source"
+        case .badSource, .badSourceDirectory: "bad_source"
         case .badConstraint: "bad_constraint"
         case .badStrategy: "bad_strategy"
         case .badOnHeal: "bad_on_heal"
@@ -159,6 +167,7 @@ public enum SpecError: Error, Equatable, CustomStringConvertible {
         case let .badRestart(r): "restart policy \"\(r)\": use always, on-failure or never"
         case let .badDuration(what): "\(what) must not be negative"
         case let .badSource(s): "\"\(s)\" is not a git URL and ref (https://, ssh://, git://, file:// or user@host:path)"
+        case let .badSourceDirectory(d): "--dir \(d) with --git: give a directory inside the checkout (relative, no ..)"
         case let .badConstraint(c): "constraint \"\(c)\": use KEY=VALUE, KEY!=VALUE or KEY in A,B (KEY: name, arch or a tag)"
         case let .badStrategy(s): "strategy \"\(s)\": use spread or binpack"
         case let .badOnHeal(p): "on_heal \"\(p)\": use keep_original, keep_replacement or longest_running"

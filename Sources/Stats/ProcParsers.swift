@@ -64,6 +64,30 @@ public enum ProcParsers {
         return f.next().flatMap(double)
     }
 
+    /// The Raspberry Pi firmware's `get_throttled` (`0x50005`): whether the CPU is held back
+    /// now — bit 1 frequency capped, bit 2 throttled, bit 3 soft temperature limit (the
+    /// bits from 16 up say it happened since boot, which is not now). nil if unreadable.
+    public static func piThrottled(_ text: [UInt8]) -> Bool? {
+        var f = Fields(text[...])
+        guard var field = f.next() else { return nil }
+        if field.starts(with: Array("0x".utf8)) { field = field.dropFirst(2) }
+        guard !field.isEmpty, let v = UInt64(String(decoding: field, as: UTF8.self), radix: 16) else { return nil }
+        return v & 0b1110 != 0
+    }
+
+    /// Whether a thermal cooling device acts on the CPU (its `type`): `Processor` (x86's
+    /// ACPI processor throttling), `cpufreq-…` or `cpu…` (ARM boards' frequency cooling).
+    /// Fans and other devices are not the CPU being held back.
+    public static func isCPUCooling(_ type: String) -> Bool {
+        type == "Processor" || type.hasPrefix("cpufreq") || type.hasPrefix("cpu")
+    }
+
+    /// A cooling device's `cur_state`: 0 idle, above 0 acting.
+    public static func coolingState(_ text: [UInt8]) -> UInt64? {
+        var f = Fields(text[...])
+        return f.next().flatMap(uint)
+    }
+
     /// A thermal zone's `temp`: millidegrees Celsius.
     public static func thermalMillidegrees(_ text: [UInt8]) -> Double? {
         var f = Fields(text[...])

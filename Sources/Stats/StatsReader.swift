@@ -20,6 +20,8 @@ public final class StatsReader {
     public let pageBytes: UInt64
     private var buffer = [UInt8](repeating: 0, count: 64 << 10)
     private var thermalZones: [String]?
+    /// The CPU cooling devices (found once, like the thermal zones).
+    private var coolingDevices: [String]?
 
     public init(settings: StatsSettings = StatsSettings()) {
         self.settings = settings
@@ -39,7 +41,8 @@ public final class StatsReader {
             disk: disk(settings.diskPath),
             network: read("\(proc)/net/dev").map { ProcParsers.netDev($0, limit: settings.maxNetworkInterfaces) } ?? [],
             uptimeSeconds: read("\(proc)/uptime").flatMap(ProcParsers.uptime),
-            temperatures: temperatures())
+            temperatures: temperatures(),
+            throttled: throttled())
     }
 
     /// One process's counters; nil when it does not exist (any more).
@@ -102,6 +105,28 @@ public final class StatsReader {
             let type = read("\(root)/\(zone)/type").map { String(decoding: $0, as: UTF8.self).trimmingNewline() }
             return Temperature(zone: zone, type: type, celsius: celsius)
         }
+    }
+
+    /// Whether the CPU is throttled now: the Raspberry Pi firmware's flags when the board has
+    /// them, else any CPU cooling device acting (`cooling_device*` whose type is a CPU's,
+    /// with `cur_state` above 0). nil when the system offers neither (a VM, a container).
+    public func throttled() -> Bool? {
+        if let pi = read("\(settings.sysRoot)/devices/platform/soc/soc:firmware/get_throttled").flatMap(ProcParsers.piThrottled) {
+            return pi
+        }
+        let root = "\(settings.sysRoot)/class/thermal"
+        if coolingDevices == nil {
+            coolingDevices = entries(root).filter { $0.hasPrefix("cooling_device") }.sorted().filter { device in
+                read("\(root)/\(device)/type").map { ProcParsers.isCPUCooling(String(decoding: $0, as: UTF8.self).trimmingNewline()) } ?? false
+            }.prefix(settings.maxThermalZones).map { $0 }
+        }
+        var known = false
+        for device in coolingDevices! {
+            guard let state = read("\(root)/\(device)/cur_state").flatMap(ProcParsers.coolingState) else { continue }
+            if state > 0 { return true }
+            known = true
+        }
+        return known ? false : nil
     }
 
     /// The whole file (procfs reports size 0, so read until EOF); nil if unreadable.

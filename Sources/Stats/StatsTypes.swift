@@ -85,6 +85,8 @@ public struct NodeSnapshot: Sendable, Equatable, Codable {
     public var network: [NetworkCounters]
     public var uptimeSeconds: Double?
     public var temperatures: [Temperature]
+    /// Whether the CPU is held back now (`StatsReader.throttled`); nil when unknown.
+    public var throttled: Bool? = nil
 }
 
 /// Node statistics: the latest snapshot plus what needs two of them (CPU utilisation,
@@ -137,7 +139,7 @@ public struct NodeStats: Sendable, Equatable, Codable {
         NodeSummary(cores: cores, freeCPUCores: freeCPUCores,
                     freeMemoryMB: snapshot.memory?.availableBytes.map { Int($0 >> 20) },
                     totalMemoryMB: snapshot.memory.map { Int($0.totalBytes >> 20) },
-                    temperatureCelsius: snapshot.temperatures.map(\.celsius).max())
+                    temperatureCelsius: snapshot.temperatures.map(\.celsius).max(), throttled: snapshot.throttled)
     }
 }
 
@@ -150,20 +152,25 @@ public struct NodeSummary: Sendable, Equatable, Codable {
     public var totalMemoryMB: Int?
     /// The hottest sensor (a hot node gets no new placements).
     public var temperatureCelsius: Double?
+    /// Whether the CPU is throttled now (a throttled node gets no new placements either).
+    public var throttled: Bool?
 
-    public init(cores: Int, freeCPUCores: Double?, freeMemoryMB: Int?, totalMemoryMB: Int? = nil, temperatureCelsius: Double? = nil) {
+    public init(cores: Int, freeCPUCores: Double?, freeMemoryMB: Int?, totalMemoryMB: Int? = nil, temperatureCelsius: Double? = nil,
+                throttled: Bool? = nil) {
         self.cores = cores; self.freeCPUCores = freeCPUCores; self.freeMemoryMB = freeMemoryMB
-        self.totalMemoryMB = totalMemoryMB; self.temperatureCelsius = temperatureCelsius
+        self.totalMemoryMB = totalMemoryMB; self.temperatureCelsius = temperatureCelsius; self.throttled = throttled
     }
 
     /// As membership tags: `cpu_cores`, `cpu_free` (one decimal), `mem_free_mb`,
-    /// `mem_total_mb`, `temp_c` (whole degrees); unknown values are left out.
+    /// `mem_total_mb`, `temp_c` (whole degrees), `throttled` (`1` or `0`); unknown values
+    /// are left out.
     public var tags: [String: String] {
         var t = ["cpu_cores": String(cores)]
         if let f = freeCPUCores { t["cpu_free"] = String((f * 10).rounded() / 10) }
         if let m = freeMemoryMB { t["mem_free_mb"] = String(m) }
         if let m = totalMemoryMB { t["mem_total_mb"] = String(m) }
         if let c = temperatureCelsius { t["temp_c"] = String(Int(c.rounded())) }
+        if let th = throttled { t["throttled"] = th ? "1" : "0" }
         return t
     }
 }

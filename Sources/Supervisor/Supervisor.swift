@@ -83,6 +83,23 @@ public actor Supervisor {
         }
     }
 
+    /// Records that `id` could not be started because a step before the spawn failed
+    /// (`reason`, e.g. its git source could not be fetched): the instance is listed as
+    /// `failed` with the reason and a `startFailed(.preparationFailed)` event says so, like a
+    /// start whose command is missing; nothing runs. Throws when `id` is active.
+    public func failBeforeStart(_ id: InstanceID, _ spec: ProcessSpec, reason: String,
+                                requestedBy: [String: String] = [:]) throws(SupervisorError) {
+        guard !detached else { throw .detached }
+        if let existing = instances[id], existing.state.isActive { throw .alreadyRunning(id) }
+        let instance: Instance
+        if let existing = instances[id] { instance = existing } else { instance = try makeInstance(id, spec: spec) }
+        instances[id] = instance
+        instance.spec = spec
+        instance.adopted = false
+        instance.startRequestedBy = requestedBy
+        startFailed(instance, .preparationFailed(reason), reason: reason)
+    }
+
     /// Stops `id`: SIGTERM to its process group, SIGKILL to the group after the grace period
     /// (`gracePeriod`, else the spec's, else the default). Returns once it is gone, with how
     /// it ended (nil when nothing was running, e.g. it was waiting to restart). `requestedBy`

@@ -11,6 +11,9 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
     case unknownInstance(InstanceID)
     case stateFile(path: String, reason: String)
     case detached
+    /// What had to happen before the start failed (the agent's step, e.g. fetching the
+    /// workload's git source); the reason says what.
+    case preparationFailed(String)
 
     public var description: String {
         switch self {
@@ -34,6 +37,8 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
             "no instance \(id) on this node: list instances to see what runs here"
         case .detached:
             "the supervisor has let go of its processes (agent shutting down): start it on the next agent"
+        case let .preparationFailed(reason):
+            "not started: \(reason)"
         case let .stateFile(path, reason):
             "supervisor state file '\(path)': \(reason); check the data directory's permissions and free space"
         }

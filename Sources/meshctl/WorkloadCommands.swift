@@ -16,6 +16,8 @@ struct Run: AsyncParsableCommand {
           meshctl run web --count 3 -- python3 -m http.server 8000
           meshctl run cache --constraint arch=aarch64 --constraint 'zone in a,b' --mem 256 -- redis-server
           meshctl run batch --binpack --restart never --reschedule-after 10 -- ./job.sh {{instance}}
+          meshctl run site --git https://example.org/site.git --ref main --stop-after-disconnect 60 -- ./serve.sh
+        With --git, the command runs in the instance's checkout (--dir: a directory inside it).
         """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The workload's name (1-64 letters, digits, _ or -).") var name: String
@@ -31,6 +33,11 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds a node may be unreachable before its instances move (default 30).") var rescheduleAfter: Double?
     @Option(help: "After a partition heals: keep_original, keep_replacement (default) or longest_running.") var onHeal: String?
     @Flag(help: "Restart an instance when its {{peers}} change.") var restartOnPeerChange = false
+    @Option(help: "Seconds a node that sees no majority of voters keeps the instances before stopping them (default: keeps them).")
+    var stopAfterDisconnect: Double?
+    @Option(help: "A git URL each node fetches into the instance's directory before starting it (https://, ssh://, git://, file://, user@host:path).")
+    var git: String?
+    @Option(help: "The branch, tag or commit of --git to check out (default HEAD).") var ref: String?
     @Argument(parsing: .postTerminator, help: "-- COMMAND ARGS...") var command: [String] = []
 
     func validate() throws {
@@ -49,7 +56,8 @@ struct Run: AsyncParsableCommand {
                                          count: count, cpu: cpu, mem: mem, constraints: constraint.isEmpty ? nil : constraint,
                                          strategy: binpack ? "binpack" : spread ? "spread" : nil, restart: restart,
                                          rescheduleAfter: rescheduleAfter, onHeal: onHeal,
-                                         restartOnPeerChange: restartOnPeerChange ? true : nil)
+                                         restartOnPeerChange: restartOnPeerChange ? true : nil,
+                                         stopAfterDisconnect: stopAfterDisconnect, git: git, ref: ref)
         try await global.show(CommandResult.self, { c throws(ClientError) in try await c.post("/v1/workloads", body: body) },
                               human: { "submitted \(name) (committed at index \($0.index)); see meshctl ps \(name)\n" })
     }

@@ -31,6 +31,8 @@ struct WorkloadStateTests {
         let commands: [WorkloadCommand] = [
             .submit(Self.web), .scale(name: "web", count: 5), .stop(name: "web"), .remove(name: "web"), .restart(name: "web"),
             .crashLoop(placement: PlacementID(3), at: MeshTime(nanoseconds: 42)), .restarted(placement: PlacementID(3), generation: 2),
+            .released(placement: PlacementID(4), reason: "no majority of voters in sight for 10 s"),
+            .running(placement: PlacementID(5), since: MeshTime(nanoseconds: 1_700_000_000_000_000_000)),
             plan([(0, 1, nil), (1, 2, 7)], stops: [4]),
         ]
         for c in commands {
@@ -94,15 +96,41 @@ struct WorkloadStateTests {
         if case .refused = apply(.crashLoop(placement: PlacementID(77), at: .zero)) {} else { Issue.record("a crash loop of no placement") }
     }
 
+    @Test mutating func aReleasedPlacementGoesWithItsReasonAndAgainIsANoOp() {
+        _ = apply(.submit(Self.web))
+        _ = apply(plan([(0, 1, nil), (1, 2, nil)]))
+        let version = state.workloads.version
+        #expect(apply(.released(placement: PlacementID(1), reason: "no majority of voters in sight for 10 s (stop_after_disconnect)")) == .ok)
+        #expect(state.workloads.placementList.map(\.id) == [PlacementID(2)])
+        #expect(state.workloads.recentStops.last?.reason.contains("stop_after_disconnect") == true)
+        #expect(state.workloads.version > version, "a plan made before the release is stale")
+        #expect(apply(.released(placement: PlacementID(1), reason: "again")) == .ok, "a report sent twice changes nothing")
+        #expect(state.workloads.recentStops.count == 1)
+        let long = String(repeating: "x", count: WorkloadLimits.maxReasonBytes + 1)
+        #expect(ControlState.validate(.workload(.released(placement: PlacementID(2), reason: long))) != nil)
+    }
+
+    @Test mutating func processStartTimesAreKeptPerPlacementAndDoNotStaleAPlan() {
+        _ = apply(.submit(Self.web))
+        _ = apply(plan([(0, 1, nil)]))
+        let version = state.workloads.version
+        #expect(apply(.running(placement: PlacementID(1), since: MeshTime(nanoseconds: 77))) == .ok)
+        #expect(state.workloads.startedAt == [PlacementID(1): MeshTime(nanoseconds: 77)])
+        #expect(state.workloads.version == version)
+        if case .refused = apply(.running(placement: PlacementID(9), since: .zero)) {} else { Issue.record("a start time of no placement") }
+    }
+
     @Test mutating func snapshotsKeepTheWholeWorkloadState() throws {
         _ = apply(.submit(Self.web))
         _ = apply(plan([(0, 1, nil), (1, 2, nil)]))
         _ = apply(plan([(1, 3, 2)], stops: [2]))
         _ = apply(.restart(name: "web"))
         _ = apply(.crashLoop(placement: PlacementID(1), at: MeshTime(nanoseconds: 9)))
+        _ = apply(.running(placement: PlacementID(3), since: MeshTime(nanoseconds: 1234)))
         let restored = try ControlState(snapshot: state.snapshot)
         #expect(restored == state)
         #expect(restored.snapshot == state.snapshot)
+        #expect(restored.workloads.startedAt == [PlacementID(3): MeshTime(nanoseconds: 1234)])
         // A snapshot written before the scheduler existed (variables only) still decodes.
         var w = ByteWriter(); w.write(UInt64(4)); w.write(UInt32(0))
         #expect(try ControlState(snapshot: w.bytes).workloads == WorkloadState())

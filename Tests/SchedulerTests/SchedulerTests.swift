@@ -20,7 +20,9 @@ struct Mesh {
     var input: SchedulerInput { SchedulerInput(workloads: workloads, nodes: nodes, placements: placements, crashLoops: crashLoops, hot: hot) }
 
     func plan(at now: MeshTime = .zero, startedAt: [PlacementID: MeshTime] = [:]) -> SchedulerPlan {
-        Scheduler.plan(input, now: now, startedAt: startedAt)
+        var input = input
+        input.startedAt = startedAt
+        return Scheduler.plan(input, now: now)
     }
 
     /// Commits a plan as the leader would: stops go, places get the next ids.
@@ -208,29 +210,102 @@ struct PlacementTests {
         // The original restarted at 50 s (its node rebooted); the replacement runs since 41 s.
         let plan = mesh.plan(at: .s(60), startedAt: [PlacementID(1): .s(50), PlacementID(2): .s(41)])
         #expect(plan.stop.map(\.placement) == [PlacementID(1)])
+        #expect(plan.stop.first?.reason == .surplusAfterHeal(kept: PlacementID(2), policy: .longestRunning))
+        // The reported start times decide, not the placement order: the original kept
+        // running through the partition, so it wins.
+        let kept = mesh.plan(at: .s(60), startedAt: [PlacementID(1): .s(1), PlacementID(2): .s(41)])
+        #expect(kept.stop.map(\.placement) == [PlacementID(2)])
+        // A placement whose node has not reported yet counts from its placement time.
+        let unreported = mesh.plan(at: .s(60), startedAt: [PlacementID(2): .s(41)])
+        #expect(unreported.stop.map(\.placement) == [PlacementID(2)], "p1 placed at 0 s runs longer than p2 started at 41 s")
     }
 
     @Test func aHotNodeGetsNoNewPlacementsUntilItCoolsWithHysteresis() {
         var mesh = Mesh(2)
         var gate = HeatGate()
         mesh.nodes[0].temperatureCelsius = 81
-        gate.observe(mesh.nodes)
+        gate.observe(mesh.nodes, now: .s(0))
         mesh.hot = gate.hot
         mesh.workloads = [WorkloadSpec(name: "web", command: ["x"], count: 2)]
         mesh.settle()
         #expect(mesh.nodesOf("web") == [1, 1])
 
         mesh.nodes[0].temperatureCelsius = 75          // below hot, above cool: still hot
-        gate.observe(mesh.nodes)
+        gate.observe(mesh.nodes, now: .s(10))
         #expect(gate.hot == [Mesh.id(0)])
         mesh.nodes[0].temperatureCelsius = 69
         mesh.nodes[1].throttled = true
-        let change = gate.observe(mesh.nodes)
+        let change = gate.observe(mesh.nodes, now: .s(20))
         #expect(change.cooled == [Mesh.id(0)] && change.heated == [Mesh.id(1)])
         mesh.hot = gate.hot
         mesh.workloads[0].count = 3
         mesh.settle()
         #expect(mesh.nodesOf("web") == [0, 1, 1], "instances on a hot node keep running; the new one goes to the cool node")
+    }
+
+    @Test func throttlingHeatsANodeAndItCoolsOnlyAfterReportingNoneForAWhile() {
+        let settings = SchedulerSettings(throttleClearAfter: .seconds(60))
+        var nodes = Mesh(2).nodes
+        var gate = HeatGate()
+        func step(_ at: Int64, _ view: [SchedulerNode]? = nil) -> (heated: [NodeID], cooled: [NodeID]) {
+            gate.observe(view ?? nodes, now: .s(at), settings: settings)
+        }
+        nodes[0].throttled = true                                      // cool, but throttled (a weak supply, say)
+        #expect(step(0).heated == [Mesh.id(0)])
+        nodes[0].throttled = false
+        var change = step(30)
+        #expect(change.cooled.isEmpty, "30 s unthrottled: still hot")
+        nodes[0].throttled = true                                      // throttles again: the clock starts over
+        _ = step(40)
+        nodes[0].throttled = false
+        change = step(90)
+        #expect(change.cooled.isEmpty, "50 s since the last throttling")
+        change = step(100)
+        #expect(change.cooled == [Mesh.id(0)])
+        #expect(gate.hot.isEmpty)
+        // A node hot by temperature alone cools by temperature alone (no waiting).
+        nodes[1].temperatureCelsius = 85
+        _ = step(101)
+        nodes[1].temperatureCelsius = 65
+        change = step(102)
+        #expect(change.cooled == [Mesh.id(1)])
+        // A node that leaves the view leaves the gate.
+        nodes[0].throttled = true
+        _ = step(103)
+        _ = step(104, [nodes[1]])
+        #expect(gate.hot.isEmpty)
+    }
+
+    @Test func aNodeThatSeesNoMajorityOfVotersStopsOnlyWhatAsksAfterItsDelay() {
+        var watch = DisconnectWatch()
+        let stops = WorkloadSpec(name: "web", command: ["x"], stopAfterDisconnect: .seconds(10))
+        let keeps = WorkloadSpec(name: "db", command: ["x"])
+        func see(_ reachable: Int, of voters: Int, at: Int64) -> DisconnectWatch.Change? {
+            watch.observe(reachableVoters: reachable, voters: voters, now: .s(at))
+        }
+        var change = see(1, of: 3, at: 0)
+        #expect(change == nil, "just started, the others not heard from yet: not armed")
+        #expect(!watch.armed)
+        change = see(3, of: 3, at: 0)
+        #expect(change == nil && watch.armed)
+        change = see(2, of: 3, at: 1)
+        #expect(change == nil, "2 of 3 is a majority")
+        change = see(1, of: 3, at: 5)
+        #expect(change == .disconnected)
+        change = see(0, of: 3, at: 6)
+        #expect(change == nil, "still disconnected since 5 s")
+        #expect(!watch.mustStop(stops, now: .s(14)))
+        #expect(watch.nextDue([stops, keeps], now: .s(14)) == .s(15))
+        #expect(watch.mustStop(stops, now: .s(15)))
+        #expect(!watch.mustStop(keeps, now: .s(1_000)), "no stop_after_disconnect: the minority keeps running it")
+        #expect(watch.nextDue([stops], now: .s(15)) == nil, "nothing left to fall due")
+        change = see(2, of: 3, at: 20)
+        #expect(change == .reconnected(after: .seconds(15)))
+        #expect(!watch.mustStop(stops, now: .s(100)))
+        // Two of four is no majority; an unknown voter set is never a disconnection.
+        #expect(!DisconnectWatch.seesMajority(reachable: 2, voters: 4))
+        #expect(DisconnectWatch.seesMajority(reachable: 0, voters: 0))
+        #expect(DisconnectWatch.seesMajority(reachable: 1, voters: 1))
     }
 
     @Test func aCrashLoopMovesTheInstanceAvoidsTheNodeThenFailsTheSlot() throws {
@@ -300,6 +375,15 @@ struct SpecTests {
         #expect(refusal(WorkloadSpec(name: "web", command: ["x"], source: .init(url: "file:///srv/repo.git"))) == nil)
         #expect(refusal(WorkloadSpec(name: "web", command: ["x"], source: .init(url: "git@host:me/repo.git", ref: "main"))) == nil)
         #expect(refusal(WorkloadSpec(name: "web", command: ["x"], environment: ["A=B": "c"])) == .badEnvironment("A=B"))
+        let repo = WorkloadSpec.Source(url: "file:///srv/repo.git", ref: "v1")
+        #expect(refusal(WorkloadSpec(name: "web", command: ["x"], source: .init(url: "-upload-pack=evil"))) == .badSource("-upload-pack=evil"))
+        #expect(refusal(WorkloadSpec(name: "web", command: ["x"], source: .init(url: "https://"))) == .badSource("https://"))
+        #expect(refusal(WorkloadSpec(name: "web", command: ["x"], source: .init(url: "file:///srv/r.git", ref: "--force"))) == .badSource("--force"))
+        #expect(refusal(WorkloadSpec(name: "web", command: ["x"], workingDirectory: "app/bin", source: repo)) == nil)
+        #expect(refusal(WorkloadSpec(name: "web", command: ["x"], workingDirectory: "/srv", source: repo)) == .badSourceDirectory("/srv"))
+        #expect(refusal(WorkloadSpec(name: "web", command: ["x"], workingDirectory: "a/../..", source: repo)) == .badSourceDirectory("a/../.."))
+        #expect(SpecError.badSourceDirectory("/srv").reason == "bad_source")
+        #expect(refusal(WorkloadSpec(name: "web", command: ["x"], stopAfterDisconnect: .seconds(-1))) == .badDuration("stop_after_disconnect"))
         #expect(SpecError.badName("web.1").description.contains("letters"))
     }
 

@@ -47,6 +47,13 @@ import Testing
         #expect(ProcParsers.thermalMillidegrees(b("48312\n")) == 48.312)
         #expect(ProcParsers.thermalMillidegrees(b("-5000\n")) == -5.0)
         #expect(ProcParsers.thermalMillidegrees(b("hot\n")) == nil)
+        #expect(ProcParsers.piThrottled(b("throttled=0x50005\n")) == nil)
+        #expect(ProcParsers.piThrottled(b("0x0\n")) == false)
+        #expect(ProcParsers.piThrottled(b("4\n")) == true)
+        #expect(ProcParsers.piThrottled(b("0x8\n")) == true)
+        #expect(ProcParsers.piThrottled(b("0x10000\n")) == false)
+        #expect(ProcParsers.coolingState(b("2\n")) == 2)
+        #expect(ProcParsers.isCPUCooling("Processor") && ProcParsers.isCPUCooling("cpufreq-cpu0") && !ProcParsers.isCPUCooling("Fan"))
     }
 
     @Test func netDev() {

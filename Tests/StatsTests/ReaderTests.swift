@@ -37,11 +37,38 @@ import Testing
         #expect(s.cpu == nil && s.memory == nil && s.disk == nil && s.uptimeSeconds == nil && s.network.isEmpty)
         #expect(s.load == LoadAverage(one: 0.1, five: 0.2, fifteen: 0.3))
         #expect(s.temperatures == [Temperature(zone: "thermal_zone0", type: "cpu-thermal", celsius: 51)])
+        #expect(s.throttled == nil, "no cooling device and no Pi firmware: unknown")
         // Statistics and exposition of an almost empty node still work.
         let stats = NodeStats(snapshot: s, previous: s)
         #expect(stats.summary == NodeSummary(cores: 0, freeCPUCores: nil, freeMemoryMB: nil, temperatureCelsius: 51))
         #expect(stats.summary.tags["temp_c"] == "51")
         #expect(NodeMetrics.render(node: stats).contains("meshd_node_temperature_celsius{zone=\"thermal_zone0\",type=\"cpu-thermal\"} 51"))
+    }
+
+    @Test func throttlingIsReadFromCPUCoolingDevicesOrThePiFirmware() throws {
+        let root = NSTemporaryDirectory() + "meshd-stats-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func put(_ path: String, _ text: String) throws {
+            let full = root + "/sys/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: true, encoding: .utf8)
+        }
+        try put("class/thermal/cooling_device0/type", "Fan\n")
+        try put("class/thermal/cooling_device0/cur_state", "3\n")          // a fan running is not throttling
+        try put("class/thermal/cooling_device1/type", "cpufreq-cpu0\n")
+        try put("class/thermal/cooling_device1/cur_state", "0\n")
+        var settings = StatsSettings()
+        settings.sysRoot = root + "/sys"
+        #expect(StatsReader(settings: settings).throttled() == false)
+        try put("class/thermal/cooling_device1/cur_state", "2\n")
+        #expect(StatsReader(settings: settings).throttled() == true)
+        // A Pi's firmware flags win: throttled since boot (bit 18) but not now.
+        try put("devices/platform/soc/soc:firmware/get_throttled", "0x40000\n")
+        #expect(StatsReader(settings: settings).throttled() == false)
+        try put("devices/platform/soc/soc:firmware/get_throttled", "0x50005\n")
+        #expect(StatsReader(settings: settings).throttled() == true)
+        let summary = NodeSummary(cores: 4, freeCPUCores: 1, freeMemoryMB: 100, throttled: true)
+        #expect(summary.tags["throttled"] == "1")
     }
 
     @Test func samplerGivesProcessCPU() async throws {

@@ -359,10 +359,33 @@ actor ConsensusService: ThreadPinnedActor {
         members = view
         self.advertisedLeader = advertisedLeader
         self.advertisedVoters = advertisedVoters
+        if !advertisedVoters.isEmpty { lastAdvertisedVoters = advertisedVoters }
         maintainVoters()
         rearmIfMoved()
         noteStatus()
+        let sight = voterSight
+        if sight != signalledVoterSight {
+            signalledVoterSight = sight
+            onVoterSightChanged?()
+        }
     }
+
+    /// The voter set as this node last knew it: Raft's configuration on a voter or learner,
+    /// else what the leader last advertised (kept when the leader drops out of sight, so a
+    /// member cut off from it still counts the voters it cannot see).
+    var lastAdvertisedVoters: [NodeID] = []
+    /// How many voters this node sees alive (itself included) out of how many: the
+    /// scheduler's test of whether it is on the majority side (`DisconnectWatch`).
+    var voterSight: (reachable: Int, voters: Int) {
+        let voters = node.voters.isEmpty ? lastAdvertisedVoters : node.voters
+        return (voters.filter { $0 == id || members[$0]?.alive == true }.count, voters.count)
+    }
+    var signalledVoterSight: (reachable: Int, voters: Int) = (0, 0)
+    /// What the node reconciler reads before it decides to copy the state (`ReconcileTrigger`).
+    func schedulingSignals() -> (applied: LogIndex, sight: (reachable: Int, voters: Int)) { (replica.appliedIndex, voterSight) }
+    /// Called when `voterSight` changed (the node reconciler's trigger for `stop_after_disconnect`).
+    var onVoterSightChanged: (@Sendable () -> Void)?
+    func setOnVoterSightChanged(_ f: @escaping @Sendable () -> Void) { onVoterSightChanged = f }
 
     /// The leader this node would forward to: its own Raft view first, else what the
     /// mesh advertises (only while that member is alive).

@@ -97,11 +97,15 @@ extension APIRoutes {
             return v
         } ?? .keepReplacement
         if let s = b.rescheduleAfter, !(s >= 0 && s <= 86_400 * 365) { throw .badDuration("reschedule_after") }
+        if let s = b.stopAfterDisconnect, !(s >= 0 && s <= 86_400 * 365) { throw .badDuration("stop_after_disconnect") }
+        if b.git == nil, let ref = b.ref { throw .badSource("--ref \(ref) without --git URL") }
         let spec = WorkloadSpec(name: b.name, command: b.command, environment: b.env ?? [:], workingDirectory: b.dir,
                                 count: b.count ?? 1, resources: .init(cpuMillicores: b.cpu ?? 0, memoryMB: b.mem ?? 0),
                                 constraints: constraints, strategy: strategy, restart: b.restart ?? "on-failure",
                                 rescheduleAfter: b.rescheduleAfter.map { .milliseconds(Int64($0 * 1000)) },
-                                onHeal: onHeal, restartOnPeerChange: b.restartOnPeerChange ?? false)
+                                stopAfterDisconnect: b.stopAfterDisconnect.map { .milliseconds(Int64($0 * 1000)) },
+                                onHeal: onHeal, restartOnPeerChange: b.restartOnPeerChange ?? false,
+                                source: b.git.map { WorkloadSpec.Source(url: $0, ref: b.ref ?? "HEAD") })
         try spec.validate()
         return spec
     }

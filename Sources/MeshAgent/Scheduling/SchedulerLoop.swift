@@ -38,7 +38,7 @@ actor SchedulerLoop {
         let (members, monotonicNow) = await runtime.schedulerMembers()
         let wallNow = SchedulerView.wallNow()
         var input = SchedulerView.input(state, members: members, monotonicNow: monotonicNow, wallNow: wallNow)
-        let (heated, cooled) = heat.observe(input.nodes)
+        let (heated, cooled) = heat.observe(input.nodes, now: wallNow)
         for id in heated { logger.notice("node too hot: no new placements", metadata: ["node": "\(id)"]) }
         for id in cooled { logger.notice("node cooled: takes placements again", metadata: ["node": "\(id)"]) }
         input.hot = heat.hot

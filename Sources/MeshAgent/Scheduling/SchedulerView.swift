@@ -8,12 +8,23 @@ import Scheduler
 enum SchedulingSettings {
     /// How often the leader plans (also at once on a membership change).
     static let schedulerInterval = Duration.seconds(1)
-    /// How often every node reconciles what is placed on it with what its supervisor runs
-    /// (also at once when its control replica changes).
-    static let reconcileInterval = Duration.seconds(1)
-    /// How often the reconciler looks whether its replica moved (a cheap check; the work
-    /// happens only when it did, or on `reconcileInterval`).
-    static let replicaPollInterval = Duration.milliseconds(100)
+    /// How often every node's reconciler wakes without a nudge. Its work is triggered by
+    /// changes (its replica applied an entry, a supervised instance changed state, its view
+    /// of the voters changed, a `stop_after_disconnect` fell due); a wake-up with none of
+    /// them costs two scalar reads, unless a report to the leader waits to be sent again.
+    static let reconcileInterval = Duration.seconds(10)
+    /// Every this many wake-ups the reconciler does a whole pass anyway: the backstop of a
+    /// level-triggered loop, for what moves without a signal (a member's address, which
+    /// `{{peers}}` names).
+    static let fullPassEvery = 6
+    /// How long one `git` step of a workload's source may take (a clone of a big
+    /// repository over a slow link, not a hung credential prompt: prompts are off).
+    static let gitTimeout = Duration.seconds(300)
+    /// A running instance's process start time is reported again when it differs from the
+    /// committed one by more than this (/proc gives it to about a second).
+    static let startTimeTolerance = Duration.seconds(2)
+    /// The node's ledger of started placements, in the data directory (`PlacementLedger`).
+    static let ledgerFile = "placements"
     /// The environment variable that marks an instance as a placement's (its id, `p7`):
     /// kept in the supervisor's state, so an adopted instance is recognised after a restart.
     static let placementVariable = "MESHD_PLACEMENT"
@@ -46,6 +57,7 @@ enum SchedulerView {
                              memoryMB: r[StatsService.Keys.memoryTotalMB].flatMap(Int.init) ?? 0,
                              reachability: reachability,
                              temperatureCelsius: r[StatsService.Keys.temperature].flatMap(Double.init),
+                             throttled: r[StatsService.Keys.throttled] == "1",
                              ineligible: m.metadata.tags[key] == value)
     }
 
@@ -53,7 +65,7 @@ enum SchedulerView {
                       hot: Set<NodeID> = []) -> SchedulerInput {
         SchedulerInput(workloads: state.specs,
                        nodes: members.map { node($0, monotonicNow: monotonicNow, wallNow: wallNow) },
-                       placements: state.placementList, crashLoops: state.crashLoops, hot: hot)
+                       placements: state.placementList, crashLoops: state.crashLoops, hot: hot, startedAt: state.startedAt)
     }
 
     /// `{{peers}}` of a slot: the advertised mesh host of the node of each other instance

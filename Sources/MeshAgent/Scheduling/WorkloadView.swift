@@ -20,7 +20,7 @@ struct WorkloadView: Sendable {
         let now = SchedulerView.wallNow()
         var input = SchedulerView.input(state, members: members, monotonicNow: monotonicNow, wallNow: now)
         var heat = HeatGate()
-        heat.observe(input.nodes)
+        heat.observe(input.nodes, now: now)
         input.hot = heat.hot
         return WorkloadView(state: state, input: input, plan: Scheduler.plan(input, now: now), now: now,
                             names: Dictionary(members.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a }))
@@ -32,7 +32,8 @@ struct WorkloadView: Sendable {
         let p = r.placement
         return PlacementInfo(placement: p.id.description, instance: p.slot.instance, node: name(p.node),
                              placedAt: APITime.iso8601(milliseconds: p.placedAt.nanoseconds / 1_000_000), index: r.index.value,
-                             replaces: p.replaces?.description, generation: r.generation)
+                             replaces: p.replaces?.description, generation: r.generation,
+                             startedAt: r.startedAt.map { APITime.iso8601(milliseconds: $0.nanoseconds / 1_000_000) })
     }
 
     func pending(_ workload: String) -> [PendingInfo] {
@@ -49,7 +50,8 @@ struct WorkloadView: Sendable {
                             strategy: spec.strategy.rawValue, restart: spec.restart,
                             rescheduleAfter: spec.rescheduleAfter.map(\.seconds), onHeal: spec.onHeal.rawValue,
                             generation: record.generation, submittedIndex: record.submitted.value,
-                            placements: placements.map(placementInfo), pending: pending(workload))
+                            placements: placements.map(placementInfo), pending: pending(workload),
+                            stopAfterDisconnect: spec.stopAfterDisconnect.map(\.seconds), git: spec.source?.url, ref: spec.source?.ref)
     }
 
     func why(_ workload: String, instance: Int?) -> WhyInfo {

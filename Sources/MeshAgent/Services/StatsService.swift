@@ -17,6 +17,8 @@ actor StatsService {
         static let memoryFreeMB = "mem_free_mb"
         static let memoryTotalMB = "mem_total_mb"
         static let temperature = "temp_c"
+        /// `1` while the CPU is throttled (the heat gate keeps new placements off it).
+        static let throttled = "throttled"
         /// The machine's architecture (`uname -m`: `x86_64`, `aarch64`), for `arch=` constraints.
         static let arch = "arch"
     }
@@ -71,7 +73,8 @@ actor StatsService {
         let ok = await runtime.advertise(resources: [Keys.cpuCores: tags[Keys.cpuCores], Keys.cpuFree: tags[Keys.cpuFree],
                                                      Keys.memoryFreeMB: tags[Keys.memoryFreeMB],
                                                      Keys.memoryTotalMB: tags[Keys.memoryTotalMB],
-                                                     Keys.temperature: tags[Keys.temperature], Keys.arch: Self.machine])
+                                                     Keys.temperature: tags[Keys.temperature],
+                                                     Keys.throttled: tags[Keys.throttled], Keys.arch: Self.machine])
         if ok {
             advertised = summary
         } else if !metadataTooLargeLogged {
@@ -82,7 +85,7 @@ actor StatsService {
 
     private func shouldRepublish(_ s: NodeSummary, totalMemoryMB: Int) -> Bool {
         guard let a = advertised else { return true }
-        if a.cores != s.cores || a.totalMemoryMB != s.totalMemoryMB { return true }
+        if a.cores != s.cores || a.totalMemoryMB != s.totalMemoryMB || a.throttled != s.throttled { return true }
         switch (a.temperatureCelsius, s.temperatureCelsius) {
         case let (x?, y?) where abs(x - y) >= Self.republishTemperatureCelsius: return true
         case (nil, _?), (_?, nil): return true

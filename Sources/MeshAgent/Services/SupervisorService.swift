@@ -60,7 +60,12 @@ actor SupervisorService {
         await pump?.value   // detaching ended the event stream: the last `stopped` events are recorded
     }
 
+    /// Called after each supervisor event (the node reconciler's trigger).
+    private var onEvent: (@Sendable () -> Void)?
+    func setOnEvent(_ f: @escaping @Sendable () -> Void) { onEvent = f }
+
     private func observe(_ event: SupervisorEvent) {
+        onEvent?()
         switch event.kind {
         case .started, .adopted: startedAt[event.instance] = AgentService.wallMilliseconds()
         default: break

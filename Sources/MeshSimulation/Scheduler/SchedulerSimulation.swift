@@ -237,14 +237,14 @@ public struct SchedulerSimulation {
         guard batchesLeft == 0 else { replanWhenCommitted = true; return }
         if viewCache == nil { viewCache = view(of: l) }
         if committedSorted == nil { committedSorted = committed.values.sorted { $0.id < $1.id } }
-        let input = SchedulerInput(workloads: specs, nodes: viewCache!, placements: committedSorted!)
+        let input = SchedulerInput(workloads: specs, nodes: viewCache!, placements: committedSorted!, startedAt: firstStart)
         let plan: SchedulerPlan
         if let clock = planClock {
             let started = clock.now
-            plan = Scheduler.plan(input, now: MeshTime(nanoseconds: now), settings: settings, startedAt: firstStart)
+            plan = Scheduler.plan(input, now: MeshTime(nanoseconds: now), settings: settings)
             metrics.planDurations.append(clock.now - started)
         } else {
-            plan = Scheduler.plan(input, now: MeshTime(nanoseconds: now), settings: settings, startedAt: firstStart)
+            plan = Scheduler.plan(input, now: MeshTime(nanoseconds: now), settings: settings)
         }
         metrics.rounds += 1
         lastPending = plan.pending

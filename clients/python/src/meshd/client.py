@@ -65,15 +65,19 @@ class Mesh:
         return Why.from_json(self._json("GET", f"/v1/workloads/{_segment(name)}/why", query=query))
 
     def run(self, name, command, count=None, env=None, dir=None, cpu=None, mem=None, constraints=None,
-            strategy=None, restart=None, reschedule_after=None, on_heal=None, restart_on_peer_change=None):
+            strategy=None, restart=None, reschedule_after=None, on_heal=None, restart_on_peer_change=None,
+            stop_after_disconnect=None, git=None, ref=None):
         """Submits a workload for the scheduler to place and keep running (`meshctl run`).
         `command` is a list (program and arguments) or a string split as a shell would; the
         templates `{{instance}}`, `{{node}}`, `{{name}}`, `{{peers}}` are expanded per
-        instance. Answers once committed: a `Committed`."""
+        instance. `git` (and `ref`) name a repository each node fetches into the instance's
+        checkout before starting it; `stop_after_disconnect` (seconds) has a node cut off
+        from the voters' majority stop the instances. Answers once committed: a `Committed`."""
         argv = shlex.split(command) if isinstance(command, str) else list(command)
         body = {"name": name, "command": argv, "count": count, "env": env, "dir": dir, "cpu": cpu, "mem": mem,
                 "constraints": constraints, "strategy": strategy, "restart": restart,
-                "reschedule_after": reschedule_after, "on_heal": on_heal, "restart_on_peer_change": restart_on_peer_change}
+                "reschedule_after": reschedule_after, "on_heal": on_heal, "restart_on_peer_change": restart_on_peer_change,
+                "stop_after_disconnect": stop_after_disconnect, "git": git, "ref": ref}
         return Committed.from_json(self._json("POST", "/v1/workloads", body={k: v for k, v in body.items() if v is not None}))
 
     def scale(self, name, count):

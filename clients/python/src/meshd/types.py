@@ -112,6 +112,7 @@ class Placement(_Plain):
     index: int
     generation: int = 0
     replaces: Optional[str] = None
+    started_at: Optional[str] = None
 
 
 @dataclass
@@ -134,6 +135,9 @@ class Workload:
     restart: str = "on-failure"
     reschedule_after: Optional[float] = None
     on_heal: str = "keep_replacement"
+    stop_after_disconnect: Optional[float] = None
+    git: Optional[str] = None
+    ref: Optional[str] = None
     generation: int = 0
     submitted_index: int = 0
     placements: List[Placement] = field(default_factory=list)
