@@ -93,9 +93,15 @@ extension ClusterE2ETests {
         }
         #expect(stops.contains { $0.attributes["placement"] == lost.placement && $0.attributes["reason"]?.contains("surplus") == true },
                 "no surplus stop event for \(lost.placement ?? "?"): \(stops.map(\.attributes))")
-        let metrics = try await c.metrics(lead)
-        #expect(MeshCluster.sample(metrics, "meshd_scheduler_plans_total") >= 2)
-        #expect(MeshCluster.sample(metrics, "meshd_scheduler_placements_total") >= 4)
+        // Whichever agents led meanwhile (leadership may move on a loaded machine) planned it.
+        var plans = 0.0, placements = 0.0
+        for i in c.agents.indices {
+            let metrics = try await c.metrics(i)
+            plans += MeshCluster.sample(metrics, "meshd_scheduler_plans_total")
+            placements += MeshCluster.sample(metrics, "meshd_scheduler_placements_total")
+        }
+        #expect(plans >= 2)
+        #expect(placements >= 4)
     }
 
     @Test func workThatFitsNowhereIsPendingUntilAFittingNodeJoinsAndBadSpecsAreRefused() async throws {
