@@ -39,11 +39,11 @@ case $name in
   config)
     # The parser's own files of MeshAgent (Foundation only), compiled with the target.
     swiftc "${flags[@]}" -module-name ConfigFuzz fuzz/ConfigFuzz.swift \
-      Sources/MeshAgent/{ConfigLoader,AgentConfig,HostPort}.swift -o "$out/configfuzz" ;;
+      Sources/MeshAgent/Configuration/{ConfigLoader,AgentConfig,HostPort}.swift -o "$out/configfuzz" ;;
   api)
     module MeshAPI
     swiftc "${flags[@]}" -module-name APIBodyFuzz fuzz/APIBodyFuzz.swift \
-      Sources/MeshAgent/{RequestBody,AgentLimits}.swift "$out/libMeshAPI.a" -o "$out/apifuzz" ;;
+      Sources/MeshAgent/API/RequestBody.swift Sources/MeshAgent/Configuration/AgentLimits.swift "$out/libMeshAPI.a" -o "$out/apifuzz" ;;
   *) echo "fuzz/run.sh: no target $name (frame, event, raft, config, api)" >&2; exit 2 ;;
 esac
 exec "$out/${name}fuzz" -artifact_prefix="fuzz/artifacts/$name-" "$@" "$out/corpus/$name" "fuzz/corpus/$name"

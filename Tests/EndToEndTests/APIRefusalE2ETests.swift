@@ -60,9 +60,11 @@ extension ClusterE2ETests {
             let metrics = try await cluster.metrics(0)
             #expect(MeshCluster.sample(metrics, #"meshd_api_refused_total{reason="bad_name"}"#) == Double(counted.count),
                     "\(seen.joined(separator: "\n"))")
-            // The names the API accepts still work.
+            // The names the API accepts still work, percent-decoded as meshctl escapes them.
             let (ok, okText) = try Self.curl(addr, "PUT", "/v1/vars/app%2Fdb", body: #"{"value":"x"}"#)
             #expect(ok == 200, "\(okText)")
+            let (listed, list) = try Self.curl(addr, "GET", "/v1/vars?prefix=app/")
+            #expect(listed == 200 && list.contains(#""key":"app/db""#), "\(list)")
         }
 
         @Test func aBodyPastTheLimitIs413NamingTheLimitAndCounted() async throws {
