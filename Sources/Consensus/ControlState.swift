@@ -166,10 +166,17 @@ public struct ControlState: Sendable, Equatable {
         }
     }
 
-    static func validateKey(_ key: String) -> String? {
+    /// A variable's key: 1-`maxVarKeyBytes` printable ASCII characters without spaces, read
+    /// as `/`-separated names (`app/db`) none of which is empty, `.` or `..`, so a key can
+    /// name a file under a directory (as a tool that writes variables out would) and never
+    /// one outside it: no absolute paths, no traversal, no NUL.
+    public static func validateKey(_ key: String) -> String? {
         guard !key.isEmpty, key.utf8.count <= ControlLimits.maxVarKeyBytes,
               key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
             return "key \"\(key)\": 1-\(ControlLimits.maxVarKeyBytes) printable ASCII characters without spaces"
+        }
+        guard !key.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            return "key \"\(key)\": /-separated names, none of them empty, . or .. (e.g. app/db)"
         }
         return nil
     }

@@ -8,9 +8,28 @@ public enum RaftLimits {
     /// A snapshot chunk on the wire, and a whole snapshot being received.
     public static let maxSnapshotChunkBytes = 1 << 20
     public static let maxSnapshotBytes = 1 << 30
+    /// The largest term, log index or snapshot offset a message may carry. No mesh comes
+    /// near 2^62 of any; a larger one is forged or corrupt, and refused before `RaftNode`
+    /// adds to it (an AppendEntries after index 2^64-1 trapped the decoder itself).
+    public static let maxCounter: UInt64 = 1 << 62
+}
+
+extension ByteReader {
+    /// A term, log index or offset of a Raft message: at most `RaftLimits.maxCounter`.
+    mutating func readRaftCounter() throws(WireError) -> UInt64 {
+        let v = try readUInt64()
+        guard v <= RaftLimits.maxCounter else { throw .malformed("a term, index or offset of \(v); at most \(RaftLimits.maxCounter)") }
+        return v
+    }
+    mutating func readTerm() throws(WireError) -> Term { Term(try readRaftCounter()) }
+    mutating func readLogIndex() throws(WireError) -> LogIndex { LogIndex(try readRaftCounter()) }
 }
 
 extension RaftMessage {
+    /// Every kind a Raft message travels as (the libFuzzer target picks one by index).
+    public static let kinds: [MessageKind] = [.raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse,
+                                              .raftTimeoutNow, .raftInstallSnapshot, .raftSnapshotResponse]
+
     public var kind: MessageKind {
         switch self {
         case .requestVote: .raftRequestVote
@@ -54,16 +73,16 @@ extension RaftMessage {
         let m: RaftMessage
         switch kind {
         case .raftRequestVote:
-            m = .requestVote(RequestVote(preVote: try r.readBool(), term: Term(try r.readUInt64()),
-                                         lastLogIndex: LogIndex(try r.readUInt64()), lastLogTerm: Term(try r.readUInt64()),
+            m = .requestVote(RequestVote(preVote: try r.readBool(), term: try r.readTerm(),
+                                         lastLogIndex: try r.readLogIndex(), lastLogTerm: try r.readTerm(),
                                          transfer: try r.readBool()))
         case .raftVoteResponse:
-            m = .voteResponse(VoteResponse(preVote: try r.readBool(), term: Term(try r.readUInt64()), granted: try r.readBool()))
+            m = .voteResponse(VoteResponse(preVote: try r.readBool(), term: try r.readTerm(), granted: try r.readBool()))
         case .raftAppendEntries:
-            let term = Term(try r.readUInt64()), prevIndex = LogIndex(try r.readUInt64())
-            let prevTerm = Term(try r.readUInt64()), commit = LogIndex(try r.readUInt64())
+            let term = try r.readTerm(), prevIndex = try r.readLogIndex()
+            let prevTerm = try r.readTerm(), commit = try r.readLogIndex()
             let entries = try r.readList(limit: RaftLimits.maxEntriesPerMessage, minElementBytes: 20) { (r: inout ByteReader) throws(WireError) in
-                let term = Term(try r.readUInt64()), index = LogIndex(try r.readUInt64())
+                let term = try r.readTerm(), index = try r.readLogIndex()
                 let rawKind = try r.readUInt8()
                 guard let kind = LogEntryKind(rawValue: rawKind) else { throw .malformed("log entry kind \(rawKind)") }
                 return LogEntry(term: term, index: index, kind: kind, command: try r.readBlob(limit: RaftLimits.maxCommandBytes))
@@ -74,20 +93,20 @@ extension RaftMessage {
             m = .appendEntries(AppendEntries(term: term, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries, leaderCommit: commit,
                                              readRound: try r.readUInt64()))
         case .raftAppendResponse:
-            m = .appendResponse(AppendResponse(term: Term(try r.readUInt64()), success: try r.readBool(),
-                                               matchIndex: LogIndex(try r.readUInt64()), hintIndex: LogIndex(try r.readUInt64()),
+            m = .appendResponse(AppendResponse(term: try r.readTerm(), success: try r.readBool(),
+                                               matchIndex: try r.readLogIndex(), hintIndex: try r.readLogIndex(),
                                                abstaining: try r.readBool(), readRound: try r.readUInt64()))
         case .raftTimeoutNow:
-            m = .timeoutNow(Term(try r.readUInt64()))
+            m = .timeoutNow(try r.readTerm())
         case .raftInstallSnapshot:
-            let term = Term(try r.readUInt64()), index = LogIndex(try r.readUInt64()), lastTerm = Term(try r.readUInt64())
+            let term = try r.readTerm(), index = try r.readLogIndex(), lastTerm = try r.readTerm()
             let configuration = try RaftConfiguration.decode(try r.readBlob(limit: 64 * 1024))
             m = .installSnapshot(InstallSnapshot(term: term, index: index, lastTerm: lastTerm, configuration: configuration,
-                                                 offset: try r.readUInt64(), data: try r.readBlob(limit: RaftLimits.maxSnapshotChunkBytes),
+                                                 offset: try r.readRaftCounter(), data: try r.readBlob(limit: RaftLimits.maxSnapshotChunkBytes),
                                                  done: try r.readBool()))
         case .raftSnapshotResponse:
-            m = .snapshotResponse(SnapshotResponse(term: Term(try r.readUInt64()), index: LogIndex(try r.readUInt64()),
-                                                   nextOffset: try r.readUInt64(), installed: try r.readBool()))
+            m = .snapshotResponse(SnapshotResponse(term: try r.readTerm(), index: try r.readLogIndex(),
+                                                   nextOffset: try r.readRaftCounter(), installed: try r.readBool()))
         default:
             throw .unknownKind(kind.rawValue)
         }

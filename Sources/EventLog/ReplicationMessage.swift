@@ -59,6 +59,9 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// gap). `isReply` as for `digest`.
     case delta([DeltaEntry], isReply: Bool)
 
+    /// Every kind a replication message travels as (the libFuzzer target picks one by index).
+    public static let kinds: [MessageKind] = [.eventPush, .eventDigest, .eventBatch, .eventIHave, .eventGraft, .eventPrune, .eventDigestDelta]
+
     public var kind: MessageKind {
         switch self {
         case .push: .eventPush

@@ -66,4 +66,9 @@ public struct RejectCounters: Sendable, Equatable {
     }
 
     public var total: UInt64 { counts.reduce(0, &+) }
+
+    /// Adds another counter's counts, reason by reason.
+    public mutating func add(_ other: RejectCounters) {
+        for i in counts.indices { counts[i] &+= other.counts[i] }
+    }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import MeshAPI
 import MeshClient
-import MeshWire
+import MeshCore
+@testable import MeshWire
 import Testing
 
 extension ClusterE2ETests {
@@ -70,6 +71,41 @@ extension ClusterE2ETests {
             }
             await flood.flood(port: ports[0], perSecond: Self.datagramsPerSecond, for: .seconds(1)) { _ in query }
 
+            phase.name = "forged"
+            // 4. A key holder speaking for n1: Raft and event frames with n1's id in the
+            // header, signed with another key (as FrameTests.forgedSignatureIsRefused does).
+            // A newer epoch than n1's passes the replay window, which is asked first.
+            let beforeForged = try await cluster.metrics(0)
+            let n1 = try #require(try await cluster.members(0).first { $0.name == "n1" }.flatMap { Hex.decode($0.id) }.flatMap { NodeID(publicKey: $0) })
+            let mallory = SigningKeyPair.generate().keyPair
+            let forgedFrames: [[UInt8]] = (0 ..< 256).map { i in
+                var w = ByteWriter()
+                w.write(n1); w.write(UInt64.max); w.write(UInt64(1 + i))
+                w.write((i % 2 == 0 ? MessageKind.raftAppendEntries : .eventPush).rawValue); w.write(UInt32(8))
+                var signed = w.bytes + [UInt8](repeating: 0, count: 8)
+                signed += mallory.sign(signed)
+                var datagram: [UInt8] = [SealedLayout.currentVersion]
+                key.seal(signed, additionalData: [SealedLayout.currentVersion], into: &datagram)
+                return datagram
+            }
+            let forgedSent = await flood.flood(port: ports[0], perSecond: Self.datagramsPerSecond / 10, for: Self.floodDuration) {
+                forgedFrames[$0 % forgedFrames.count]
+            }
+
+            phase.name = "malformed bodies"
+            // 5. A key holder's well-signed Raft and event frames whose bodies do not decode
+            // (AppendEntries cut short, a push of 2^32-1 events): refused by the services
+            // that decode them, and counted like membership's.
+            let beforeMalformed = try await cluster.metrics(0)
+            var garbler = FrameSealer(identity: SigningKeyPair.generate().keyPair, epoch: 1)
+            let malformed = try (0 ..< 2048).map { i in
+                try garbler.seal(kind: i % 2 == 0 ? .raftAppendEntries : .eventPush, body: [0xFF, 0xFF, 0xFF, 0xFF, UInt8(i & 0xFF)],
+                                 keyring: Keyring(primary: key))
+            }
+            let malformedSent = await flood.flood(port: ports[0], perSecond: Self.datagramsPerSecond / 10, for: Self.floodDuration) {
+                malformed[$0 % malformed.count]
+            }
+
             phase.name = "settling"
             // The agents drain their queues over their next probe rounds, watched all the while.
             try await cluster.waitProbeRounds(2)
@@ -94,6 +130,16 @@ extension ClusterE2ETests {
             #expect(rejected(m0, "undecryptable") >= Double(foreignSent) * 0.5)
             #expect(rejected(m1, "replayed") >= Double(replaySent) * 0.5)
             #expect(rejected(m0, "replayed") > 0)
+            let forgedCounted = rejected(beforeMalformed, "bad_signature") - rejected(beforeForged, "bad_signature")
+            let bodiesCounted = ["truncated", "oversized"].map { rejected(m0, $0) - rejected(beforeMalformed, $0) }
+            print("bad input: forged \(forgedSent), n0 bad_signature +\(forgedCounted); malformed bodies \(malformedSent) "
+                + "(\(malformed.count) distinct), n0 truncated/oversized +\(bodiesCounted)")
+            #expect(forgedCounted >= Double(forgedSent) * 0.5)
+            // Each distinct frame once (the rest are replays): AppendEntries cut short are
+            // truncated, pushes of 2^32-1 events oversized.
+            #expect(bodiesCounted[0] >= Double(min(malformedSent, malformed.count)) * 0.25
+                        && bodiesCounted[1] >= Double(min(malformedSent, malformed.count)) * 0.25,
+                    "Raft and event-log bodies that do not decode are counted")
             for i in cluster.agents.indices {
                 let m = try await cluster.metrics(i)
                 #expect(MeshCluster.sample(m, "meshd_suspicions_total") == 0, "\(cluster.names[i]) raised a suspicion")

@@ -22,10 +22,16 @@ struct APIAccess: Sendable {
     let lookup: @Sendable (String) async -> TokenEntry?
     let refusals: APIRefusals
 
+    /// Why a request was refused: the access check's reasons (before any handler), then
+    /// the handlers' refusals of what no handler may act on.
     enum Refusal: String, CaseIterable, Sendable {
         case missingToken = "missing_token"
         case unknownToken = "unknown_token"
         case insufficientRole = "insufficient_role"
+        /// A log, workload or variable name that cannot exist (traversal, absolute path, NUL): 400.
+        case badName = "bad_name"
+        /// A body past `AgentLimits.maxRequestBodyBytes`: 413.
+        case bodyTooLarge = "body_too_large"
     }
 
     /// The role a request needs; nil for the one route open to all (bootstrap).
@@ -78,7 +84,7 @@ final class APIRefusals: Sendable {
     var metricsText: String {
         var p = PrometheusText()
         let c = snapshot
-        p.family("meshd_api_refused_total", .counter, help: "API requests refused before reaching a handler, by reason.",
+        p.family("meshd_api_refused_total", .counter, help: "API requests refused, by reason: no, unknown or too weak a token (before any handler), a name that cannot exist, a body too large.",
                  APIAccess.Refusal.allCases.map { (labels: [("reason", $0.rawValue)], value: Double(c[$0] ?? 0)) })
         return p.text
     }

@@ -6,6 +6,9 @@ import MeshAPI
 /// `{"error": "...", "detail": "..."}` (docs/INTERFACES.md).
 enum APIFailure: Error, Sendable {
     case badRequest(String)
+    /// A name in the path that no log, workload or variable can have (`../x`, `/etc/passwd`,
+    /// NUL): refused before anything is looked up, and counted.
+    case badName(String)
     case bodyTooLarge(limit: Int)
     case unknownMember(String)
     case noCoordinate(String)
@@ -17,7 +20,7 @@ enum APIFailure: Error, Sendable {
 
     var status: HTTPResponse.Status {
         switch self {
-        case .badRequest: .badRequest
+        case .badRequest, .badName: .badRequest
         case .bodyTooLarge: .contentTooLarge
         case .unknownMember, .unknownKey: .notFound
         case .noCoordinate: .conflict
@@ -30,6 +33,7 @@ enum APIFailure: Error, Sendable {
     var body: APIErrorBody {
         switch self {
         case let .badRequest(why): APIErrorBody(error: "bad_request", detail: why)
+        case let .badName(why): APIErrorBody(error: "bad_name", detail: why)
         case let .bodyTooLarge(limit): APIErrorBody(error: "body_too_large", detail: "request bodies are limited to \(limit) bytes")
         case let .unknownMember(name): APIErrorBody(error: "unknown_member", detail: "no member named \(name) (try `meshctl members`)")
         case let .noCoordinate(name):
@@ -62,14 +66,28 @@ enum JSONResponse {
     }
 }
 
+extension APIFailure {
+    /// The refusal this failure is counted as in `meshd_api_refused_total`, if any.
+    var refusal: APIAccess.Refusal? {
+        switch self {
+        case .badName: .badName
+        case .bodyTooLarge: .bodyTooLarge
+        default: nil
+        }
+    }
+}
+
 /// Turns every error a route or the router throws (no such route, a body too large...)
-/// into the API's JSON error shape.
+/// into the API's JSON error shape, and counts the refusals among them.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    var refusals: APIRefusals?
+
     func handle(_ request: Request, context: Context,
                 next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let failure as APIFailure {
+            if let refusal = failure.refusal { refusals?.count(refusal) }
             return JSONResponse.make(failure.body, status: failure.status)
         } catch let error as HTTPError {
             let detail = error.body ?? (error.status == .notFound ? "no route \(request.method) \(request.uri.path)" : nil)

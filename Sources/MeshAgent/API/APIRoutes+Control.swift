@@ -56,6 +56,7 @@ extension APIRoutes {
 
         router.get("/v1/vars/:key") { request, context in
             let key = context.pathParameter("key")
+            try requireVarKey(key)
             let response = try await readVars(services, stale: isStale(request)) { $0 == key }
             guard !response.vars.isEmpty else { throw APIFailure.http(status: .notFound, detail: "no variable \(key)") }
             return JSONResponse.make(response)
@@ -63,12 +64,15 @@ extension APIRoutes {
 
         router.put("/v1/vars/:key") { request, context in
             let key = context.pathParameter("key")
+            try requireVarKey(key)
             let body = try await decode(VarSetRequest.self, from: request)
             return try await write(.setVar(key: key, value: body.value), services: services, context: context)
         }
 
         router.delete("/v1/vars/:key") { request, context in
-            try await write(.removeVar(key: context.pathParameter("key")), services: services, context: context)
+            let key = context.pathParameter("key")
+            try requireVarKey(key)
+            return try await write(.removeVar(key: key), services: services, context: context)
         }
 
         router.post("/v1/raft/recover") { request, _ in
@@ -81,6 +85,11 @@ extension APIRoutes {
                                                            learners: r.learners.map { names[$0] ?? $0.description }))
             }
         }
+    }
+
+    /// A key no variable can have (`../x`, `/etc/passwd`, NUL) is refused before Raft sees it.
+    static func requireVarKey(_ key: String) throws {
+        if let why = ControlState.validateKey(key) { throw APIFailure.badName(why) }
     }
 
     static func write(_ op: ControlCommand.Operation, services: AgentServices, context: APIRequestContext) async throws -> Response {

@@ -37,6 +37,7 @@ extension APIRoutes {
             do throws(SupervisorError) { return JSONResponse.make(try await node.supervisor.stop(id, requestedBy: asker)) } catch {
                 switch error {
                 case .unknownInstance: throw APIFailure.http(status: .notFound, detail: error.description)
+                case .invalidInstanceName: throw APIFailure.badName(error.description)
                 default: throw APIFailure.badRequest(error.description)
                 }
             }
@@ -121,6 +122,9 @@ extension APIRoutes {
 
     /// `GET /v1/logs/NAME[.INSTANCE]?tail=N&follow=1&stream=stdout|stderr&node=NAME&cursor=OFFSET&format=json`
     static func logs(_ request: Request, id text: String, runtime: MeshRuntime, node: NodeServices) async throws -> Response {
+        // A workload or instance name (`web`, `web.0`); anything else (`../x`, `/etc/passwd`,
+        // NUL) names no instance and is refused before any node is asked.
+        do throws(SupervisorError) { _ = try InstanceID(text) } catch { throw APIFailure.badName(error.description) }
         let p = request.uri.queryParameters
         let stream = try LogStream(rawValue: p.get("stream").map { String($0) } ?? "stdout")
             .orThrow(APIFailure.badRequest("stream: stdout or stderr"))

@@ -21,7 +21,7 @@ enum APIRoutes {
 
     static func router(runtime: MeshRuntime, hooks: Hooks) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: JSONErrorMiddleware(refusals: hooks.access?.refusals))
         if let access = hooks.access { router.add(middleware: AccessMiddleware(access: access)) }
 
         // The dashboard: a static page whose script reads this API from the browser.
@@ -122,9 +122,13 @@ enum APIRoutes {
         do { buffer = try await request.body.collect(upTo: AgentLimits.maxRequestBodyBytes) } catch {
             throw APIFailure.bodyTooLarge(limit: AgentLimits.maxRequestBodyBytes)
         }
-        if emptyAllowed, buffer.readableBytes == 0 { return nil }
-        do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
-            throw APIFailure.badRequest("the body is not a valid \(T.self) JSON object: \(error)")
+        do throws(RequestBodyError) {
+            return try RequestBody.decode(T.self, from: Data(buffer.readableBytesView), emptyAllowed: emptyAllowed)
+        } catch {
+            switch error {
+            case let .tooLarge(_, limit): throw APIFailure.bodyTooLarge(limit: limit)
+            case .notJSON: throw APIFailure.badRequest(error.description)
+            }
         }
     }
 

@@ -87,7 +87,7 @@ struct APIServer: Service {
                     // second response.
                     throw ParseErrorWhileWritingResponse()
                 }
-            })
+            }, configuration: .init(idleTimeout: TimeAmount(AgentLimits.apiIdleTimeout)))
         let running: @Sendable (any Channel) async -> Void = { [socketErrors, onServerRunning] channel in
             if served.value > 0 { socketErrors.recordRebind(.api) }
             served.add()

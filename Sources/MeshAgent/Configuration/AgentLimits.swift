@@ -48,8 +48,13 @@ public enum AgentLimits {
     /// the bind fails, up to `socketRebindMaxBackoff`.
     public static let socketRebindInitialBackoff: Duration = .milliseconds(100)
     public static let socketRebindMaxBackoff: Duration = .seconds(5)
-    /// The largest HTTP request body the API reads.
+    /// The largest HTTP request body the API reads; a larger one is answered 413.
     public static let maxRequestBodyBytes = 64 * 1024
+    /// How long an API connection may go without a complete request head, or sit idle
+    /// between requests, before the agent closes it (Hummingbird's `idleTimeout`): a client
+    /// that sends its headers byte by byte (slow loris) holds a connection this long at most.
+    /// A response being written (`logs -f`) is not idle.
+    public static let apiIdleTimeout: Duration = .seconds(10)
     /// Addresses one `POST /v1/join` may name.
     public static let maxJoinAddressesPerRequest = 64
     /// How long a node query (`ps`, `logs`, `stats` of another member) waits for the answer;

@@ -95,10 +95,16 @@ public enum ConfigLoader {
 
     /// Settings from a JSON config file.
     static func fileLayer(path: String) throws(ConfigError) -> [String: RawSetting] {
-        let source = "config file \(path)"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(key: "config", value: path, source: "--config", allowed: "a readable JSON file")
         }
+        return try fileLayer(data: data, path: path)
+    }
+
+    /// Settings from the bytes of the JSON config file at `path` (named in errors): the
+    /// parser the libFuzzer target `fuzz/ConfigFuzz.swift` feeds.
+    static func fileLayer(data: Data, path: String) throws(ConfigError) -> [String: RawSetting] {
+        let source = "config file \(path)"
         guard data.count <= maxConfigFileBytes else {
             throw ConfigError(key: "config", value: "\(data.count) bytes", source: source, allowed: "at most \(maxConfigFileBytes) bytes")
         }
@@ -113,7 +119,8 @@ public enum ConfigLoader {
         var out: [String: RawSetting] = [:]
         for (key, value) in object {
             guard let allowed = keys[key] else {
-                throw ConfigError(key: key, value: render(value), source: source,
+                // An empty key (`{"": 1}`, found by the seeded fuzz run) is shown as "", not as nothing.
+                throw ConfigError(key: key.isEmpty ? "\"\"" : key, value: render(value), source: source,
                                   allowed: "not a known key; known keys: " + keys.keys.sorted().joined(separator: ", "))
             }
             if let s = value as? String, !(value is NSNumber) {

@@ -146,11 +146,20 @@ extension ConsensusService {
         guard admitted else { return false }
         onOwnThread { service in
             service.inboxDepth.withLock { $0 -= 1 }
-            try? service.receive(kind: frame.kind, body: frame.body, from: frame.sender)
-            service.rearmIfMoved()
-            service.noteStatus()
+            service.handle(frame)
         }
         return true
+    }
+
+    /// Handles one verified frame; a body that does not decode is counted in `undecodable`
+    /// (by reason, into `meshd_frames_rejected_total`) and dropped.
+    func handle(_ frame: Frame) {
+        do { try receive(kind: frame.kind, body: frame.body, from: frame.sender) } catch {
+            undecodable.record(error.reason)
+            logger.debug("undecodable consensus message", metadata: ["from": "\(frame.sender)", "error": "\(error)"])
+        }
+        rearmIfMoved()
+        noteStatus()
     }
 
     func reply(_ r: CommandReply, to member: NodeID) {

@@ -450,6 +450,8 @@ actor ConsensusService: ThreadPinnedActor {
 
     /// Frames handed over by `post` and not handled yet.
     nonisolated let inboxDepth = Mutex(0)
+    /// Bodies that did not decode, by reason (counted, then dropped; `handle`).
+    nonisolated let undecodable = DecodeRejections()
 
     /// Called when the replica's applied index moved (the node reconciler's trigger).
     var onReplicaAdvanced: (@Sendable () -> Void)?

@@ -69,6 +69,17 @@ extension MeshRuntime {
         changeObserver = onChange
     }
 
+    /// Service frames whose body did not decode, by reason (the services count them on
+    /// their own threads).
+    var servicesDecodeRejected: RejectCounters {
+        var out = RejectCounters()
+        if let services {
+            out.add(services.eventLog.undecodable.snapshot)
+            out.add(services.consensus.undecodable.snapshot)
+        }
+        return out
+    }
+
     /// Hands a verified frame to the inbox of the service it belongs to.
     func routeToServices(_ frame: Frame) {
         guard let services else { counters.misroutedFrames &+= 1; return }

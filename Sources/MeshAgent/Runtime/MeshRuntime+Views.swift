@@ -101,6 +101,7 @@ extension MeshRuntime {
         let direct = direct.counts      // the services' datagrams sent from their own threads
         counters.datagramsOut &+= direct.sent
         counters.bytesOutDatagram &+= direct.bytes
+        counters.decodeRejected.add(servicesDecodeRejected)
         return AgentMetrics.render(members: membership.members.map(\.status), core: membership.metrics, runtime: counters,
                             socketErrors: socketErrors,
                             datagramRejected: datagramOpener.rejected, streamRejected: streamOpener.rejected,

@@ -40,6 +40,7 @@ extension APIRoutes {
 
         router.get("/v1/workloads/:name") { request, context in
             let name = context.pathParameter("name")
+            try requireWorkloadName(name)
             let state = try await readWorkloads(services, stale: isStale(request))
             guard state.workloads[name] != nil else { throw unknownWorkload(name) }
             return JSONResponse.make(await WorkloadView.make(state, runtime: runtime).info(name))
@@ -47,6 +48,7 @@ extension APIRoutes {
 
         router.get("/v1/workloads/:name/why") { request, context in
             let name = context.pathParameter("name")
+            try requireWorkloadName(name)
             var instance: Int?
             if let text = request.uri.queryParameters.get("instance"), !text.isEmpty {
                 guard let n = Int(text), n >= 0 else { throw APIFailure.badRequest("instance=\(text): a number, 0 or more") }
@@ -59,6 +61,7 @@ extension APIRoutes {
 
         router.post("/v1/workloads/:name/scale") { request, context in
             let name = context.pathParameter("name")
+            try requireWorkloadName(name)
             let body = try await decode(WorkloadScaleRequest.self, from: request)
             if let why = WorkloadState.validate(.scale(name: name, count: body.count)) {
                 await scheduler.countRefusal("bad_count")
@@ -68,15 +71,21 @@ extension APIRoutes {
         }
 
         router.post("/v1/workloads/:name/stop") { request, context in
-            try await workloadWrite(.stop(name: context.pathParameter("name")), services: services, context: context)
+            let name = context.pathParameter("name")
+            try requireWorkloadName(name)
+            return try await workloadWrite(.stop(name: name), services: services, context: context)
         }
 
         router.post("/v1/workloads/:name/restart") { request, context in
-            try await workloadWrite(.restart(name: context.pathParameter("name")), services: services, context: context)
+            let name = context.pathParameter("name")
+            try requireWorkloadName(name)
+            return try await workloadWrite(.restart(name: name), services: services, context: context)
         }
 
         router.delete("/v1/workloads/:name") { request, context in
-            try await workloadWrite(.remove(name: context.pathParameter("name")), services: services, context: context)
+            let name = context.pathParameter("name")
+            try requireWorkloadName(name)
+            return try await workloadWrite(.remove(name: name), services: services, context: context)
         }
     }
 
@@ -115,6 +124,12 @@ extension APIRoutes {
             throw APIFailure.http(status: .serviceUnavailable, detail: "\(e); add stale=1 to read this agent's replica")
         }
         return await services.consensus.state.workloads
+    }
+
+    /// A name no workload can have (`../x`, `/etc/passwd`, NUL) is a bad request, not an
+    /// unknown workload.
+    static func requireWorkloadName(_ name: String) throws {
+        guard WorkloadSpec.isValidName(name) else { throw APIFailure.badName(SpecError.badName(name).description) }
     }
 
     static func workloadWrite(_ command: WorkloadCommand, services: AgentServices, context: APIRequestContext,

@@ -57,8 +57,10 @@ extension MeshRuntime {
     /// frames on the wrong channel.
     func rejectedFrameCounts() -> [String: UInt64] {
         var out: [String: UInt64] = [:]
+        var decodeRejected = counters.decodeRejected
+        decodeRejected.add(servicesDecodeRejected)
         for reason in RejectReason.allCases {
-            let n = datagramOpener.rejected[reason] &+ streamOpener.rejected[reason] &+ counters.decodeRejected[reason]
+            let n = datagramOpener.rejected[reason] &+ streamOpener.rejected[reason] &+ decodeRejected[reason]
             if n > 0 { out[reason.rawValue] = n }
         }
         if counters.misroutedFrames > 0 { out["misrouted"] = counters.misroutedFrames }

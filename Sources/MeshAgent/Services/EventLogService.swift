@@ -149,7 +149,19 @@ actor EventLogService: ThreadPinnedActor {
     /// Handles the frames of the agent's event inbox in order, on this actor's own thread:
     /// the stream resumes this loop there, with no stop on the cooperative pool.
     func drain(_ frames: AsyncStream<Frame>) async {
-        for await f in frames { try? await receive(kind: f.kind, body: f.body, from: f.sender) }
+        for await f in frames { await handle(f) }
+    }
+
+    /// Bodies that did not decode, by reason (counted, then dropped).
+    nonisolated let undecodable = DecodeRejections()
+
+    /// Handles one verified frame of the inbox; a body that does not decode is counted in
+    /// `undecodable` and dropped.
+    func handle(_ frame: Frame) async {
+        do { try await receive(kind: frame.kind, body: frame.body, from: frame.sender) } catch {
+            undecodable.record(error.reason)
+            logger.debug("undecodable event-log message", metadata: ["from": "\(frame.sender)", "error": "\(error)"])
+        }
     }
 
     func receive(kind: MessageKind, body: [UInt8], from member: NodeID) async throws(WireError) {
