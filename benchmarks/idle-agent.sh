@@ -25,7 +25,7 @@ MESHD_PIDS=(); SERF_PIDS=()
 cleanup() {
   for pid in "${MESHD_PIDS[@]}" "${SERF_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   # The workload's instances run in process groups of their own and outlive a SIGKILLed agent.
-  [ "${INSTANCES:-0}" -gt 0 ] && pkill -f '^sleep 1000000.25$' 2>/dev/null || true
+  [ "${INSTANCES:-0}" -gt 0 ] && pkill -f 'sleep 1000000.25$' 2>/dev/null || true
   wait 2>/dev/null || true
   [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }

@@ -67,7 +67,7 @@ def main():
               f"  max {s[-1] * 1000:.0f} ms (target p50 < 1000 ms: {'met' if p50 < 1 else 'NOT met'})")
     finally:
         c.stop_all()
-        subprocess.run(["pkill", "-f", f"^sleep {SLEEP_ARG}$"], capture_output=True)
+        subprocess.run(["pkill", "-f", f"sleep {SLEEP_ARG}$"], capture_output=True)   # /usr/bin/sleep or sleep
 
 
 if __name__ == "__main__":
