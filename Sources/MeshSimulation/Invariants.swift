@@ -170,3 +170,10 @@ extension Simulation {
         }
     }
 }
+
+/// One broken invariant of an engine, with the virtual time it was seen.
+public struct Violation<Invariant: Sendable>: Sendable {
+    public var invariant: Invariant
+    public var atSeconds: Double
+    public var detail: String
+}

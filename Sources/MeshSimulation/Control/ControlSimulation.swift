@@ -494,8 +494,4 @@ public enum ControlInvariant: String, Sendable, CaseIterable {
     case noEventRejected = "no_event_rejected"
 }
 
-public struct ControlViolation: Sendable {
-    public var invariant: ControlInvariant
-    public var atSeconds: Double
-    public var detail: String
-}
+public typealias ControlViolation = Violation<ControlInvariant>

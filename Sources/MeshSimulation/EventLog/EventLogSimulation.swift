@@ -477,11 +477,7 @@ public enum EventLogInvariant: String, Sendable, CaseIterable {
 }
 
 /// One violation, with the virtual time it was seen.
-public struct EventLogViolation: Sendable {
-    public var invariant: EventLogInvariant
-    public var atSeconds: Double
-    public var detail: String
-}
+public typealias EventLogViolation = Violation<EventLogInvariant>
 
 /// Counters of one event-log run.
 public struct EventLogMetrics {

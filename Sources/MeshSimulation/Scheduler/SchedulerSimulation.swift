@@ -637,11 +637,7 @@ public enum SchedulerInvariant: String, Sendable, CaseIterable {
     case noPlacementStartedTwice = "no_placement_started_twice"
 }
 
-public struct SchedulerViolation: Sendable {
-    public var invariant: SchedulerInvariant
-    public var atSeconds: Double
-    public var detail: String
-}
+public typealias SchedulerViolation = Violation<SchedulerInvariant>
 
 /// Counters of one scheduler run.
 public struct SchedulerSimMetrics: Sendable {
