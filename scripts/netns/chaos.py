@@ -68,7 +68,7 @@ from linearizability import Op, check_register
 # Named bounds and sizes. Times in seconds; generous, because the machine may be loaded
 # by builds (a stall of the harness is reported with a failure).
 HOSTS_DEFAULT = 5
-DURATION_DEFAULT_S = 120.0     # faults start while the run is younger than this
+DURATION_DEFAULT_S = 120.0     # faults start while the run is younger than this (each kind runs once at least)
 CLIENTS = 3
 KEYS = 6                       # keys chaos.k0..; few keys, so each has a long, contended history
 EVENT_WRITE_SHARE = 0.15       # share of a client's writes that are events rather than variables
@@ -790,7 +790,8 @@ def main():
     parser.add_argument("--seed", type=int, default=None, help="the schedule's seed (default: random, printed)")
     parser.add_argument("--hosts", type=int, default=HOSTS_DEFAULT, help="namespaces, one agent each (3-9)")
     parser.add_argument("--duration", type=float, default=DURATION_DEFAULT_S,
-                        help="seconds during which faults start (default %.0f)" % DURATION_DEFAULT_S)
+                        help="seconds during which faults start (default %.0f); every kind runs once at least"
+                             % DURATION_DEFAULT_S)
     parser.add_argument("--faults", default=",".join(FAULT_KINDS),
                         help="comma-separated fault kinds (default all): " + ",".join(FAULT_KINDS))
     parser.add_argument("--keep-logs", action="store_true", help="keep the logs and the history (path printed)")
@@ -835,7 +836,8 @@ def main():
             for c in clients:
                 c.start()
             steps = schedule(rng, kinds, names, disk_host)
-            while run.rel(time.monotonic()) < opts.duration:
+            # Every kind at least once (the first cycle), then until the duration is spent.
+            while run.rel(time.monotonic()) < opts.duration or len(run.steps) < len(kinds):
                 step = next(steps)
                 run.steps.append(step)
                 run_step(run, step)
