@@ -238,7 +238,7 @@ class ChaosMesh(lib.Mesh):
         a.start()
         self.agents[host] = a
         self.incarnations.setdefault(host, []).append(a)
-        self.run_queue_start.setdefault(host, a.run_queue_wait_s() or 0)
+        self.run_queue_start[host] = a.run_queue_wait_s() or 0
         with self.up_lock:
             self.up.add(host)
         return a
@@ -656,14 +656,12 @@ def check_linearizable(run, final_reads):
 
 
 def final_reads(run):
-    """(b): a linearizable read of every key on every host; returns them as history entries."""
+    """A linearizable read of every key on every host after settling, as history entries."""
     mesh = run.mesh
     out = []
-    writes = {(e["key"], e["value"]): e for e in run.history if e["op"] == "w"}
     for h in mesh.names:
         deadline = time.monotonic() + FINAL_READ_BOUND_S
         for key in run.keys:
-            last = None
             while True:
                 invoke = time.monotonic()
                 try:
@@ -675,25 +673,29 @@ def final_reads(run):
                     out.append(dict(client="final-" + h, host=h, op="r", key=key, value=value, invoke=invoke,
                                     complete=time.monotonic(), outcome="ok", detail=""))
                     break
-                last = "%s %s" % (status, body)
                 if time.monotonic() > deadline:
-                    run.fail("(b) %s answered no linearizable read of %s within %.0f s of settling: %s"
-                             % (h, key, FINAL_READ_BOUND_S, last))
+                    run.fail("(b) %s answered no linearizable read of %s within %.0f s of settling: %s %s"
+                             % (h, key, FINAL_READ_BOUND_S, status, body))
                     break
                 time.sleep(POLL_S)
-            if not out or out[-1]["key"] != key or out[-1]["host"] != h:
-                continue
-            read = out[-1]
-            writer = writes.get((key, read["value"]))
-            acked = [e for e in run.history if e["op"] == "w" and e["key"] == key and e["outcome"] == "ok"]
-            writer_done = (writer["complete"] if writer and writer["outcome"] == "ok" else math.inf)
-            newer = [a for a in acked if writer is None or writer_done < a["invoke"]]
-            if newer:
-                a = max(newer, key=lambda e: e["complete"])
-                run.fail("(b) %s reads %s = %r after the heal, but the write of %r acknowledged at t+%.1fs (by %s) is "
-                         "newer: an acknowledged write was lost" % (h, key, read["value"], a["value"],
-                                                                     run.rel(a["complete"]), a["host"]))
     return out
+
+
+def check_final_reads(run, reads):
+    """(b): each final read answers a value whose write did not complete before an
+    acknowledged write of that key was invoked (absent only when none was acknowledged)."""
+    writes = {(e["key"], e["value"]): e for e in run.history if e["op"] == "w"}
+    for read in reads:
+        key = read["key"]
+        writer = writes.get((key, read["value"]))
+        writer_done = writer["complete"] if writer and writer["outcome"] == "ok" else math.inf
+        acked = [e for e in run.history if e["op"] == "w" and e["key"] == key and e["outcome"] == "ok"]
+        newer = [a for a in acked if writer is None or writer_done < a["invoke"]]
+        if newer:
+            a = max(newer, key=lambda e: e["complete"])
+            run.fail("(b) %s reads %s = %r after the heal, but the write of %r acknowledged at t+%.1fs (by %s) is "
+                     "newer: an acknowledged write was lost" % (read["host"], key, read["value"], a["value"],
+                                                                 run.rel(a["complete"]), a["host"]))
 
 
 def check_leaders(run):
@@ -775,6 +777,25 @@ def check_kills_seen(run):
             log("  kill of %s at t+%.1fs: logged dead by every other agent" % (victim, run.rel(t_kill)))
 
 
+def forge_history(run, reads):
+    """--self-check: what a mesh that lost a write would show. The first key with two
+    acknowledged writes gets a read, after both, of the older value; host h1's final read
+    of that key answers the older value too (as a replica that lost the newer one would)."""
+    for key in run.keys:
+        acked = sorted((e for e in run.history if e["key"] == key and e["op"] == "w" and e["outcome"] == "ok"),
+                       key=lambda e: e["complete"])
+        if len(acked) >= 2 and acked[0]["complete"] < acked[-1]["invoke"]:
+            t = acked[-1]["complete"] + 0.001
+            run.history.append(dict(client="forged", host="-", op="r", key=key, value=acked[0]["value"], invoke=t,
+                                    complete=t + 0.001, outcome="ok", detail="forged by --self-check"))
+            read = next(r for r in reads if r["key"] == key)
+            read["value"] = acked[0]["value"]
+            log("self-check: forged a stale read of %s = %r and the same value in %s's final read"
+                % (key, acked[0]["value"], read["host"]))
+            return
+    raise lib.CheckFailed("self-check: no key has two acknowledged writes one after the other")
+
+
 # --------------------------------------------------------------------------- main
 
 def summary(run, history):
@@ -795,6 +816,9 @@ def main():
     parser.add_argument("--faults", default=",".join(FAULT_KINDS),
                         help="comma-separated fault kinds (default all): " + ",".join(FAULT_KINDS))
     parser.add_argument("--keep-logs", action="store_true", help="keep the logs and the history (path printed)")
+    parser.add_argument("--self-check", action="store_true",
+                        help="forge a stale read and a lost write into the run's history before the checks, "
+                             "and exit 0 only if checks (a) and (b) both fail")
     opts = parser.parse_args()
     kinds = [k for k in opts.faults.split(",") if k]
     unknown = [k for k in kinds if k not in FAULT_KINDS]
@@ -856,6 +880,9 @@ def main():
             mesh.wait_settled(SETTLE_BOUND_S)
             log("checks:")
             reads = final_reads(run)
+            if opts.self_check:
+                forge_history(run, reads)
+            check_final_reads(run, reads)
             check_linearizable(run, reads)
             check_leaders(run)
             check_events(run)
@@ -876,7 +903,13 @@ def main():
         elapsed = time.monotonic() - run.t0
         for f in sorted(run.findings):
             log("finding (not a failure): %s" % f)
-        if run.failures:
+        if opts.self_check:
+            caught = {c for c in ("(a)", "(b)") if any(f.startswith(c) for f in run.failures)}
+            log("self-check %s: the checks %s the forged history (%s failed)"
+                % ("OK" if len(caught) == 2 else "FAILED", "refused" if len(caught) == 2 else "did not refuse",
+                   ", ".join(sorted(caught)) or "none"))
+            status = 0 if len(caught) == 2 else 1
+        elif run.failures:
             log("")
             log("FAIL: chaos seed %d (%d hosts, faults %s, duration %.0f s) after %.0f s"
                 % (seed, opts.hosts, ",".join(kinds), opts.duration, elapsed))
