@@ -609,6 +609,16 @@ def run_step(run, step):
         mesh.paused.discard(h)
     elif step.kind == "disk-full":
         os.unlink(filler)
+        # What the clients' variable writes through that agent answered meanwhile.
+        t_start = run.t0 + step.started
+        with run.history_lock:
+            answers = {}
+            for e in run.history:
+                if e["op"] == "w" and e["host"] == h and e["invoke"] >= t_start:
+                    k = e["outcome"] if e["outcome"] == "ok" else e["detail"][:90]
+                    answers[k] = answers.get(k, 0) + 1
+        run.disk_checks[-1] += "; variable writes through it meanwhile: %s" % (
+            "; ".join("%s x%d" % (k, n) for k, n in sorted(answers.items())) or "none")
         t_free = time.monotonic()
         while True:
             try:
@@ -629,9 +639,10 @@ def run_step(run, step):
 
 # --------------------------------------------------------------------------- checks
 
-def to_op(entry):
-    complete = entry["complete"] if entry["outcome"] == "ok" else math.inf
-    return Op(entry["op"], entry["value"], entry["invoke"], complete, entry["client"])
+def to_op(entry, t0):
+    """The checker's op, its times in seconds since the schedule began (as the run prints them)."""
+    complete = entry["complete"] - t0 if entry["outcome"] == "ok" else math.inf
+    return Op(entry["op"], entry["value"], entry["invoke"] - t0, complete, entry["client"])
 
 
 def check_linearizable(run, final_reads):
@@ -640,7 +651,7 @@ def check_linearizable(run, final_reads):
         entries = [e for e in run.history + final_reads if e["key"] == key
                    and (e["outcome"] == "ok" or (e["op"] == "w" and e["outcome"] == "unknown"))]
         t = time.monotonic()
-        verdict = check_register([to_op(e) for e in entries])
+        verdict = check_register([to_op(e, run.t0) for e in entries])
         log("  %s: %d ops (%d writes acknowledged, %d unknown), %s in %d steps, %.2f s"
             % (key, len(entries), sum(e["op"] == "w" and e["outcome"] == "ok" for e in entries),
                sum(e["outcome"] == "unknown" for e in entries), "linearizable" if verdict.ok else "NOT linearizable",
@@ -651,7 +662,7 @@ def check_linearizable(run, final_reads):
                                                             e.get("detail", "")[:80])
                      for e in sorted(entries, key=lambda e: e["invoke"])]
             run.fail("(a) key %s is not linearizable: %s; its history (first %d of %d ops):\n    %s"
-                     % (key, verdict.reason, HISTORY_LINES_ON_FAILURE, len(lines),
+                     % (key, verdict.reason, min(HISTORY_LINES_ON_FAILURE, len(lines)), len(lines),
                         "\n    ".join(lines[:HISTORY_LINES_ON_FAILURE])))
 
 
