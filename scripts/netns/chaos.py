@@ -10,6 +10,8 @@ member alive in every view, one leader known to all) and a short gap. The faults
   loss                 nftables `numgen random mod 100 < LOSS_PERCENT drop`, both ways, on one host
   link-down            `ip link set eth0 down`, then up, on one host
   partition-majority   the hosts split into a minority and a majority that drop each other
+  partition-leader     the leader of the moment and the others drop each other (Jepsen's
+                       "isolate the leader": a deposed leader must not answer old reads)
   partition-one-way    A drops everything from B; B still hears A
   partition-bridge     A sees everyone; the others split in two halves that drop each other
   kill                 SIGKILL, held down KILL_HOLD_S, restarted on the same data directory
@@ -30,16 +32,19 @@ never). After the schedule the clients stop, the mesh settles, and the run check
   (d) the event logs are identical on every agent (the same (origin, seq) set) within EVENTS_BOUND_S;
   (e) every SIGKILLed identity is logged `member dead` by every other running agent within
       DEAD_BOUND_S of the kill;
-  (f) while the disk is full, a write to that agent answers an error status whose body names
-      the cause, the agent keeps running, and its writes succeed again within
-      DISK_RECOVER_BOUND_S of freeing the space;
+  (f) with the disk full, event writes to that agent (accepted while SQLite still has room
+      in its files) are refused within DISK_PROBE_MAX_WRITES with an error body naming the
+      cause, the agent keeps running, and a write succeeds again within DISK_RECOVER_BOUND_S
+      of freeing the space (a 4xx for it is printed as a finding: 507 would be right);
   and no agent exits unless the schedule killed it, and the mesh settles after every fault.
 
 A failing run prints the seed, the schedule as it ran, the failures, the machine's stalls
 and the agents' log tails. Namespaces, processes, mounts and directories are removed at
 the end, on failure and on SIGINT/SIGTERM (faults.Resources).
 
-Usage: chaos.py [--seed S] [--hosts N] [--duration S] [--faults LIST] [--keep-logs]
+Usage: chaos.py [--seed S] [--hosts N] [--duration S] [--faults LIST] [--keep-logs] [--self-check]
+  --self-check forges a stale read and a lost write into the run's history before the
+  checks and exits 0 only if (a) and (b) both refuse it.
 Environment: MESHD_BIN_DIR (default <repository>/.build/debug), MESHD_FAULTS_DATA_DIR.
 """
 
@@ -55,7 +60,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -92,8 +96,8 @@ QUERY_TIMEOUT_S = 5.0          # one harness query (status, members, events)
 EVENTS_LIMIT = 10000           # GET /v1/events answers at most this many
 HISTORY_LINES_ON_FAILURE = 40  # of a key that is not linearizable
 
-FAULT_KINDS = ["loss", "link-down", "partition-majority", "partition-one-way", "partition-bridge",
-               "kill", "pause", "wipe", "disk-full"]
+FAULT_KINDS = ["loss", "link-down", "partition-majority", "partition-leader", "partition-one-way",
+               "partition-bridge", "kill", "pause", "wipe", "disk-full"]
 
 NODE_LINE = re.compile(r"^meshd: node (\w+) name ")
 ELECTED = "raft: elected leader"
@@ -210,7 +214,6 @@ class ChaosMesh(lib.Mesh):
         self.disk_host = disk_host
         self.incarnations = {}
         self.up = set()
-        self.paused = set()
         self.up_lock = threading.Lock()
 
     def data_dir(self, host):
@@ -281,6 +284,21 @@ class ChaosMesh(lib.Mesh):
             problems.append("leaders %s" % leaders)
         return not problems, "; ".join(problems)
 
+    def leader_name(self):
+        """The host the first answering agent names as leader (the mesh has settled)."""
+        for h in self.up_hosts():
+            try:
+                _, status = api(self.net.ns[h], "GET", "/v1/status")
+            except (NotSent, OSError, http.client.HTTPException):
+                continue
+            leader = status.get("leader") if isinstance(status, dict) else None
+            ids = {i: n for n, i in self.current_ids().items()}
+            if leader and leader[:16] in ids:
+                return ids[leader[:16]]
+            if leader in self.names:
+                return leader
+        raise lib.CheckFailed("no agent names a leader that is a current member")
+
     def wait_settled(self, bound_s):
         """Seconds until settled, or raises CheckFailed with the last view."""
         t0 = time.monotonic()
@@ -312,7 +330,7 @@ class Step:
         self.kind, self.hold_s, self.gap_s, self.host = kind, hold_s, gap_s, host
         self.drops = drops or {}
         self.text = text
-        self.started = self.healed = self.settled_in = None
+        self.started = self.settled_in = None
 
     def __str__(self):
         when = "" if self.started is None else "t+%.1fs " % self.started
@@ -327,6 +345,8 @@ def draw_step(rng, kind, names, disk_host):
         hold = max(hold, KILL_HOLD_S)
     if kind == "disk-full":
         return Step(kind, hold, gap, host=disk_host, text="on %s (tmpfs %d MiB)" % (disk_host, DISK_TMPFS_MIB))
+    if kind == "partition-leader":
+        return Step(kind, hold, gap, text="(the leader when it starts) | the others")
     if kind in ("loss", "link-down", "kill", "pause", "wipe"):
         host = rng.choice(names)
         text = "on %s" % host + (" (%d%% of packets each way)" % LOSS_PERCENT if kind == "loss" else "")
@@ -543,6 +563,12 @@ def run_step(run, step):
     """Applies, holds and heals one fault; records what its checks need."""
     mesh = run.mesh
     h = step.host
+    if step.kind == "partition-leader":
+        leader = mesh.leader_name()
+        others = [x for x in mesh.names if x != leader]
+        step.drops = {leader: others}
+        step.drops.update({x: [leader] for x in others})
+        step.text = "%s (the leader) | %s" % (leader, ",".join(others))
     step.started = run.rel(time.monotonic())
     log("fault %d: %s" % (len(run.steps), step))
     end = time.monotonic() + step.hold_s
@@ -557,7 +583,6 @@ def run_step(run, step):
         kill(run, h)
     elif step.kind == "pause":
         mesh.agents[h].signal(signal.SIGSTOP)
-        mesh.paused.add(h)
     elif step.kind == "disk-full":
         filler = fill_disk(mesh.data_dir(h))
         # Space inside files the agent already has (SQLite's WAL) takes some writes yet:
@@ -606,7 +631,6 @@ def run_step(run, step):
         mesh.launch(h, next(x for x in mesh.up_hosts() if x != h))
     elif step.kind == "pause":
         mesh.agents[h].signal(signal.SIGCONT)
-        mesh.paused.discard(h)
     elif step.kind == "disk-full":
         os.unlink(filler)
         # What the clients' variable writes through that agent answered meanwhile.
@@ -634,7 +658,6 @@ def run_step(run, step):
                          % (h, DISK_RECOVER_BOUND_S, status, body))
                 break
             time.sleep(POLL_S)
-    step.healed = run.rel(time.monotonic())
 
 
 # --------------------------------------------------------------------------- checks
