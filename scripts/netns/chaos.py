@@ -794,7 +794,7 @@ def check_kills_seen(run):
         if vid is None:
             run.fail("(e) the %s killed at t+%.1fs had not logged its id" % (victim, run.rel(t_kill)))
             continue
-        late = []
+        late, times = [], []
         for h, incs in run.mesh.incarnations.items():
             if h == victim:
                 continue
@@ -802,13 +802,16 @@ def check_kills_seen(run):
             seen = [t for t, text in lines if t >= t_kill and MEMBER_DEAD.search(text)
                     and dict(lib.META.findall(text.split(" [", 1)[0])).get("id", "")[:16] == vid]
             first = min(seen) - t_kill if seen else None
+            if first is not None:
+                times.append(first)
             if first is None or first > DEAD_BOUND_S:
                 late.append("%s %s" % (h, "never" if first is None else "after %.1f s" % first))
         if late:
             run.fail("(e) %s (%s) SIGKILLed at t+%.1fs was not logged dead within %.0f s by: %s"
                      % (victim, vid, run.rel(t_kill), DEAD_BOUND_S, ", ".join(late)))
         else:
-            log("  kill of %s at t+%.1fs: logged dead by every other agent" % (victim, run.rel(t_kill)))
+            log("  kill of %s at t+%.1fs: logged dead by every other agent %.1f-%.1f s after the kill"
+                % (victim, run.rel(t_kill), min(times), max(times)))
 
 
 def forge_history(run, reads):
@@ -905,6 +908,7 @@ def main():
                     mesh.take_down(h)
                     mesh.launch(h, None if h == names[0] else names[0])
                 step.settled_in = mesh.wait_settled(SETTLE_BOUND_S)
+                log("  healed; settled %.1f s later" % step.settled_in)
                 time.sleep(step.gap_s)
             run.stop_clients.set()
             for c in clients:
