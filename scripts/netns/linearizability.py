@@ -109,7 +109,7 @@ def check_register(history, max_steps=MAX_STEPS_PER_KEY):
     calls = []                  # (call entry, state before it)
     entry = head.next
     steps = 0
-    longest = 0
+    deepest = (0, None, None)   # the furthest attempt: ops ordered, the op it could not place, the value then
     while head.next is not None:
         steps += 1
         if steps > max_steps:
@@ -127,7 +127,6 @@ def check_register(history, max_steps=MAX_STEPS_PER_KEY):
                 if key not in cache:
                     cache.add(key)
                     calls.append((entry, state))
-                    longest = max(longest, len(calls))
                     state, linearized = new_state, new_linearized
                     lift(entry)
                     entry = head.next
@@ -135,11 +134,13 @@ def check_register(history, max_steps=MAX_STEPS_PER_KEY):
             entry = entry.next
         else:
             # A return before its call was linearized: undo the last choice.
+            if len(calls) >= deepest[0]:
+                deepest = (len(calls), entry.op, state)
             if not calls:
-                stuck = sorted((op for op in ops), key=lambda o: o.invoke)
+                ordered, stuck, held = deepest
                 return Verdict(False, steps=steps,
-                               reason="no linearization: at most %d of %d ops could be ordered; the op that "
-                                      "could not be placed returned first: %s" % (longest, len(stuck), entry.op))
+                               reason="no linearization: the furthest attempt ordered %d of %d ops, then could not "
+                                      "place %s (the register held %r)" % (ordered, len(ops), stuck, held))
             call, state = calls.pop()
             linearized &= ~(1 << call.index)
             unlift(call)

@@ -43,7 +43,10 @@ class RegisterChecker(unittest.TestCase):
         self.assertIn("no write wrote", v.reason)
 
     def test_stale_read_after_an_acknowledged_write_is_refused(self):
-        self.assert_refused([w("a", 0, 1), w("b", 2, 3), r("a", 4, 5)])
+        v = self.assert_refused([w("a", 0, 1), w("b", 2, 3), r("a", 4, 5)])
+        # The verdict names the read no order can explain and the value the register held.
+        self.assertIn("read('a')", v.reason)
+        self.assertIn("held 'b'", v.reason)
 
     def test_absent_after_an_acknowledged_write_is_refused(self):
         self.assert_refused([w("a", 0, 1), r(None, 2, 3)])
