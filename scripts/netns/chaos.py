@@ -95,6 +95,7 @@ POLL_S = 0.3
 QUERY_TIMEOUT_S = 5.0          # one harness query (status, members, events)
 EVENTS_LIMIT = 10000           # GET /v1/events answers at most this many
 HISTORY_LINES_ON_FAILURE = 40  # of a key that is not linearizable
+EVENTS_SHOWN = 25              # missing events listed per agent when the event logs differ
 
 FAULT_KINDS = ["loss", "link-down", "partition-majority", "partition-leader", "partition-one-way",
                "partition-bridge", "kill", "pause", "wipe", "disk-full"]
@@ -752,7 +753,7 @@ def event_ids(run, host):
     status, body = api(run.mesh.net.ns[host], "GET", "/v1/events?limit=%d" % EVENTS_LIMIT)
     if status != 200 or not isinstance(body, list):
         raise OSError("GET /v1/events: %s %s" % (status, str(body)[:200]))
-    return {(e["origin"], e["seq"]) for e in body}
+    return {(e["origin"], e["seq"]): "%s %s by %s" % (e["time"], e["kind"], e["node"]) for e in body}
 
 
 def check_events(run):
@@ -765,15 +766,19 @@ def check_events(run):
                 last[h] = event_ids(run, h)
             except (NotSent, OSError, http.client.HTTPException) as e:
                 last[h] = None
-        sets = [s for s in last.values() if s is not None]
+        sets = [set(s) for s in last.values() if s is not None]
         if len(sets) == len(run.mesh.names) and all(s == sets[0] for s in sets):
             log("  event logs identical on every agent (%d events) %.1f s after settling"
                 % (len(sets[0]), time.monotonic() - t0))
             break
         if time.monotonic() > t0 + EVENTS_BOUND_S:
-            union = set().union(*sets) if sets else set()
+            union = {}
+            for s in last.values():
+                union.update(s or {})
             run.fail("(d) event logs differ %.0f s after settling: %s" % (EVENTS_BOUND_S, "; ".join(
-                "%s %s" % (h, "no answer" if s is None else "%d events, missing %d" % (len(s), len(union - s)))
+                "%s %s" % (h, "no answer" if s is None else "%d events, missing %d%s" % (
+                    len(s), len(set(union) - set(s)), "".join(
+                        "\n    %s/%d %s" % (o[:16], q, union[(o, q)]) for o, q in sorted(set(union) - set(s))[:EVENTS_SHOWN])))
                 for h, s in last.items())))
             break
         time.sleep(1.0)
