@@ -392,7 +392,7 @@ class Run:
         self.t0 = time.monotonic()
         self.history = []        # dicts: client, op, key, value, invoke, complete, outcome, detail
         self.history_lock = threading.Lock()
-        self.acked_events = []   # (origin, seq, value)
+        self.acked_events = []   # (origin, seq, value, "host at t+S")
         self.steps = []
         self.kills = []          # (monotonic time, host, id16)
         self.disk_checks = []    # (step, text) per disk-full fault: what was seen
@@ -479,7 +479,8 @@ class Client(threading.Thread):
                                {"kind": "chaos.write", "attributes": {"value": value}}, timeout=CLIENT_TIMEOUT_S)
             if status == 201:
                 with self.run_.history_lock:
-                    self.run_.acked_events.append((body["origin"], body["seq"], value))
+                    self.run_.acked_events.append((body["origin"], body["seq"], value, "%s at t+%.1fs" % (
+                        host, self.run_.rel(time.monotonic()))))
         except (NotSent, OSError, http.client.HTTPException):
             pass
 
@@ -553,7 +554,8 @@ def probe_disk_write(run, host):
     if status < 400:
         if status == 201:
             with run.history_lock:
-                run.acked_events.append((body["origin"], body["seq"], "disk probe"))
+                run.acked_events.append((body["origin"], body["seq"], "disk probe", "%s at t+%.1fs" % (
+                    host, run.rel(time.monotonic()))))
         return "%d" % status, False, True
     detail = json.dumps(body) if isinstance(body, dict) else str(body)
     clear = isinstance(body, dict) and bool(body.get("error")) and bool(re.search(r"space|full|disk", detail, re.I))
@@ -787,7 +789,7 @@ def check_events(run):
     for h, s in last.items():
         if s is None:
             continue
-        lost = [(o, q, v) for o, q, v in run.acked_events if (o, q) not in s]
+        lost = [(o[:16], q, v, by) for o, q, v, by in run.acked_events if (o, q) not in s]
         if lost:
             run.fail("(b) %d acknowledged events are missing on %s, e.g. %s" % (len(lost), h, lost[:3]))
     log("  %d acknowledged events checked on every agent" % len(run.acked_events))
