@@ -395,6 +395,7 @@ class Run:
         self.acked_events = []   # (origin, seq, value, "host at t+S")
         self.steps = []
         self.kills = []          # (monotonic time, host, id16)
+        self.wiped_ids = set()   # id16 of identities whose data directory was emptied
         self.disk_checks = []    # (step, text) per disk-full fault: what was seen
         self.failures = []
         self.findings = set()    # worth a look, not failed
@@ -630,6 +631,7 @@ def run_step(run, step):
         # The arguments of its first start: h1 founded the mesh and has no --join.
         mesh.launch(h, None if h == mesh.names[0] else mesh.names[0])
     elif step.kind == "wipe":
+        run.wiped_ids.add(mesh.agents[h].node_id())
         empty_dir(mesh.data_dir(h))
         mesh.launch(h, next(x for x in mesh.up_hosts() if x != h))
     elif step.kind == "pause":
@@ -789,10 +791,17 @@ def check_events(run):
     for h, s in last.items():
         if s is None:
             continue
-        lost = [(o[:16], q, v, by) for o, q, v, by in run.acked_events if (o, q) not in s]
+        # An event is durable on its origin's disk and replicated after the answer: one
+        # acknowledged by an identity whose data directory was then emptied may be gone.
+        lost = [(o[:16], q, v, by) for o, q, v, by in run.acked_events
+                if (o, q) not in s and o[:16] not in run.wiped_ids]
         if lost:
             run.fail("(b) %d acknowledged events are missing on %s, e.g. %s" % (len(lost), h, lost[:3]))
-    log("  %d acknowledged events checked on every agent" % len(run.acked_events))
+    voided = [(o[:16], q, v, by) for o, q, v, by in run.acked_events if o[:16] in run.wiped_ids
+              and any(s is not None and (o, q) not in s for s in last.values())]
+    log("  %d acknowledged events checked on every agent%s" % (len(run.acked_events), "" if not voided else
+        "; %d acknowledged by an identity whose data directory was wiped before it replicated them (not "
+        "counted as lost): %s" % (len(voided), voided[:5])))
 
 
 def check_kills_seen(run):
