@@ -18,3 +18,6 @@ scripts/python-test.sh
 # Real hosts: agents in network namespaces, faults made by the kernel (root only; skipped
 # with a visible message elsewhere).
 scripts/netns-test.sh
+# Real hosts under a seeded fault schedule while clients write, the history checked
+# (linearizable variables, nothing acknowledged lost, one leader per term); root only.
+scripts/faults.sh

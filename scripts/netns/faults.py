@@ -127,14 +127,18 @@ class Resources:
         self.agents = []
         self.namespaces = []
         self.dirs = []
+        self.mounts = []         # mount points (chaos.py's small tmpfs data directories)
 
     def release(self):
         with self.lock:
             agents, self.agents = self.agents, []
             namespaces, self.namespaces = self.namespaces, []
             dirs, self.dirs = self.dirs, []
+            mounts, self.mounts = self.mounts, []
         for a in agents:
             a.stop()
+        for m in reversed(mounts):
+            subprocess.run(["umount", "-l", m], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for ns in reversed(namespaces):
             subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for d in dirs:
