@@ -20,6 +20,11 @@ public enum ControlEvents {
             let c = try? RaftConfiguration.decode(entry.command)
             attributes["voters"] = String((c?.voters.map(\.description) ?? []).joined(separator: ",").prefix(400))
             attributes["learners"] = "\(c?.learners.count ?? 0)"
+            // The voters' whole keys, for members' quorum reads (`QuorumReadTally`), when
+            // they fit; a member that lacks them reads through the leader.
+            let keys = (c?.voters.map(\.hex) ?? []).joined(separator: ",")
+            let room = EventLimits.maxAttributeBytes - attributes.reduce("voter_keys".utf8.count) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            if keys.utf8.count <= room { attributes["voter_keys"] = keys }
             return ("control.voters", attributes)
         }
         guard let command else {
@@ -110,7 +115,14 @@ public enum ControlEvents {
         let via = a["via"].flatMap { Hex.decode($0) }.flatMap { NodeID(publicKey: $0) } ?? event.origin
         let requester = a["requester"] ?? ""
         switch event.kind {
-        case "control.voters": return CommittedEntry(entry(.configuration))
+        case "control.voters":
+            // Only the voters travel (learners do not matter to a member's reads); without
+            // whole keys the entry applies with a configuration the replica cannot decode.
+            let voters = a["voter_keys"].map { $0.split(separator: ",").compactMap { Hex.decode(String($0)).flatMap(NodeID.init(publicKey:)) } }
+            guard let voters, !voters.isEmpty, voters.count == a["voter_keys"]!.split(separator: ",").count else {
+                return CommittedEntry(entry(.configuration))
+            }
+            return CommittedEntry(entry(.configuration, RaftConfiguration(voters: voters).encoded))
         case "control.term_started", "control.undecodable": return CommittedEntry(entry())
         case "control.var.set":
             guard let key = a["key"], let value = a["value"] else { return nil }

@@ -59,6 +59,10 @@ public struct ControlReplica: Sendable {
     var buffered: [LogIndex: CommittedEntry] = [:]
     /// Entries dropped because the buffer was full, since the start.
     public private(set) var dropped = 0
+    /// The voters of the newest configuration entry this replica applied, and its index:
+    /// whom a quorum read asks (`QuorumReadTally`). Nil while unknown (none applied since
+    /// the start or the last install, or one that did not decode): reads then ask the leader.
+    public private(set) var configuration: (index: LogIndex, voters: [NodeID])?
 
     public init(state: ControlState = ControlState(), appliedIndex: LogIndex = .zero, now: MeshTime,
                 settings: ControlReplicaSettings = ControlReplicaSettings()) {
@@ -99,11 +103,15 @@ public struct ControlReplica: Sendable {
     /// Installs a control state taken at `index` (a voter's, or Raft's snapshot) when it is
     /// ahead of this replica; entries held beyond it then apply. A state behind this
     /// replica is ignored: it would go back in time.
-    public mutating func install(_ installed: ControlState, at index: LogIndex, now: MeshTime) -> Bool {
+    /// `configuration`: the newest configuration entry at or before `index` and its voters,
+    /// when the sender knows it (else quorum reads wait for the next one).
+    public mutating func install(_ installed: ControlState, at index: LogIndex,
+                                 configuration: (index: LogIndex, voters: [NodeID])? = nil, now: MeshTime) -> Bool {
         guard index > appliedIndex else { return false }
         state = installed
         appliedIndex = index
         advancedAt = now
+        self.configuration = configuration.flatMap { $0.index <= index && !$0.voters.isEmpty ? $0 : nil }
         for i in buffered.keys where i <= index { buffered.removeValue(forKey: i) }
         note(commit: index, now: now)
         _ = drain(now: now)
@@ -116,6 +124,9 @@ public struct ControlReplica: Sendable {
         while let next = buffered[appliedIndex.next], next.complete {
             buffered.removeValue(forKey: next.entry.index)
             let result = next.entry.kind == .command ? state.apply(next.entry) : .ok
+            if next.entry.kind == .configuration {
+                configuration = (try? RaftConfiguration.decode(next.entry.command)).map { (next.entry.index, $0.voters) }
+            }
             appliedIndex = next.entry.index
             applied.append((next.entry, result))
         }

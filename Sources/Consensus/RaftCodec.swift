@@ -5,6 +5,8 @@ import MeshWire
 public enum RaftLimits {
     public static let maxEntriesPerMessage = 4096
     public static let maxCommandBytes = 1 << 20
+    /// Voters in a configuration on the wire (a mesh keeps 3 or 5).
+    public static let maxVoters = 64
     /// A snapshot chunk on the wire, and a whole snapshot being received.
     public static let maxSnapshotChunkBytes = 1 << 20
     public static let maxSnapshotBytes = 1 << 30

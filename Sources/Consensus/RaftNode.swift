@@ -81,6 +81,9 @@ public struct RaftNode: Sendable {
     public private(set) var configuration: RaftConfiguration
     /// Where `configuration` came from (zero: the initial configuration).
     public private(set) var configurationIndex = LogIndex.zero
+    /// True when `configuration` came from the snapshot: `configurationIndex` is then the
+    /// snapshot's index, not the configuration entry's own (compacted away).
+    public private(set) var configurationInSnapshot = false
     let initialConfiguration: RaftConfiguration
     public var voters: [NodeID] { configuration.voters }
     public private(set) var role: RaftRole = .follower
@@ -166,9 +169,10 @@ public struct RaftNode: Sendable {
     /// Takes the newest configuration entry of the log, else the initial configuration.
     mutating func recomputeConfiguration() {
         if let e = log.last(where: { $0.kind == .configuration }), let c = try? RaftConfiguration.decode(e.command) {
-            configuration = c; configurationIndex = e.index
+            configuration = c; configurationIndex = e.index; configurationInSnapshot = false
         } else {
             configuration = snapshot?.configuration ?? initialConfiguration; configurationIndex = snapshotIndex
+            configurationInSnapshot = snapshot != nil
         }
         if role == .leader {
             for peer in peers where nextIndex[peer] == nil { nextIndex[peer] = lastIndex.next; matchIndex[peer] = .zero }

@@ -61,7 +61,7 @@ public struct RaftConfiguration: Sendable, Equatable {
 
     public static func decode(_ bytes: [UInt8]) throws(WireError) -> RaftConfiguration {
         var r = ByteReader(bytes)
-        let voters = try r.readList(limit: 64, minElementBytes: 32) { (r: inout ByteReader) throws(WireError) in try r.readNodeID() }
+        let voters = try r.readList(limit: RaftLimits.maxVoters, minElementBytes: 32) { (r: inout ByteReader) throws(WireError) in try r.readNodeID() }
         let learners = try r.readList(limit: 1024, minElementBytes: 32) { (r: inout ByteReader) throws(WireError) in try r.readNodeID() }
         try r.expectEnd()
         return RaftConfiguration(voters: voters, learners: learners)

@@ -42,4 +42,8 @@ public enum MessageKind: UInt8, CaseIterable, Sendable {
     /// and gets it, at a confirmed read index, in `controlStateReply`.
     case controlStateRequest = 100
     case controlStateReply = 101
+    /// A quorum read: an agent asks a voter where its log stands (`readQueryReply`),
+    /// answered on the voter's socket thread.
+    case readQuery = 102
+    case readQueryReply = 103
 }

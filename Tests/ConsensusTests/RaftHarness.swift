@@ -29,7 +29,12 @@ struct RaftCluster {
     var acknowledged: [(LogIndex, Term, [UInt8])] = []
     var waiting: [Int: [(LogIndex, Term, [UInt8])]] = [:]
 
-    init(size: Int, seed: UInt64, settings: RaftSettings = .lan) {
+    /// The configuration every node starts from (its log's configurations then rule); all
+    /// nodes voters when nil.
+    var initialConfiguration: (voters: [Int], learners: [Int])?
+
+    init(size: Int, seed: UInt64, settings: RaftSettings = .lan, voters: [Int]? = nil) {
+        if let voters { initialConfiguration = (voters, Array(1 ... size).filter { !voters.contains($0) }) }
         ids = Array(1 ... size)
         self.settings = settings
         rng = SeededRandom(seed: seed)
@@ -38,7 +43,8 @@ struct RaftCluster {
 
     mutating func start(_ i: Int) {
         let d = disks[i]!
-        nodes[i] = RaftNode(id: rid(i), voters: ids.map(rid), settings: settings, random: rng.fork(), now: now,
+        nodes[i] = RaftNode(id: rid(i), voters: (initialConfiguration?.voters ?? ids).map(rid),
+                            learners: (initialConfiguration?.learners ?? []).map(rid), settings: settings, random: rng.fork(), now: now,
                             hardState: d.hard, log: d.log)
         shells[i] = RaftShell(loaded: d.hard, now: now)
         applied[i] = []

@@ -63,6 +63,8 @@ extension ClusterE2ETests {
         let metrics = try await c.metrics(other)
         #expect(MeshCluster.sample(metrics, "meshd_control_applied_index") >= Double(local.appliedIndex), "\(metrics)")
         #expect(metrics.contains("meshd_control_lag_entries "))
+        // Its linearizable reads asked a majority of the voters, not the leader.
+        #expect(MeshCluster.sample(metrics, "meshd_quorum_reads_total") >= 2, "\(metrics)")
 
         // A plain member stopped while a write commits, restarted on its data directory.
         let stoppedDir = c.agents[member].dataDir

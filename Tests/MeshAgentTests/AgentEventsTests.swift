@@ -2,6 +2,7 @@ import Consensus
 @testable import EventLog
 @testable import MeshAgent
 import MeshCore
+import MeshWire
 import Scheduler
 import Testing
 
@@ -32,8 +33,14 @@ struct AgentEventsTests {
         #expect(try roundTrip(rm) == CommittedEntry(rm))
         let noop = LogEntry(term: Term(3), index: LogIndex(11), command: [])
         #expect(try roundTrip(noop) == CommittedEntry(noop))
-        let config = LogEntry(term: Term(3), index: LogIndex(12), kind: .configuration, command: RaftConfiguration(voters: [via]).encoded)
-        #expect(try roundTrip(config)?.entry.kind == .configuration)
+        // A configuration travels with its voters' whole keys (not its learners): a member's
+        // quorum reads ask those voters.
+        let voters = (1 ... 5).map { NodeID(w0: UInt64($0), w1: 9, w2: 9, w3: 9) }
+        let config = LogEntry(term: Term(3), index: LogIndex(12), kind: .configuration,
+                              command: RaftConfiguration(voters: voters, learners: [via]).encoded)
+        let carried = try #require(try roundTrip(config))
+        let decoded = try RaftConfiguration.decode(carried.entry.command)
+        #expect(carried.entry.kind == .configuration && decoded.voters == voters.sorted())
         let big = LogEntry(term: Term(3), index: LogIndex(13),
                            command: ControlCommand(.setVar(key: "b", value: String(repeating: "x", count: 5000)), requester: "local", via: via).encoded)
         let cut = try #require(try roundTrip(big))
@@ -76,5 +83,18 @@ struct WorkloadEventsTests {
         huge.command = ["sleep"] + Array(repeating: String(repeating: "y", count: 200), count: 10)
         let (_, hugeAttributes, hugeEntry) = try roundTrip(.submit(huge), index: 7)
         #expect(hugeEntry?.complete == false && hugeAttributes["command_bytes"] != nil)
+    }
+}
+
+/// The leader's control state reaches a member with the configuration it is at, so the
+/// member's quorum reads go on after the install; an older agent's reply has none.
+struct ControlStateReplyTests {
+    @Test func theConfigurationIsOptionalAtTheEnd() throws {
+        let voters = (1 ... 3).map { NodeID(w0: UInt64($0), w1: 0, w2: 0, w3: 0) }
+        let with = ControlStateReply(requestID: 4, index: 90, state: [1, 2, 3], error: "", configuration: .init(index: 80, voters: voters))
+        #expect(try ControlStateReply.decode(with.encoded) == with)
+        let without = ControlStateReply(requestID: 4, index: 90, state: [1, 2, 3], error: "")
+        #expect(try ControlStateReply.decode(without.encoded) == without)
+        #expect(throws: WireError.self) { try ControlStateReply.decode(with.encoded + [0]) }
     }
 }

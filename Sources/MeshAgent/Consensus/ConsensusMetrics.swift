@@ -67,4 +67,15 @@ extension AgentMetrics {
                  value: Double(stateFetches))
         return p.text
     }
+
+    /// Quorum reads (`meshd_quorum_reads_*`): answered by a majority of the voters, or
+    /// asked of the leader instead, by reason.
+    static func renderQuorumReads(_ c: (answered: UInt64, fellBack: [QuorumReads.Fallback: UInt64])) -> String {
+        var p = PrometheusText()
+        p.family("meshd_quorum_reads_total", .counter, help: "Linearizable reads on this agent answered by a majority of the voters.",
+                 value: Double(c.answered))
+        p.family("meshd_quorum_reads_fallbacks_total", .counter, help: "Quorum reads that asked the leader instead, by reason.",
+                 QuorumReads.Fallback.allCases.map { (labels: [("reason", $0.rawValue)], value: Double(c.fellBack[$0] ?? 0)) })
+        return p.text
+    }
 }

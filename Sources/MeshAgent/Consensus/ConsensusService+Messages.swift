@@ -60,12 +60,39 @@ struct ControlStateReply: Sendable, Equatable {
     var state: [UInt8]
     /// Empty when it succeeded.
     var error: String
+    /// The newest configuration entry at or before `index`, and its voters, when the
+    /// sender's replica knows it (for the receiver's quorum reads). Optional at the end of
+    /// the body: absent when unknown.
+    var configuration: ConfigurationRef?
 
-    var encoded: [UInt8] { var w = ByteWriter(); w.write(requestID); w.write(index); w.writeBlob(state); w.write(error); return w.bytes }
+    struct ConfigurationRef: Sendable, Equatable {
+        var index: UInt64
+        var voters: [NodeID]
+    }
+
+    init(requestID: UInt64, index: UInt64, state: [UInt8], error: String, configuration: ConfigurationRef? = nil) {
+        self.requestID = requestID; self.index = index; self.state = state; self.error = error; self.configuration = configuration
+    }
+
+    var encoded: [UInt8] {
+        var w = ByteWriter()
+        w.write(requestID); w.write(index); w.writeBlob(state); w.write(error)
+        if let configuration {
+            w.write(configuration.index)
+            w.writeList(configuration.voters) { w, id in w.write(id) }
+        }
+        return w.bytes
+    }
+
     static func decode(_ b: [UInt8]) throws(WireError) -> ControlStateReply {
         var r = ByteReader(b)
-        let c = ControlStateReply(requestID: try r.readUInt64(), index: try r.readUInt64(),
+        var c = ControlStateReply(requestID: try r.readUInt64(), index: try r.readUInt64(),
                                   state: try r.readBlob(limit: WireLimits.maxStreamFrameBytes), error: try r.readString(limit: 4096))
+        if !r.isAtEnd {
+            c.configuration = ConfigurationRef(index: try r.readUInt64(), voters: try r.readList(limit: RaftLimits.maxVoters, minElementBytes: 32) {
+                (r: inout ByteReader) throws(WireError) in try r.readNodeID()
+            })
+        }
         try r.expectEnd()
         return c
     }
@@ -119,7 +146,7 @@ extension ConsensusService {
             guard stateFetch?.requestID == r.requestID else { return }
             var installed = false
             if r.error.isEmpty, let s = try? ControlState(snapshot: r.state) {
-                installed = replica.install(s, at: LogIndex(r.index), now: now())
+                installed = replica.install(s, at: LogIndex(r.index), configuration: r.configuration.map { (LogIndex($0.index), $0.voters) }, now: now())
                 if installed { stateFetches += 1; wakeApplyWaiters() }
             } else {
                 logger.info("the leader did not send its control state", metadata: ["error": "\(r.error)"])
@@ -137,7 +164,7 @@ extension ConsensusService {
     /// leader's work). False, and nothing is done, when `AgentServices.inboxFrames` wait
     /// already; Raft's retries and heartbeats make up for a dropped frame.
     nonisolated func post(_ frame: Frame) -> Bool {
-        if answerForwardedRead(frame) { return true }
+        if answerForwardedRead(frame) || handleQuorumFrame(frame) { return true }
         let admitted = inboxDepth.withLock { depth in
             guard depth < AgentServices.inboxFrames else { return false }
             depth += 1

@@ -11,23 +11,97 @@ import MeshWire
 /// leader's read index, the wait for this replica to apply it, and its repair from the
 /// leader's state.
 extension ConsensusService {
-    /// Waits until this replica has applied everything the leader had committed when it
-    /// was asked: the leader's read index (no log entry; thesis §6.4), then this replica's
-    /// apply of it, bounded by `readWaitLimit` before the leader's state is fetched.
-    /// On an agent that is not the leader the read skips this actor's thread when it can
-    /// (`ForwardedReads`).
+    /// Waits until this replica has applied everything committed when it was asked. On the
+    /// leader: its read index (no log entry; thesis §6.4). Elsewhere: first a quorum read
+    /// (`QuorumReads`: a majority of the voters' last indexes, one round trip, no stop on
+    /// any consensus thread); when that cannot answer, the leader's read index, then this
+    /// replica's apply of it, bounded by `readWaitLimit` before the leader's state is
+    /// fetched (`ForwardedReads` skips this actor's thread when it can).
     nonisolated func readBarrier() async -> Result<LogIndex, ConsensusError> {
+        guard forwardedReads.leader != nil else { return await replicate([]) }
+        if let index = await quorumRead() { return .success(index) }
         guard let leader = forwardedReads.leader else { return await replicate([]) }
         return await withCheckedContinuation { (c: Caller) in
             let requestID = forwardedReads.add(c, leader: leader)
-            let body = ForwardedCommand(requestID: requestID, command: []).encoded
-            let transport = transport
-            if !transport.post(kind: .commandForward, body: body, to: leader, channel: .datagram) {
-                Task { await transport.send(kind: .commandForward, body: body, to: leader, channel: .datagram) }
-            }
+            sendNow(kind: .commandForward, body: ForwardedCommand(requestID: requestID, command: []).encoded, to: leader)
             thread.loop.scheduleTask(in: .nanoseconds(Self.commandTimeout.nanoseconds)) { [forwardedReads] in
                 forwardedReads.take(requestID)?.caller.resume(returning: .failure(.timedOut(Self.commandTimeout)))
             }
+        }
+    }
+
+    /// A quorum read: the index this replica must apply, and has applied when this
+    /// returns; nil (counted by reason) when the leader must be asked instead.
+    nonisolated func quorumRead() async -> LogIndex? {
+        await withCheckedContinuation { (c: QuorumReads.Caller) in
+            guard let (requestID, tally) = quorumReads.begin(c) else { return c.resume(returning: nil) }
+            var w = ByteWriter()
+            w.write(requestID)
+            for voter in tally.voters where voter != id { sendNow(kind: .readQuery, body: w.bytes, to: voter) }
+            if tally.voters.contains(id) { answerQuorumRead(requestID, quorumReads.answer, from: id) }
+            thread.loop.scheduleTask(in: .nanoseconds(QuorumReads.answerTimeout.nanoseconds)) { [quorumReads] in
+                guard let caller = quorumReads.take(requestID) else { return }
+                quorumReads.fellBack(.timedOut)
+                caller.resume(returning: nil)
+            }
+        }
+    }
+
+    /// Counts a voter's answer to a quorum read, on the thread it arrived on; the caller
+    /// resumes there when the read is decided and this replica already holds its index.
+    nonisolated func answerQuorumRead(_ requestID: UInt64, _ answer: QuorumReadAnswer, from voter: NodeID) {
+        guard let (caller, outcome) = quorumReads.offer(requestID, answer, from: voter) else { return }
+        guard case let .readIndex(index) = outcome else {
+            quorumReads.fellBack(.disagreed)
+            return caller.resume(returning: nil)
+        }
+        if forwardedReads.appliedIndex >= index {
+            quorumReads.answered()
+            return caller.resume(returning: index)
+        }
+        // Not `note(commit:)`: the index may be an entry that never commits.
+        onOwnThread { service in
+            service.whenApplied(index, within: QuorumReads.applyLimit) { applied in
+                if applied { service.quorumReads.answered() } else { service.quorumReads.fellBack(.applyWait) }
+                caller.resume(returning: applied ? index : nil)
+            }
+        }
+    }
+
+    /// A `readQuery` or `readQueryReply`, handled on the socket's thread (the answer is
+    /// what this node last published: `QuorumReads.answer`). True when it was one.
+    nonisolated func handleQuorumFrame(_ frame: Frame) -> Bool {
+        switch frame.kind {
+        case .readQuery:
+            do {
+                var r = ByteReader(frame.body)
+                let requestID = try r.readUInt64()
+                try r.expectEnd()
+                var w = ByteWriter()
+                w.write(requestID)
+                quorumReads.answer.encode(into: &w)
+                sendNow(kind: .readQueryReply, body: w.bytes, to: frame.sender)
+            } catch { undecodable.record(error.reason) }
+            return true
+        case .readQueryReply:
+            do {
+                var r = ByteReader(frame.body)
+                let requestID = try r.readUInt64()
+                let answer = try QuorumReadAnswer.decode(from: &r)
+                try r.expectEnd()
+                answerQuorumRead(requestID, answer, from: frame.sender)
+            } catch { undecodable.record(error.reason) }
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Sends a datagram from any thread: posted when the transport can, else sent from a task.
+    nonisolated func sendNow(kind: MessageKind, body: [UInt8], to member: NodeID) {
+        let transport = transport
+        if !transport.post(kind: kind, body: body, to: member, channel: .datagram) {
+            Task { await transport.send(kind: kind, body: body, to: member, channel: .datagram) }
         }
     }
 
@@ -62,6 +136,14 @@ extension ConsensusService {
         let route = leader == id ? nil : leader
         if forwardedReads.leader != route { forwardedReads.setLeader(route) }
         forwardedReads.setApplied(replica.appliedIndex)
+        quorumReads.setReplica(configuration: replica.configuration, applied: replica.appliedIndex)
+        publishQuorumAnswer()
+    }
+
+    /// Publishes what this node answers a quorum read: called before anything that
+    /// depends on its log is sent (`execute`), so an entry it acknowledged is in it.
+    func publishQuorumAnswer() {
+        quorumReads.setAnswer(stopped ? .silent : QuorumReadAnswer(node))
     }
 
     /// Asks the core for a read index (on the leader), in batches: reads that arrive while
@@ -103,7 +185,8 @@ extension ConsensusService {
                 return post(Outbound(kind: .controlStateReply, body: ControlStateReply(requestID: requestID, index: 0, state: [], error: why).encoded, to: member))
             }
             whenApplied(index, within: Self.readWaitLimit) { [self] _ in
-                var answer = ControlStateReply(requestID: requestID, index: replica.appliedIndex.value, state: state.snapshot, error: "")
+                var answer = ControlStateReply(requestID: requestID, index: replica.appliedIndex.value, state: state.snapshot, error: "",
+                                               configuration: replica.configuration.map { .init(index: $0.index.value, voters: $0.voters) })
                 if replica.appliedIndex < index { answer = ControlStateReply(requestID: requestID, index: 0, state: [], error: "the leader's replica lags its commit index; retry") }
                 if answer.state.count > Self.maxControlStateBytes {
                     answer = ControlStateReply(requestID: requestID, index: 0, state: [],

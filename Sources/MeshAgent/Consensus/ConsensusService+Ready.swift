@@ -14,6 +14,7 @@ extension ConsensusService {
     /// AppendEntries before its own log write safe.
     func execute(_ ready: RaftReady) {
         guard !ready.isEmpty, !stopped else { return }
+        publishQuorumAnswer()
         let plan = shell.plan(ready, isLeader: node.role == .leader, now: now())
         send(plan.sendFirst)
         if let save = plan.save {

@@ -70,6 +70,8 @@ actor ConsensusService: ThreadPinnedActor {
     var replica: ControlReplica
     /// Reads this agent forwards to the leader, answered off this actor when they can be.
     nonisolated let forwardedReads = ForwardedReads()
+    /// Reads this agent asks a majority of the voters for, and what it answers when asked.
+    nonisolated let quorumReads = QuorumReads()
     var state: ControlState { replica.state }
     /// The replica's state and its position, read together.
     func replicaView() -> (ControlState, ConsensusStatus) { (replica.state, status) }
@@ -279,6 +281,7 @@ actor ConsensusService: ThreadPinnedActor {
         AgentMetrics.renderConsensus(counters, role: node.role, hasLeader: node.leader != nil, term: node.term.value,
                                      commit: node.commitIndex.value, applied: node.applied.value)
             + AgentMetrics.renderControlReplica(replica, now: now(), stateFetches: stateFetches)
+            + AgentMetrics.renderQuorumReads(quorumReads.counts)
     }
 
     /// One log line when this node's role, its leader or the term changes: the first thing an

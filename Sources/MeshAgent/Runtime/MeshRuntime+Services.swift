@@ -88,7 +88,7 @@ extension MeshRuntime {
             if case .dropped = services.eventInbox.yield(frame) { counters.datagramsDropped &+= 1 }
         case .raftRequestVote, .raftVoteResponse, .raftAppendEntries, .raftAppendResponse, .raftTimeoutNow,
              .raftInstallSnapshot, .raftSnapshotResponse,
-             .commandForward, .commandReply, .controlStateRequest, .controlStateReply:
+             .commandForward, .commandReply, .controlStateRequest, .controlStateReply, .readQuery, .readQueryReply:
             if !services.consensus.post(frame) { counters.datagramsDropped &+= 1 }
         default:
             counters.misroutedFrames &+= 1
