@@ -98,19 +98,21 @@ let package = Package(
         .executableTarget(name: "eventbench", dependencies: ["EventLog"], path: "benchmarks/eventbench"),
         .executableTarget(name: "schedbench", dependencies: ["Scheduler", "MeshCore"], path: "benchmarks/schedbench"),
 
+        // The test suites' shared helpers (one polling loop for real-clock tests).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Scheduler", "CSQLite", "SQLiteStore"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["TestSupport", "Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats", "MeshCore"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "MeshCore"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus", "Scheduler"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAPI", "Supervisor", "Consensus", "Scheduler"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["TestSupport", "MeshAgent", "MeshAPI", "Supervisor", "Consensus", "Scheduler"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
-        .testTarget(name: "EndToEndTests", dependencies: ["MeshAPI", "MeshClient", "MeshWire"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "MeshAPI", "MeshClient", "MeshWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import MeshAPI
 import MeshClient
@@ -14,11 +15,7 @@ extension ClusterE2ETests {
     /// Polls until `condition` holds, or records `what` with the last statuses seen.
     func eventually(_ c: MeshCluster, _ what: String, timeout: Duration = .seconds(30),
                     _ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        do { return try await poll(what, timeout: timeout, interval: .milliseconds(100)) { await condition() } } catch {}
         var seen: [String] = []
         for i in c.agents.indices where c.agents[i].process.isRunning {
             if let s = await status(c, i) { seen.append("\(s.name): leader=\(s.leader ?? "-") voters=\(s.voters ?? []) \(s.consensus)") }

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import MeshAPI
 import MeshClient
@@ -51,13 +52,10 @@ final class MeshCluster: @unchecked Sendable {
 
     /// Polls `condition` every 100 ms until it holds; after `timeout` records `what` and throws.
     func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
+        do { try await poll(what, timeout: timeout, interval: .milliseconds(100)) { await condition() } } catch {
+            Issue.record("\(error)")
+            throw CancellationError()
         }
-        Issue.record("timed out after \(timeout) waiting for \(what)")
-        throw CancellationError()
     }
 
     func client(_ i: Int) -> APIClient { APIClient(address: agents[i].apiAddress ?? "127.0.0.1:1", token: nil) }

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import MeshAPI
 import MeshClient
@@ -26,15 +27,10 @@ extension ClusterE2ETests {
         /// Polls `probe` until it returns a value, or fails with what `describe` says was last seen.
         static func eventually<T>(_ what: String, timeout: Duration = .seconds(20),
                                   _ probe: () async throws -> T?) async throws -> T {
-            let deadline = ContinuousClock.now + timeout
-            var lastError: (any Error)?
-            while ContinuousClock.now < deadline {
-                do { if let value = try await probe() { return value } } catch { lastError = error }
-                try await Task.sleep(for: .milliseconds(100))
+            do { return try await poll(what, timeout: timeout, interval: .milliseconds(100), probe) } catch {
+                Issue.record("\(error)")
+                throw CancellationError()
             }
-            if let value = try? await probe() { return value }
-            Issue.record("\(what): not seen within \(timeout)\(lastError.map { " (last error: \($0))" } ?? "")")
-            throw CancellationError()
         }
 
         /// True while `pid` runs; a zombie (killed, not yet reaped by whoever inherited an

@@ -1,3 +1,4 @@
+import TestSupport
 import Consensus
 import EventLog
 import Foundation
@@ -49,15 +50,14 @@ let testOrigin = testClock.now
 let clockNow: @Sendable () -> MeshTime = { MeshTime(nanoseconds: (testClock.now - testOrigin).nanoseconds) }
 let wallNow: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 
-/// Polls `condition` until it holds or `timeout` passes (real time: these run real actors).
+/// Polls `condition` until it holds or `timeout` passes (real time: these run real actors);
+/// false, with the wait recorded as an issue, when it did not.
 func eventually(_ what: String, timeout: Duration = .seconds(45), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
+    do { try await poll(what, timeout: timeout, interval: .milliseconds(20)) { await condition() } } catch {
+        Issue.record("\(error)")
+        return false
     }
-    Issue.record("timed out waiting for \(what)")
-    return false
+    return true
 }
 
 @Suite(.serialized) struct ServiceMeshTests {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 @testable import Supervisor
 
@@ -47,17 +48,10 @@ final class EventRecorder: @unchecked Sendable {
     func cancel() { task?.cancel() }
 }
 
-struct TimedOut: Error, CustomStringConvertible { let description: String }
-
-/// Polls `probe` every 10 ms until it returns a value or the deadline passes.
+/// Polls `probe` every 10 ms until it returns a value or `timeout` passes.
 func eventually<T>(timeout: Duration = .seconds(10), _ what: @autoclosure () -> String,
                    _ probe: () async throws -> T?) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        if let value = try await probe() { return value }
-        if ContinuousClock.now >= deadline { throw TimedOut(description: "timed out waiting for \(what())") }
-        try await Task.sleep(for: .milliseconds(10))
-    }
+    try await poll(what(), timeout: timeout, interval: .milliseconds(10), probe)
 }
 
 /// Runs `body` with a fresh supervisor in a temp folder; stops every instance and removes
