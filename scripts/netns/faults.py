@@ -1032,6 +1032,163 @@ def test_partition(workdir):
     return result
 
 
+# --------------------------------------------------------------------------- scheduler
+
+SCHED_COUNT = 5               # one instance per host
+SCHED_RESCHEDULE_S = 5        # the workload's reschedule_after
+SCHED_PLACED_BOUND_S = 30.0   # run to one instance on every host
+SCHED_MOVED_BOUND_S = 30.0    # partition to the cut side's slots running on the leader's side as well
+SCHED_HEAL_BOUND_S = 30.0     # heal to exactly SCHED_COUNT instances, the originals kept
+SCHED_STABLE_S = 5.0          # ... and still so for this long
+
+
+def instance_processes(mesh, marker):
+    """{pid: host} of the processes whose command line holds `marker`, by the network
+    namespace they run in (an instance runs in its agent's)."""
+    ns_inode = {os.stat("/run/netns/" + mesh.net.ns[h]).st_ino: h for h in mesh.names}
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if marker.encode() not in f.read().split(b"\0"):
+                    continue
+            with open("/proc/%s/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+            link = os.readlink("/proc/%s/ns/net" % pid)        # net:[INODE]
+        except OSError:
+            continue
+        host = ns_inode.get(int(link[link.index("[") + 1:-1]))
+        if host:
+            out[int(pid)] = host
+    return out
+
+
+def kill_marked(marker):
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if marker.encode() in f.read().split(b"\0"):
+                    os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def test_scheduler_partition(workdir):
+    result = Result("sched-partition", "a workload of %d (one per host, reschedule_after %d s, on_heal longest_running); "
+                    "blackhole routes between {h1,h2} and {h3,h4,h5} until the leader's side runs the cut side's "
+                    "slots too, then healed" % (SCHED_COUNT, SCHED_RESCHEDULE_S))
+    mesh = Mesh("sched-partition", 5, workdir)
+    sides = (["h1", "h2"], ["h3", "h4", "h5"])
+    marker = "1000000.%d" % os.getpid()
+    t_test, t_fault = time.monotonic(), None
+
+    def wait_for(what, bound, check):
+        deadline = time.monotonic() + bound
+        last = None
+        while time.monotonic() < deadline:
+            mesh.check_processes()
+            ok, last = check()
+            if ok:
+                return time.monotonic()
+            time.sleep(POLL_S)
+        raise CheckFailed("%s not seen within %.0f s; last seen %s" % (what, bound, last))
+
+    try:
+        mesh.start()
+        statuses = mesh.wait_ready()
+        voters = {mesh.resolve(v) for v in statuses["h1"].get("voters") or []}
+        leader_side = max((0, 1), key=lambda i: len(voters & set(sides[i])))
+        cut_side = sides[1 - leader_side]
+        result.notes.append("voters %s; the side with most of them: %s" % (sorted(voters), sides[leader_side]))
+
+        runner = sides[leader_side][-1]
+        rc, out, err = mesh.agents[runner].meshctl(
+            "run", "web", "--count", str(SCHED_COUNT), "--reschedule-after", str(SCHED_RESCHEDULE_S),
+            "--on-heal", "longest_running", "--", "sleep", marker)
+        if rc != 0:
+            raise CheckFailed("meshctl run on %s failed: %s" % (runner, err.strip()))
+
+        def one_per_host():
+            procs = instance_processes(mesh, marker)
+            return sorted(procs.values()) == sorted(mesh.names), procs
+        wait_for("one instance on every host", SCHED_PLACED_BOUND_S, one_per_host)
+        originals = {pid: h for pid, h in instance_processes(mesh, marker).items() if h in cut_side}
+        result.notes.append("instances on the cut side before the partition: %s" % originals)
+
+        t_fault = time.monotonic()
+        for a in sides[0]:
+            for b in sides[1]:
+                mesh.net.ip(a, "route", "add", "blackhole", mesh.net.addr[b] + "/32")
+                mesh.net.ip(b, "route", "add", "blackhole", mesh.net.addr[a] + "/32")
+
+        # The leader's side places the cut side's slots on its own hosts after
+        # reschedule_after; the cut side keeps its instances running (no stop_after_disconnect).
+        def moved():
+            procs = instance_processes(mesh, marker)
+            here = [p for p, h in procs.items() if h in sides[leader_side]]
+            gone = [p for p in originals if p not in procs]
+            if gone:
+                raise CheckFailed("the cut side stopped %s while cut off (no stop_after_disconnect)" % gone)
+            return len(here) == SCHED_COUNT, procs
+        t_moved = wait_for("%d instances on the leader's side" % SCHED_COUNT, SCHED_MOVED_BOUND_S, moved)
+        result.timings["cut side's slots running on the leader's side"] = t_moved - t_fault
+
+        t_heal = time.monotonic()
+        for a in sides[0]:
+            for b in sides[1]:
+                mesh.net.ip(a, "route", "del", "blackhole", mesh.net.addr[b] + "/32")
+                mesh.net.ip(b, "route", "del", "blackhole", mesh.net.addr[a] + "/32")
+
+        # After the heal: exactly count, and longest_running keeps the originals (they
+        # started before their replacements).
+        def settled():
+            procs = instance_processes(mesh, marker)
+            kept = all(p in procs for p in originals)
+            return len(procs) == SCHED_COUNT and kept, procs
+        t_settled = wait_for("exactly %d instances with the cut side's originals kept" % SCHED_COUNT,
+                             SCHED_HEAL_BOUND_S, settled)
+        result.timings["heal to exactly %d, originals kept" % SCHED_COUNT] = t_settled - t_heal
+        stable_until = time.monotonic() + SCHED_STABLE_S
+        while time.monotonic() < stable_until:
+            ok, procs = settled()
+            if not ok:
+                result.fail("after settling the instances changed again: %s" % procs)
+                break
+            time.sleep(POLL_S)
+
+        # Each surplus stop is an event with its reason.
+        rc, out, err = mesh.agents[runner].meshctl("events", "--kind", "workload.stopped", "--json")
+        reasons = []
+        try:
+            events = json.loads(out)
+        except ValueError:
+            events = []
+            for line in out.splitlines():
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    pass
+        for e in events if isinstance(events, list) else []:
+            r = (e.get("attributes") or {}).get("reason", "")
+            if "longest_running" in r:
+                reasons.append(r)
+        result.notes.append("surplus stops: %s" % reasons)
+        if len(reasons) < len(originals):
+            result.fail("%d workload.stopped events name longest_running, want at least %d (one per surplus): %s"
+                        % (len(reasons), len(originals), out.strip()[-2000:]))
+    except CheckFailed as e:
+        result.fail(str(e))
+    except RuntimeError as e:
+        result.fail("harness: %s" % e)
+    finally:
+        conclude(result, mesh, t_fault if t_fault is not None else t_test)
+        kill_marked(marker)
+    return result
+
+
 # --------------------------------------------------------------------------- runner
 
 def fmt_s(v):
@@ -1066,7 +1223,7 @@ def print_table(results):
 
 
 def main():
-    tests = [f.name for f in SINGLE_HOST_FAULTS] + ["partition-2-3"]
+    tests = [f.name for f in SINGLE_HOST_FAULTS] + ["partition-2-3", "sched-partition"]
     parser = argparse.ArgumentParser(description="meshd fault tests on network namespaces (issue 17).")
     parser.add_argument("--only", action="append", choices=tests, metavar="NAME",
                         help="run only this test (repeatable): " + ", ".join(tests))
@@ -1108,6 +1265,8 @@ def main():
                 r = test_single_host_fault(deaf_control_fault(), workdir)
             elif name == "partition-2-3":
                 r = test_partition(workdir)
+            elif name == "sched-partition":
+                r = test_scheduler_partition(workdir)
             else:
                 r = test_single_host_fault(next(f for f in SINGLE_HOST_FAULTS if f.name == name), workdir)
             results.append(r)
