@@ -40,13 +40,15 @@ let package = Package(
         .target(name: "Membership", dependencies: ["MeshCore", "MeshWire"]),
         // One SQLite connection with prepared statements and typed errors, shared by the stores.
         .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
-        // Signed events, the SQLite store, and scuttlebutt anti-entropy (a pure state machine).
-        .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire", "SQLiteStore"]),
+        // Signed events, the store protocol, and scuttlebutt anti-entropy (a pure state machine).
+        .target(name: "EventLog", dependencies: ["MeshCore", "MeshWire"]),
         // Workload placement: a pure, deterministic function of specs, nodes and placements.
         .target(name: "Scheduler", dependencies: ["MeshCore"]),
         // Raft with pre-vote and check-quorum (a pure state machine); the control state it
         // replicates holds the scheduler's workload specs and placements.
         .target(name: "Consensus", dependencies: ["MeshCore", "MeshWire", "EventLog", "Scheduler"]),
+        // The SQLite stores of the pure cores: the event log's and Raft's.
+        .target(name: "Storage", dependencies: ["MeshCore", "MeshWire", "SQLiteStore", "EventLog", "Consensus"]),
         // The HTTP API's JSON types and their Prometheus rendering, shared by meshd and meshctl
         // (Foundation only, so meshctl links no server code).
         .target(name: "MeshAPI"),
@@ -61,7 +63,7 @@ let package = Package(
         .target(name: "Stats", dependencies: ["MeshCore", "SQLiteStore"], exclude: ["README.md"]),
         // The runtime: configuration, identity, sockets, timers, and the HTTP routes.
         .target(name: "MeshAgent", dependencies: [
-            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "Scheduler", "MeshAPI", "Supervisor", "Stats",
+            "MeshCore", "MeshWire", "Membership", "EventLog", "Consensus", "Storage", "Scheduler", "MeshAPI", "Supervisor", "Stats",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -95,7 +97,7 @@ let package = Package(
                           path: "benchmarks/meshbench"),
         .executableTarget(name: "supbench", dependencies: ["Supervisor"], path: "benchmarks/supbench"),
         .executableTarget(name: "statsbench", dependencies: ["Stats"], path: "benchmarks/statsbench"),
-        .executableTarget(name: "eventbench", dependencies: ["EventLog"], path: "benchmarks/eventbench"),
+        .executableTarget(name: "eventbench", dependencies: ["EventLog", "Storage"], path: "benchmarks/eventbench"),
         .executableTarget(name: "schedbench", dependencies: ["Scheduler", "MeshCore"], path: "benchmarks/schedbench"),
 
         // The test suites' shared helpers (one polling loop for real-clock tests).
@@ -103,13 +105,13 @@ let package = Package(
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
-        .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Scheduler", "CSQLite", "SQLiteStore"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Storage"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Storage", "Scheduler", "CSQLite", "SQLiteStore"]),
         .testTarget(name: "SupervisorTests", dependencies: ["TestSupport", "Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats", "MeshCore"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "MeshCore"]),
         .testTarget(name: "MeshSimulationTests", dependencies: ["MeshSimulation", "Consensus", "Scheduler"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["TestSupport", "MeshAgent", "MeshAPI", "Supervisor", "Consensus", "Scheduler"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["TestSupport", "MeshAgent", "Storage", "MeshAPI", "Supervisor", "Consensus", "Scheduler"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshClient"]),
         // Starts real meshd processes; scripts/test.sh builds them first.
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "MeshAPI", "MeshClient", "MeshWire"]),

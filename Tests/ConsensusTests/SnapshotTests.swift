@@ -4,6 +4,7 @@ import Foundation
 import MeshCore
 import MeshWire
 import Testing
+@testable import Storage
 
 /// Log compaction and InstallSnapshot (Raft §7), message by message, and their storage.
 struct SnapshotTests {

@@ -4,6 +4,7 @@ import CSQLite
 import Foundation
 import MeshCore
 import Testing
+@testable import Storage
 
 struct StorageTests {
     func path() -> String { NSTemporaryDirectory() + "meshd-raft-\(UUID().uuidString).db" }
@@ -103,7 +104,7 @@ struct StorageTests {
 
     @Test func lengtheningIsBestEffortAndNeverShortens() throws {
         struct Failure: SQLiteFailure { static func storage(_ message: String) -> Failure { Failure() } }
-        typealias DB = SQLiteDatabase<Failure>
+        typealias DB = SQLiteStore.SQLiteDatabase<Failure>
         #expect(!DB.lengthen(path() + "-missing", to: 4096))       // no file: nothing created
         #expect(!DB.lengthen("/proc/version", to: 1 << 20))        // unwritable: refused, no throw
         let p = path()

@@ -2,6 +2,7 @@ import Foundation
 import MeshCore
 @testable import EventLog
 import Testing
+@testable import Storage
 
 /// `SQLiteEventStore.batch` (many appends, one transaction), `unsynced`, and the agent's
 /// marks kept with the events.

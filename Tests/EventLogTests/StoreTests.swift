@@ -3,6 +3,7 @@ import MeshCore
 @testable import EventLog
 import MeshWire
 import Testing
+@testable import Storage
 
 func tempDB() -> String { NSTemporaryDirectory() + "meshd-events-\(UUID().uuidString).db" }
 

@@ -6,6 +6,7 @@ import MeshCore
 import MeshWire
 import Synchronization
 import Testing
+@testable import Storage
 
 /// A save that would only move the commit index leaves it out until the stored one is
 /// `RaftShell.defaultCommitStoreInterval` old; a tick then writes it, and so does `stop`,

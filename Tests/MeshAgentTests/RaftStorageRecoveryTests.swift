@@ -5,6 +5,7 @@ import Logging
 import MeshCore
 import MeshWire
 import Testing
+@testable import Storage
 
 /// A damaged `raft.db` at start: the agent keeps the file aside, starts empty and
 /// abstaining, and refills; it neither stops nor votes with bad state.

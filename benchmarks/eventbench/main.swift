@@ -7,6 +7,7 @@
 import EventLog
 import Foundation
 import MeshCore
+import Storage
 
 /// Prints a line at once (unbuffered, also into a file).
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

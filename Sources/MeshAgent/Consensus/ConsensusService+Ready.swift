@@ -6,6 +6,7 @@ import Synchronization
 import Logging
 import MeshCore
 import MeshWire
+import Storage
 
 /// Executing the core's output (`RaftReady`): what is saved, sent and applied, in which order.
 extension ConsensusService {

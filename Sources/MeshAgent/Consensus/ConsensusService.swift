@@ -6,6 +6,7 @@ import Synchronization
 import Logging
 import MeshCore
 import MeshWire
+import Storage
 
 /// Why a replicated command did not complete.
 public enum ConsensusError: Error, Equatable, Sendable, CustomStringConvertible {

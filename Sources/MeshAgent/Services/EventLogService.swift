@@ -4,6 +4,7 @@ import EventLog
 import Logging
 import MeshCore
 import MeshWire
+import Storage
 
 /// The event log's shell: owns the SQLite store and the replication state machine, runs
 /// its timers, and hands its messages to the mesh transport. One actor, so the core needs

@@ -1,3 +1,4 @@
+import EventLog
 import FoundationEssentials
 import MeshCore
 import SQLiteStore

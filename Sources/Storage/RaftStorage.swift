@@ -1,4 +1,6 @@
+import Consensus
 import EventLog
+import SQLiteStore
 import MeshCore
 import MeshWire
 

@@ -1,7 +1,8 @@
+import EventLog
 import SQLiteStore
 
-/// The event log's stores (this module's and Consensus's) speak `EventError`; a SQLite
-/// failure is `EventError.storage`.
+/// The event log's and Raft's stores speak `EventError`; a SQLite failure is
+/// `EventError.storage`.
 extension EventError: SQLiteFailure {}
 
 /// The SQLite connection as the event log and Raft stores use it.
