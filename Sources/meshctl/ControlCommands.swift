@@ -36,10 +36,11 @@ struct Events: AsyncParsableCommand {
         let q = query(since: since)
         guard follow else {
             try await global.show([EventInfo].self, { c throws(ClientError) in try await c.get("/v1/events", query: q) },
-                                  human: { Self.table($0) })
+                                  view: Views.events)
             return
         }
-        // Follow: poll with a moving window and print each event once.
+        // Follow: poll with a moving window and print each event once, until Ctrl-C.
+        Terminal.endFollowCleanlyOnInterrupt()
         var seen = Set<String>()
         var window = since ?? "10s"
         while true {
@@ -49,29 +50,12 @@ struct Events: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             for e in events where seen.insert("\(e.origin)/\(e.seq)").inserted {
-                if global.json {
-                    FileHandle.standardOutput.write((try? JSONEncoder().encode(e)) ?? Data())
-                    FileHandle.standardOutput.write(Data("\n".utf8))
-                } else {
-                    FileHandle.standardOutput.write(Data(Self.line(e).utf8))
-                }
+                FileHandle.standardOutput.write(global.json ? Terminal.jsonLine(e) : Data(Views.eventLine(e, style: Terminal.style).utf8))
             }
             if seen.count > 100_000 { seen.removeAll() }
             window = "60s"
             try await Task.sleep(for: Self.followPollInterval)
         }
-    }
-
-    static func table(_ events: [EventInfo]) -> String {
-        var t = TextTable(["time", "node", "kind", "attributes"])
-        for e in events { t.add([e.time, e.node, e.kind, attributes(e)]) }
-        return t.rendered
-    }
-
-    static func line(_ e: EventInfo) -> String { "\(e.time)  \(e.node)  \(e.kind)  \(attributes(e))\n" }
-
-    static func attributes(_ e: EventInfo) -> String {
-        e.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }
 
@@ -79,6 +63,10 @@ struct Events: AsyncParsableCommand {
 struct EventCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "event", abstract: "Append a user event to the replicated log.",
+        discussion: """
+        Example:
+          meshctl event send user.deploy version=1.4
+        """,
         subcommands: [Send.self])
 
     struct Send: AsyncParsableCommand {
@@ -158,11 +146,7 @@ struct Var: AsyncParsableCommand {
             var query = [("prefix", prefix)]
             if stale { query.append(("stale", "1")) }
             try await global.show(VarsResponse.self, { c throws(ClientError) in try await c.get("/v1/vars", query: query) },
-                                  human: { r in
-                                      var t = TextTable(["key", "value", "index"])
-                                      for v in r.vars { t.add([v.key, v.value, "\(v.index)"]) }
-                                      return t.rendered + (r.stale ? "(stale read of this agent's replica at index \(r.appliedIndex), \(r.lagEntries ?? 0) behind, last applied \(String(format: "%.1f", r.appliedAgeSeconds ?? 0)) s ago)\n" : "")
-                                  })
+                                  view: Views.vars)
         }
     }
 
@@ -187,6 +171,10 @@ struct RaftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "raft",
         abstract: "Consensus maintenance.",
+        discussion: """
+        Example:
+          meshctl raft recover --force     # only after most voters are gone for good
+        """,
         subcommands: [Recover.self])
 
     struct Recover: AsyncParsableCommand {

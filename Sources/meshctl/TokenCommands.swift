@@ -28,7 +28,12 @@ struct TokenCommand: AsyncParsableCommand {
 
     struct Bootstrap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make the first admin token of a mesh that has none, and print its secret once.")
+            abstract: "Make the first admin token of a mesh that has none, and print its secret once.",
+            discussion: """
+            Refused once the mesh has a token. Keep the secret: the mesh stores only its hash.
+            Example:
+              export MESH_TOKEN=$(meshctl --json token bootstrap | jq -r .secret)
+            """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "The token's name.") var name: String = "bootstrap"
         func run() async throws {
@@ -52,14 +57,11 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the tokens (names and roles; never secrets).")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the tokens (names and roles; never secrets).",
+                                                        discussion: "Example:\n  meshctl token list")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
-            try await global.show([TokenInfo].self, { c throws(ClientError) in try await c.get("/v1/tokens") }, human: { tokens in
-                var t = TextTable(["name", "role", "index"])
-                for token in tokens { t.add([token.name, token.role, "\(token.index)"]) }
-                return t.rendered
-            })
+            try await global.show([TokenInfo].self, { c throws(ClientError) in try await c.get("/v1/tokens") }, view: Views.tokens)
         }
     }
 

@@ -132,19 +132,7 @@ struct Why: AsyncParsableCommand {
             query = [("instance", String(target[target.index(after: dot)...]))]
         }
         try await global.show(WhyInfo.self, { c throws(ClientError) in try await c.get(Workloads.path(name, "why"), query: query) },
-                              human: Self.render)
-    }
-
-    static func render(_ w: WhyInfo) -> String {
-        var out = ""
-        if let p = w.placement { out += "\(w.workload).\(p.instance) runs on \(p.node) as \(p.placement) (generation \(p.generation))\n" }
-        if let move = w.lastMove { out += "last moved: \(move)\n" }
-        for p in w.pending { out += "\(w.workload).\(p.instance) pending: \(p.reason)\n" }
-        var t = TextTable(["node", "verdict", "score", "instances"])
-        for c in w.candidates {
-            t.add([c.node, c.excluded.map { "excluded: \($0)" } ?? "candidate", c.score.map { String(format: "%.3f", $0) } ?? "-", "\(c.instances)"])
-        }
-        return out + t.rendered
+                              view: Views.why)
     }
 }
 
