@@ -11,22 +11,26 @@ struct DeployCommand: AsyncParsableCommand {
         commandName: "deploy",
         abstract: "Install and start meshd on hosts over SSH, then wait until each joins the mesh.",
         discussion: """
-        For each host, with the system's ssh and scp (your keys, ssh-agent and ~/.ssh/config
-        apply; no password prompt: BatchMode): probe it (architecture, user, systemd, a meshd
-        already running: then it is skipped), copy meshd and meshctl, write the configuration
-        and the cluster key (mode 0600), start the agent (as root where systemd runs: the
-        meshd user and configs/meshd.service; otherwise setsid nohup with a pid file in the
-        data directory), and poll this agent's members until the host's agent is alive.
-        Paths: root: /usr/local/bin, /etc/meshd, /var/lib/meshd; another user: ~/.local/bin,
-        ~/.config/meshd, ~/.local/share/meshd; --remote-dir DIR: all under DIR.
-        The new agents join --join (default: the address this agent advertises), bind the
-        same mesh port on 0.0.0.0 and advertise the address ssh reached them at.
-        Exit status: 0 when every host joined (or already ran meshd), 1 when any failed.
+        For each host, with the system's ssh and scp (your keys, ssh-agent and
+        ~/.ssh/config apply; BatchMode: no password prompt): probe it
+        (architecture, user, systemd; a meshd already running: skipped), copy
+        meshd and meshctl, write the configuration and the cluster key (mode
+        0600), start the agent (root where systemd runs: the meshd user and
+        configs/meshd.service; else setsid nohup with a pid file in the data
+        directory), then poll this agent's members until the host is alive.
+        Paths: root: /usr/local/bin, /etc/meshd, /var/lib/meshd; another user:
+        ~/.local/bin, ~/.config/meshd, ~/.local/share/meshd; --remote-dir DIR:
+        all under DIR. The new agents join --join (default: the address this
+        agent advertises), bind its port on 0.0.0.0 and advertise the address
+        ssh reached them at. Exit status: 0 when every host joined (or already
+        ran meshd), 1 when any failed.
         Examples:
-          meshctl deploy --ssh pi@192.168.1.12 pi@192.168.1.13 --cluster-key-file cluster.key
-          meshctl deploy --ssh root@pi-4 --cluster-key-file /etc/meshd/cluster.key \\
-              --meshd ./meshd-aarch64 --meshctl ./meshctl-aarch64 --tag rack=b --parallel 2
-          meshctl deploy --ssh pi@pi-5 --cluster-key-file k --ssh-option IdentityFile=~/.ssh/pi --json
+          meshctl deploy --ssh pi@192.168.1.12 pi@192.168.1.13 \\
+              --cluster-key-file cluster.key
+          meshctl deploy --ssh root@pi-4 --cluster-key-file mesh.key \\
+              --meshd ./meshd-aarch64 --meshctl ./meshctl-aarch64 --parallel 2
+          meshctl deploy --ssh pi@pi-5 --cluster-key-file mesh.key \\
+              --ssh-option IdentityFile=~/.ssh/pi --json
         """)
 
     @OptionGroup var global: GlobalOptions

@@ -11,10 +11,10 @@ struct MeshCtl: AsyncParsableCommand {
         commandName: "meshctl",
         abstract: "Control a meshd mesh from any of its agents.",
         discussion: """
-        Exit status: 0 on success, 1 when the agent refused or failed the command (the
-        reason is on stderr), 2 on bad usage; a follow mode (-f) ended by Ctrl-C, 130.
-        Tables fit the terminal's width (else $COLUMNS, else 80; --json has every field
-        whole) and are coloured only on a terminal, never with NO_COLOR set.
+        Exit status: 0 on success, 1 when the agent refused or failed the command
+        (the reason is on stderr), 2 on bad usage, 130 when Ctrl-C ends -f.
+        Tables fit the terminal's width (else $COLUMNS, else 80; --json has
+        every field whole), coloured only on a terminal, never with NO_COLOR.
         Shell completion: meshctl --generate-completion-script bash|zsh|fish.
         Examples:
           meshctl members
