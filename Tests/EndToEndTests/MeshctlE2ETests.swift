@@ -45,6 +45,24 @@ import Testing
         }
     }
 
+    @Test func completionScriptsNameEveryCommandAndBashsParses() async throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let r = try await meshctl(["--generate-completion-script", shell])
+            #expect(r.status == 0 && r.stderr.isEmpty, "\(shell): \(r.stderr)")
+            for command in ["members", "events", "deploy", "token"] { #expect(r.stdout.contains(command), "\(shell): \(command)") }
+            guard shell == "bash" else { continue }
+            let file = NSTemporaryDirectory() + "meshctl-completion-\(UUID().uuidString).bash"
+            try Data(r.stdout.utf8).write(to: URL(fileURLWithPath: file))
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: "/bin/bash")
+            check.arguments = ["-n", file]
+            try check.run()
+            check.waitUntilExit()
+            #expect(check.terminationStatus == 0, "bash -n on the bash completion script")
+        }
+    }
+
     @Test func everyPrintingCommandAnswersOneJSONDocument() async throws {
         let cluster = try await MeshCluster(count: 1)
         defer { cluster.shutdown() }
