@@ -8,7 +8,8 @@ struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the replicated event log: membership changes, agent starts and stops, applied commands, user events.",
         discussion: """
-        Every agent holds the whole log and answers from its own copy, even when cut off.
+        Every agent holds the whole log and answers from its own copy, even when cut
+        off.
         Examples:
           meshctl events --since 1h --kind member.
           meshctl events -f --node pi-3
@@ -104,7 +105,7 @@ struct Var: AsyncParsableCommand {
         Examples:
           meshctl var set db.host 10.0.0.5
           meshctl var get db.host
-          meshctl var get --stale db.host      # this agent's replica, without asking the leader
+          meshctl var get --stale db.host  # this agent's replica, not the leader
           meshctl var ls db.
           meshctl var rm db.host
         """,
@@ -181,12 +182,12 @@ struct RaftCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-form the voter set from this agent after the quorum was lost for good.",
             discussion: """
-            When most voters are destroyed and will not come back, no leader can be elected and
-            every write fails with "no leader". Run this on ONE survivor, the one with the
-            highest commit index (`meshctl status`): it becomes the only voter in a new term,
-            keeps its log, and the other alive members refill from it and are promoted back to
-            voters. Whatever only the lost voters held is lost. The agent refuses while a quorum
-            of voters is reachable or a leader is heard.
+            When most voters are destroyed and will not come back, no leader can be
+            elected and every write fails with "no leader". Run this on ONE survivor, the
+            one with the highest commit index (`meshctl status`): it becomes the only
+            voter in a new term, keeps its log, and the other alive members refill from it
+            and are promoted back to voters. Whatever only the lost voters held is lost.
+            The agent refuses while a quorum of voters is reachable or a leader is heard.
             Example:
               meshctl --addr 10.0.0.7:7601 raft recover --force
             """)

@@ -127,9 +127,10 @@ struct Members: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ban a node for good: every agent refuses its frames (its key), as soon as its replica applies the ban.",
             discussion: """
-            For a lost or stolen machine. The ban names the node's key, so a new address does not
-            help it; rotate the cluster key afterwards (meshctl keys install/use/remove), which the
-            banned node no longer receives, so it cannot even read the mesh's traffic.
+            For a lost or stolen machine. The ban names the node's key, so a new address
+            does not help it; rotate the cluster key afterwards (meshctl keys
+            install/use/remove), which the banned node no longer receives, so it cannot
+            even read the mesh's traffic.
             Example:
               meshctl members ban pi-7
             """)
@@ -205,12 +206,14 @@ struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rotate the cluster key on every live member: list, install, use, remove.",
         discussion: """
-        A rotation without downtime: install the new key everywhere, use it everywhere,
-        then remove the old one. Each command reports every member's answer and exits 1
-        unless all of them took it. Removing the primary key is refused.
+        A rotation without downtime: install the new key everywhere, use it
+        everywhere, then remove the old one. Each command reports every member's
+        answer and exits 1 unless all of them took it. Removing the primary key is
+        refused.
         Example:
           NEW=$(meshctl keygen)
-          meshctl keys install "$NEW" && meshctl keys use "$NEW" && meshctl keys remove OLD
+          meshctl keys install "$NEW" && meshctl keys use "$NEW" && meshctl keys \\
+              remove OLD
         """,
         subcommands: [List.self, Install.self, Use.self, Remove.self])
 

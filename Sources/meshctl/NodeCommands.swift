@@ -8,8 +8,8 @@ struct Ps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List instances on every live member: workload, instance, node, state, pid, restarts, started, cpu, rss.",
         discussion: """
-        The agent asks every live member; a member that does not answer in time is listed as
-        unreachable. cpu is % of one core over the last stats interval.
+        The agent asks every live member; a member that does not answer in time is
+        listed as unreachable. cpu is % of one core over the last stats interval.
         Examples:
           meshctl ps
           meshctl ps web
@@ -122,7 +122,8 @@ struct Local: AsyncParsableCommand {
             discussion: """
             Examples:
               meshctl local run web -- python3 -m http.server 8000
-              meshctl local run job --instance 2 --restart never --grace 30 --workdir /srv/job -- ./run.sh
+              meshctl local run job --instance 2 --restart never --grace 30 --workdir \\
+                  /srv/job -- ./run.sh
             """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The workload's name.") var name: String

@@ -8,14 +8,15 @@ struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token", abstract: "API tokens: who may read, operate or administer the mesh.",
         discussion: """
-        An API on loopback serves local requests without a token unless the agent runs with
-        --api-require-token true; an API on any other address (with TLS) asks every request
-        for one. Roles: read (members, status, ps, logs, stats, events, vars), operate (adds
-        run/stop/scale, var set/rm, event send), admin (adds tokens, keys, join, leave, raft).
-        A secret is printed once, when it is made; the mesh keeps only its hash.
+        An API on loopback serves local requests without a token unless the agent runs
+        with --api-require-token true; an API on any other address (with TLS) asks
+        every request for one. Roles: read (members, status, ps, logs, stats, events,
+        vars), operate (adds run/stop/scale, var set/rm, event send), admin (adds
+        tokens, keys, join, leave, raft). A secret is printed once, when it is made;
+        the mesh keeps only its hash.
         Examples:
-          meshctl token bootstrap                      # the first admin token, on a mesh with none
-          export MESH_TOKEN=mtk_...                     # or --token
+          meshctl token bootstrap      # the first admin token, on a mesh with none
+          export MESH_TOKEN=mtk_...    # or --token
           meshctl token create --role read --name grafana
           meshctl token list
           meshctl token revoke grafana
@@ -30,7 +31,8 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make the first admin token of a mesh that has none, and print its secret once.",
             discussion: """
-            Refused once the mesh has a token. Keep the secret: the mesh stores only its hash.
+            Refused once the mesh has a token. Keep the secret: the mesh stores only its
+            hash.
             Example:
               export MESH_TOKEN=$(meshctl --json token bootstrap | jq -r .secret)
             """)
