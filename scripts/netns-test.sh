@@ -3,8 +3,9 @@
 # network namespaces on a bridge, faults made with routes, nftables, links and addresses.
 # They need root, working network namespaces (with veth and bridge links) and nft. When
 # any of these is missing this prints "SKIPPED: network-namespace tests: <reason>" and
-# exits 0; otherwise it exits with faults.py's status. Arguments go to faults.py
-# (--only NAME, --keep-logs, --list). Binaries: MESHD_BIN_DIR, default .build/debug.
+# exits 0; otherwise it exits with faults.py's status (1 also when the deploy test,
+# scripts/netns/deploy.py, failed; it runs first, without arguments only). Arguments go
+# to faults.py (--only NAME, --keep-logs, --list). Binaries: MESHD_BIN_DIR, default .build/debug.
 set -u
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -43,4 +44,13 @@ fi
 ip netns del "$probe" >/dev/null 2>&1
 [ -z "$reason" ] || skip "$reason"
 
-exec python3 "$here/netns/faults.py" "$@"
+# meshctl deploy --ssh against a real sshd in a namespace of its own (about 15 s); only in
+# a full run: arguments select fault tests.
+deploy_status=0
+if [ "$#" -eq 0 ]; then
+    python3 "$here/netns/deploy.py" || deploy_status=1
+fi
+python3 "$here/netns/faults.py" "$@"
+faults_status=$?
+[ "$deploy_status" -eq 0 ] || { echo "netns-test: the deploy test failed"; exit 1; }
+exit "$faults_status"

@@ -3,23 +3,24 @@ import MeshAPI
 /// How meshctl shows instances and node statistics.
 extension Views {
     /// `meshctl ps`: the docs/INTERFACES.md columns; an unreachable node is one row saying so.
-    public static func instances(_ rows: [InstanceRow]) -> String {
-        var t = TextTable(["workload", "instance", "node", "state", "pid", "restarts", "started", "cpu", "rss"])
+    public static func instances(_ rows: [InstanceRow], style: OutputStyle = .plain) -> String {
+        var t = TextTable(["instance", "node", "state", "pid", "restarts", "started", "cpu", "rss"], flexible: [2])
+        t.colours = [2: { TerminalColour.of(state: String($0.prefix { $0 != " " })) }]
         for r in rows {
             let state = switch r.state {
             case "unreachable": "unreachable (\(r.detail ?? "no answer"))"
             case "pending", "placed": "\(r.state) (\(r.detail ?? ""))"
             default: r.state
             }
-            t.add([r.workload.isEmpty ? "-" : r.workload, r.instance.isEmpty ? "-" : r.instance, r.node.isEmpty ? "-" : r.node, state,
+            t.add([r.workload.isEmpty ? "-" : r.id, r.node.isEmpty ? "-" : r.node, state,
                    r.pid.map { "\($0)" } ?? "-", "\(r.restarts)", r.started.map(shortTime) ?? "-",
                    r.cpu.map { String(format1($0)) + "%" } ?? "-", r.rss.map(bytes) ?? "-"])
         }
-        return t.rendered
+        return t.render(style)
     }
 
     /// `meshctl stats`: the latest sample, then the recent history.
-    public static func stats(_ s: NodeStatsInfo) -> String {
+    public static func stats(_ s: NodeStatsInfo, style: OutputStyle = .plain) -> String {
         var kv = KeyValueList()
         kv.add("node", s.node)
         kv.add("sampled", s.time ?? "not yet")
@@ -34,7 +35,7 @@ extension Views {
         kv.add("network", "rx \(s.receiveBytesPerSecond.map { bytes(UInt64($0)) + "/s" } ?? "-"), tx \(s.transmitBytesPerSecond.map { bytes(UInt64($0)) + "/s" } ?? "-")")
         kv.add("uptime", s.uptimeSeconds.map(seconds) ?? "-")
         kv.add("temperature", s.temperatureCelsius.map { "\(format1($0)) °C" } ?? "-")
-        var out = kv.rendered
+        var out = kv.render(style)
         if !s.history.isEmpty {
             var t = TextTable(["time", "res", "cpu", "load1", "mem avail", "rx/s", "tx/s"])
             for p in s.history.suffix(historyRows) {
@@ -43,7 +44,7 @@ extension Views {
                        p.receiveBytesPerSecond.map { bytes(UInt64($0)) } ?? "-",
                        p.transmitBytesPerSecond.map { bytes(UInt64($0)) } ?? "-"])
             }
-            out += "\nhistory (last \(min(historyRows, s.history.count)) of \(s.history.count) points)\n" + t.rendered
+            out += "\nhistory (last \(min(historyRows, s.history.count)) of \(s.history.count) points)\n" + t.render(style)
         }
         return out
     }

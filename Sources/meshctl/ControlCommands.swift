@@ -8,7 +8,8 @@ struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the replicated event log: membership changes, agent starts and stops, applied commands, user events.",
         discussion: """
-        Every agent holds the whole log and answers from its own copy, even when cut off.
+        Every agent holds the whole log and answers from its own copy, even when cut
+        off.
         Examples:
           meshctl events --since 1h --kind member.
           meshctl events -f --node pi-3
@@ -36,10 +37,11 @@ struct Events: AsyncParsableCommand {
         let q = query(since: since)
         guard follow else {
             try await global.show([EventInfo].self, { c throws(ClientError) in try await c.get("/v1/events", query: q) },
-                                  human: { Self.table($0) })
+                                  view: Views.events)
             return
         }
-        // Follow: poll with a moving window and print each event once.
+        // Follow: poll with a moving window and print each event once, until Ctrl-C.
+        Terminal.endFollowCleanlyOnInterrupt()
         var seen = Set<String>()
         var window = since ?? "10s"
         while true {
@@ -49,29 +51,12 @@ struct Events: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             for e in events where seen.insert("\(e.origin)/\(e.seq)").inserted {
-                if global.json {
-                    FileHandle.standardOutput.write((try? JSONEncoder().encode(e)) ?? Data())
-                    FileHandle.standardOutput.write(Data("\n".utf8))
-                } else {
-                    FileHandle.standardOutput.write(Data(Self.line(e).utf8))
-                }
+                FileHandle.standardOutput.write(global.json ? Terminal.jsonLine(e) : Data(Views.eventLine(e, style: Terminal.style).utf8))
             }
             if seen.count > 100_000 { seen.removeAll() }
             window = "60s"
             try await Task.sleep(for: Self.followPollInterval)
         }
-    }
-
-    static func table(_ events: [EventInfo]) -> String {
-        var t = TextTable(["time", "node", "kind", "attributes"])
-        for e in events { t.add([e.time, e.node, e.kind, attributes(e)]) }
-        return t.rendered
-    }
-
-    static func line(_ e: EventInfo) -> String { "\(e.time)  \(e.node)  \(e.kind)  \(attributes(e))\n" }
-
-    static func attributes(_ e: EventInfo) -> String {
-        e.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }
 
@@ -79,6 +64,10 @@ struct Events: AsyncParsableCommand {
 struct EventCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "event", abstract: "Append a user event to the replicated log.",
+        discussion: """
+        Example:
+          meshctl event send user.deploy version=1.4
+        """,
         subcommands: [Send.self])
 
     struct Send: AsyncParsableCommand {
@@ -116,7 +105,7 @@ struct Var: AsyncParsableCommand {
         Examples:
           meshctl var set db.host 10.0.0.5
           meshctl var get db.host
-          meshctl var get --stale db.host      # this agent's replica, without asking the leader
+          meshctl var get --stale db.host  # this agent's replica, not the leader
           meshctl var ls db.
           meshctl var rm db.host
         """,
@@ -158,11 +147,7 @@ struct Var: AsyncParsableCommand {
             var query = [("prefix", prefix)]
             if stale { query.append(("stale", "1")) }
             try await global.show(VarsResponse.self, { c throws(ClientError) in try await c.get("/v1/vars", query: query) },
-                                  human: { r in
-                                      var t = TextTable(["key", "value", "index"])
-                                      for v in r.vars { t.add([v.key, v.value, "\(v.index)"]) }
-                                      return t.rendered + (r.stale ? "(stale read of this agent's replica at index \(r.appliedIndex), \(r.lagEntries ?? 0) behind, last applied \(String(format: "%.1f", r.appliedAgeSeconds ?? 0)) s ago)\n" : "")
-                                  })
+                                  view: Views.vars)
         }
     }
 
@@ -187,18 +172,22 @@ struct RaftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "raft",
         abstract: "Consensus maintenance.",
+        discussion: """
+        Example:
+          meshctl raft recover --force     # only after most voters are gone for good
+        """,
         subcommands: [Recover.self])
 
     struct Recover: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-form the voter set from this agent after the quorum was lost for good.",
             discussion: """
-            When most voters are destroyed and will not come back, no leader can be elected and
-            every write fails with "no leader". Run this on ONE survivor, the one with the
-            highest commit index (`meshctl status`): it becomes the only voter in a new term,
-            keeps its log, and the other alive members refill from it and are promoted back to
-            voters. Whatever only the lost voters held is lost. The agent refuses while a quorum
-            of voters is reachable or a leader is heard.
+            When most voters are destroyed and will not come back, no leader can be
+            elected and every write fails with "no leader". Run this on ONE survivor, the
+            one with the highest commit index (`meshctl status`): it becomes the only
+            voter in a new term, keeps its log, and the other alive members refill from it
+            and are promoted back to voters. Whatever only the lost voters held is lost.
+            The agent refuses while a quorum of voters is reachable or a leader is heard.
             Example:
               meshctl --addr 10.0.0.7:7601 raft recover --force
             """)

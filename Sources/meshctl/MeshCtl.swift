@@ -11,16 +11,20 @@ struct MeshCtl: AsyncParsableCommand {
         commandName: "meshctl",
         abstract: "Control a meshd mesh from any of its agents.",
         discussion: """
-        Exit status: 0 on success, 1 when the agent refused or failed the command (the
-        reason is on stderr), 2 on bad usage.
+        Exit status: 0 on success, 1 when the agent refused or failed the command
+        (the reason is on stderr), 2 on bad usage, 130 when Ctrl-C ends -f.
+        Tables fit the terminal's width (else $COLUMNS, else 80; --json has
+        every field whole), coloured only on a terminal, never with NO_COLOR.
+        Shell completion: meshctl --generate-completion-script bash|zsh|fish.
         Examples:
           meshctl members
           meshctl --addr 10.0.0.5:7601 --json status
+          meshctl --generate-completion-script bash > /etc/bash_completion.d/meshctl
         """,
         subcommands: [Members.self, Status.self, Join.self, Leave.self, Events.self, EventCommand.self, Var.self,
                       Keys.self, RTT.self, Keygen.self, Run.self, Ps.self, Scale.self, StopWorkload.self, RestartWorkload.self,
                       RemoveWorkload.self, Why.self, Logs.self, StatsCommand.self, Local.self, RaftCommand.self,
-                      TokenCommand.self]
+                      TokenCommand.self, DeployCommand.self]
     )
 
     @OptionGroup var global: GlobalOptions
@@ -66,6 +70,13 @@ struct GlobalOptions: ParsableArguments {
     /// Runs one request and prints its answer: raw JSON with `--json`, else `human`.
     func show<T: Decodable>(_ type: T.Type, _ request: (APIClient) async throws(ClientError) -> Data,
                             human: (T) -> String, succeeded: (T) -> Bool = { _ in true }) async throws {
+        try await show(type, request, view: { value, _ in human(value) }, succeeded: succeeded)
+    }
+
+    /// Runs one request and prints its answer: raw JSON with `--json`, else `view` in this
+    /// terminal's style (its width, colour only on a terminal without `NO_COLOR`).
+    func show<T: Decodable>(_ type: T.Type, _ request: (APIClient) async throws(ClientError) -> Data,
+                            view: (T, OutputStyle) -> String, succeeded: (T) -> Bool = { _ in true }) async throws {
         let data: Data
         let value: T
         do {
@@ -78,7 +89,7 @@ struct GlobalOptions: ParsableArguments {
         if json {
             FileHandle.standardOutput.write(data.last == UInt8(ascii: "\n") ? data : data + Data("\n".utf8))
         } else {
-            FileHandle.standardOutput.write(Data(human(value).utf8))
+            FileHandle.standardOutput.write(Data(view(value, Terminal.style).utf8))
         }
         guard succeeded(value) else { throw ExitCode(1) }
     }
@@ -87,6 +98,11 @@ struct GlobalOptions: ParsableArguments {
 struct Members: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List every member (the default), or ban one.",
+        discussion: """
+        Examples:
+          meshctl members
+          meshctl members ban pi-7
+        """,
         subcommands: [List.self, Ban.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
@@ -103,7 +119,7 @@ struct Members: AsyncParsableCommand {
 
         func run() async throws {
             try await global.show([MemberInfo].self, { c throws(ClientError) in try await c.get("/v1/members") },
-                                  human: Views.members)
+                                  view: Views.members)
         }
     }
 
@@ -111,9 +127,10 @@ struct Members: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ban a node for good: every agent refuses its frames (its key), as soon as its replica applies the ban.",
             discussion: """
-            For a lost or stolen machine. The ban names the node's key, so a new address does not
-            help it; rotate the cluster key afterwards (meshctl keys install/use/remove), which the
-            banned node no longer receives, so it cannot even read the mesh's traffic.
+            For a lost or stolen machine. The ban names the node's key, so a new address
+            does not help it; rotate the cluster key afterwards (meshctl keys
+            install/use/remove), which the banned node no longer receives, so it cannot
+            even read the mesh's traffic.
             Example:
               meshctl members ban pi-7
             """)
@@ -140,7 +157,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         try await global.show(StatusInfo.self, { c throws(ClientError) in try await c.get("/v1/status") },
-                              human: Views.status)
+                              view: Views.status)
     }
 }
 
@@ -189,12 +206,14 @@ struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rotate the cluster key on every live member: list, install, use, remove.",
         discussion: """
-        A rotation without downtime: install the new key everywhere, use it everywhere,
-        then remove the old one. Each command reports every member's answer and exits 1
-        unless all of them took it. Removing the primary key is refused.
+        A rotation without downtime: install the new key everywhere, use it
+        everywhere, then remove the old one. Each command reports every member's
+        answer and exits 1 unless all of them took it. Removing the primary key is
+        refused.
         Example:
           NEW=$(meshctl keygen)
-          meshctl keys install "$NEW" && meshctl keys use "$NEW" && meshctl keys remove OLD
+          meshctl keys install "$NEW" && meshctl keys use "$NEW" && meshctl keys \\
+              remove OLD
         """,
         subcommands: [List.self, Install.self, Use.self, Remove.self])
 
@@ -206,7 +225,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await global.show(KeyringInfo.self, { c throws(ClientError) in try await c.get("/v1/keys") },
-                                  human: Views.keyring, succeeded: { $0.members.allSatisfy { $0.result == "ok" } })
+                                  view: Views.keyring, succeeded: { $0.members.allSatisfy { $0.result == "ok" } })
         }
     }
 
@@ -240,7 +259,7 @@ struct Keys: AsyncParsableCommand {
     static func keyOperation(_ global: GlobalOptions, _ operation: String, _ key: String) async throws {
         let body = KeyRequest(key: key)
         try await global.show(KeyOperationResult.self, { c throws(ClientError) in try await c.post("/v1/keys/\(operation)", body: body) },
-                              human: Views.keyOperation, succeeded: \.allOK)
+                              view: Views.keyOperation, succeeded: \.allOK)
     }
 }
 
@@ -268,15 +287,18 @@ struct RTT: AsyncParsableCommand {
 
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a new random 32-byte cluster key (base64).",
+        abstract: "Print a new random 32-byte cluster key (base64); no agent needed.",
         discussion: """
+        With --json: {"key": "..."}.
         Example:
           meshctl keygen > cluster.key && chmod 600 cluster.key
           meshd --cluster-key-file cluster.key
         """
     )
+    @OptionGroup var global: GlobalOptions
 
     func run() {
-        print(ClusterKey.generate().base64)
+        let key = ClusterKey.generate().base64
+        FileHandle.standardOutput.write(global.json ? Terminal.jsonLine(["key": key]) : Data((key + "\n").utf8))
     }
 }

@@ -8,8 +8,8 @@ struct Ps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List instances on every live member: workload, instance, node, state, pid, restarts, started, cpu, rss.",
         discussion: """
-        The agent asks every live member; a member that does not answer in time is listed as
-        unreachable. cpu is % of one core over the last stats interval.
+        The agent asks every live member; a member that does not answer in time is
+        listed as unreachable. cpu is % of one core over the last stats interval.
         Examples:
           meshctl ps
           meshctl ps web
@@ -21,7 +21,7 @@ struct Ps: AsyncParsableCommand {
     func run() async throws {
         let q = name.map { [("name", $0)] } ?? []
         try await global.show([InstanceRow].self, { c throws(ClientError) in try await c.get("/v1/instances", query: q) },
-                              human: Views.instances)
+                              view: Views.instances)
     }
 }
 
@@ -61,6 +61,7 @@ struct Logs: AsyncParsableCommand {
             return
         }
         var query = base + [("format", "json")] + (tail.map { [("tail", "\($0)")] } ?? [])
+        if follow { Terminal.endFollowCleanlyOnInterrupt() }
         while true {
             let chunk: LogChunkInfo
             do { chunk = try APIClient.decode(LogChunkInfo.self, try await global.client.get(path, query: query)) } catch {
@@ -68,7 +69,7 @@ struct Logs: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             if global.json {
-                FileHandle.standardOutput.write(((try? JSONEncoder().encode(chunk)) ?? Data()) + Data("\n".utf8))
+                FileHandle.standardOutput.write(Terminal.jsonLine(chunk))
             } else {
                 if let message = chunk.gapMessage { FileHandle.standardError.write(Data("meshctl: \(message)\n".utf8)) }
                 FileHandle.standardOutput.write(Data(chunk.text.utf8))
@@ -99,7 +100,7 @@ struct StatsCommand: AsyncParsableCommand {
     func run() async throws {
         let path = node.map { "/v1/stats/" + ($0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? $0) } ?? "/v1/stats"
         let q = since.map { [("since", $0)] } ?? []
-        try await global.show(NodeStatsInfo.self, { c throws(ClientError) in try await c.get(path, query: q) }, human: Views.stats)
+        try await global.show(NodeStatsInfo.self, { c throws(ClientError) in try await c.get(path, query: q) }, view: Views.stats)
     }
 }
 
@@ -107,6 +108,12 @@ struct StatsCommand: AsyncParsableCommand {
 struct Local: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start and stop processes on the agent's own node (local control, no scheduling).",
+        discussion: """
+        Examples:
+          meshctl local run web -- python3 -m http.server 8000
+          meshctl local ps
+          meshctl local stop web.0
+        """,
         subcommands: [Run.self, Stop.self, List.self])
 
     struct Run: AsyncParsableCommand {
@@ -115,7 +122,8 @@ struct Local: AsyncParsableCommand {
             discussion: """
             Examples:
               meshctl local run web -- python3 -m http.server 8000
-              meshctl local run job --instance 2 --restart never --grace 30 --workdir /srv/job -- ./run.sh
+              meshctl local run job --instance 2 --restart never --grace 30 --workdir \\
+                  /srv/job -- ./run.sh
             """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The workload's name.") var name: String
@@ -161,11 +169,12 @@ struct Local: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ps", abstract: "List this agent's own instances.")
+        static let configuration = CommandConfiguration(commandName: "ps", abstract: "List this agent's own instances.",
+                                                        discussion: "Example:\n  meshctl --addr 127.0.0.1:7611 local ps")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
             try await global.show([InstanceRow].self, { c throws(ClientError) in try await c.get("/v1/local/instances") },
-                                  human: Views.instances)
+                                  view: Views.instances)
         }
     }
 }

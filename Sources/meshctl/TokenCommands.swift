@@ -8,14 +8,15 @@ struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token", abstract: "API tokens: who may read, operate or administer the mesh.",
         discussion: """
-        An API on loopback serves local requests without a token unless the agent runs with
-        --api-require-token true; an API on any other address (with TLS) asks every request
-        for one. Roles: read (members, status, ps, logs, stats, events, vars), operate (adds
-        run/stop/scale, var set/rm, event send), admin (adds tokens, keys, join, leave, raft).
-        A secret is printed once, when it is made; the mesh keeps only its hash.
+        An API on loopback serves local requests without a token unless the agent runs
+        with --api-require-token true; an API on any other address (with TLS) asks
+        every request for one. Roles: read (members, status, ps, logs, stats, events,
+        vars), operate (adds run/stop/scale, var set/rm, event send), admin (adds
+        tokens, keys, join, leave, raft). A secret is printed once, when it is made;
+        the mesh keeps only its hash.
         Examples:
-          meshctl token bootstrap                      # the first admin token, on a mesh with none
-          export MESH_TOKEN=mtk_...                     # or --token
+          meshctl token bootstrap      # the first admin token, on a mesh with none
+          export MESH_TOKEN=mtk_...    # or --token
           meshctl token create --role read --name grafana
           meshctl token list
           meshctl token revoke grafana
@@ -28,7 +29,13 @@ struct TokenCommand: AsyncParsableCommand {
 
     struct Bootstrap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make the first admin token of a mesh that has none, and print its secret once.")
+            abstract: "Make the first admin token of a mesh that has none, and print its secret once.",
+            discussion: """
+            Refused once the mesh has a token. Keep the secret: the mesh stores only its
+            hash.
+            Example:
+              export MESH_TOKEN=$(meshctl --json token bootstrap | jq -r .secret)
+            """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "The token's name.") var name: String = "bootstrap"
         func run() async throws {
@@ -52,14 +59,11 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the tokens (names and roles; never secrets).")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the tokens (names and roles; never secrets).",
+                                                        discussion: "Example:\n  meshctl token list")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
-            try await global.show([TokenInfo].self, { c throws(ClientError) in try await c.get("/v1/tokens") }, human: { tokens in
-                var t = TextTable(["name", "role", "index"])
-                for token in tokens { t.add([token.name, token.role, "\(token.index)"]) }
-                return t.rendered
-            })
+            try await global.show([TokenInfo].self, { c throws(ClientError) in try await c.get("/v1/tokens") }, view: Views.tokens)
         }
     }
 

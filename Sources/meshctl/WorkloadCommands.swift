@@ -8,16 +8,21 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run COUNT instances of a command somewhere on the mesh; the leader places them and keeps them placed.",
         discussion: """
-        Arguments may hold {{instance}} (the instance number), {{node}} (the node's name),
-        {{name}} (NAME.INSTANCE) and {{peers}} (the mesh hosts of the other instances,
-        comma-separated, in instance order). Answers once the workload is committed; `meshctl
-        ps NAME` shows where its instances run, `meshctl why NAME` why they run there.
+        Arguments may hold {{instance}} (the instance number), {{node}} (the node's
+        name), {{name}} (NAME.INSTANCE) and {{peers}} (the mesh hosts of the other
+        instances, comma-separated, in instance order). Answers once the workload is
+        committed; `meshctl ps NAME` shows where its instances run, `meshctl why NAME`
+        why they run there.
         Examples:
           meshctl run web --count 3 -- python3 -m http.server 8000
-          meshctl run cache --constraint arch=aarch64 --constraint 'zone in a,b' --mem 256 -- redis-server
-          meshctl run batch --binpack --restart never --reschedule-after 10 -- ./job.sh {{instance}}
-          meshctl run site --git https://example.org/site.git --ref main --stop-after-disconnect 60 -- ./serve.sh
-        With --git, the command runs in the instance's checkout (--dir: a directory inside it).
+          meshctl run cache --constraint arch=aarch64 --constraint 'zone in a,b' \\
+              --mem 256 -- redis-server
+          meshctl run batch --binpack --restart never --reschedule-after 10 -- \\
+              ./job.sh {{instance}}
+          meshctl run site --git https://example.org/site.git --ref main \\
+              --stop-after-disconnect 60 -- ./serve.sh
+        With --git, the command runs in the instance's checkout (--dir: a directory
+        inside it).
         """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The workload's name (1-64 letters, digits, _ or -).") var name: String
@@ -132,19 +137,7 @@ struct Why: AsyncParsableCommand {
             query = [("instance", String(target[target.index(after: dot)...]))]
         }
         try await global.show(WhyInfo.self, { c throws(ClientError) in try await c.get(Workloads.path(name, "why"), query: query) },
-                              human: Self.render)
-    }
-
-    static func render(_ w: WhyInfo) -> String {
-        var out = ""
-        if let p = w.placement { out += "\(w.workload).\(p.instance) runs on \(p.node) as \(p.placement) (generation \(p.generation))\n" }
-        if let move = w.lastMove { out += "last moved: \(move)\n" }
-        for p in w.pending { out += "\(w.workload).\(p.instance) pending: \(p.reason)\n" }
-        var t = TextTable(["node", "verdict", "score", "instances"])
-        for c in w.candidates {
-            t.add([c.node, c.excluded.map { "excluded: \($0)" } ?? "candidate", c.score.map { String(format: "%.3f", $0) } ?? "-", "\(c.instances)"])
-        }
-        return out + t.rendered
+                              view: Views.why)
     }
 }
 
