@@ -57,6 +57,8 @@ struct Exec: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let path = "/v1/exec/" + started.session
+        let cancel = Self.cancelOnInterrupt(client, path + "?node=" + (started.node.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? started.node))
+        defer { cancel.forEach { $0.cancel() } }
         var cursors = ("0", "0")
         while true {
             let chunk: ExecOutputInfo, data: Data
@@ -76,6 +78,23 @@ struct Exec: AsyncParsableCommand {
             cursors = (chunk.stdoutCursor, chunk.stderrCursor)
             if chunk.done { throw ExitCode(Self.exitStatus(chunk, timeoutSeconds: started.timeoutSeconds, json: global.json)) }
             if chunk.stdout.isEmpty && chunk.stderr.isEmpty { try await Task.sleep(for: Self.pollInterval) }
+        }
+    }
+
+    /// Ctrl-C (SIGINT) or SIGTERM ends the command on its node at once (`DELETE`), as ssh
+    /// does, rather than when the node notices nobody reads its output; meshctl then exits 130.
+    static func cancelOnInterrupt(_ client: APIClient, _ path: String) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                Task {
+                    _ = try? await client.delete(path)
+                    Foundation.exit(130)
+                }
+            }
+            source.resume()
+            return source
         }
     }
 

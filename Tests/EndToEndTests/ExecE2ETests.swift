@@ -50,6 +50,24 @@ extension ClusterE2ETests {
             let metrics = try await cluster.metrics(1)
             #expect(MeshCluster.sample(metrics, "meshd_exec_timeouts_total") == 1)
             #expect(MeshCluster.sample(metrics, "meshd_exec_started_total") == 3)
+            #expect(MeshCluster.sample(metrics, "meshd_exec_running") == 0)
+
+            // Ctrl-C on meshctl ends the command on its node at once (not after the 15 s a
+            // node waits for a reader that went away).
+            let interrupted = Process()
+            interrupted.executableURL = URL(fileURLWithPath: AgentProcess.binary("meshctl"))
+            interrupted.arguments = ["--addr", addr, "exec", "n1", "--", "sleep", "308"]
+            interrupted.standardOutput = FileHandle.nullDevice; interrupted.standardError = FileHandle.nullDevice
+            try interrupted.run()
+            try await cluster.eventually("sleep 308 running on n1") { !Self.processes(named: "sleep", argument: "308").isEmpty }
+            let interruptedAt = ContinuousClock.now
+            kill(interrupted.processIdentifier, SIGINT)
+            try await cluster.eventually("sleep 308 gone after Ctrl-C", timeout: .seconds(10)) {
+                Self.processes(named: "sleep", argument: "308").isEmpty
+            }
+            #expect(ContinuousClock.now - interruptedAt < .seconds(10))
+            interrupted.waitUntilExit()
+            #expect(interrupted.terminationStatus == 130)
 
             // Bad input: a clear 4xx in the API's error shape, counted.
             let c = cluster.client(0)

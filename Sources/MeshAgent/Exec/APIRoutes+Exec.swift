@@ -244,12 +244,9 @@ extension APIRoutes {
 /// with it that membership holds dead are listed `unreachable` without asking; members
 /// that left are not listed.
 enum ExecFanout {
-    struct Selection: Equatable {
+    struct Selection {
         var ask: [String]
         var unreachable: [(name: String, why: String)]
-        static func == (a: Selection, b: Selection) -> Bool {
-            a.ask == b.ask && a.unreachable.map(\.name) == b.unreachable.map(\.name) && a.unreachable.map(\.why) == b.unreachable.map(\.why)
-        }
     }
 
     static func select(_ members: [MemberInfo], tag: (key: String, value: String)?) -> Selection {
