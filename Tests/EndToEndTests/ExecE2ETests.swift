@@ -76,11 +76,12 @@ extension ClusterE2ETests {
                 try await c.post("/v1/exec", body: ExecRequest(target: "n1", command: ["true"], timeoutSeconds: 999_999)) } == 400)
             #expect(await Access.status { () throws(ClientError) in
                 try await c.post("/v1/exec", body: ExecRequest(target: "n1", command: ["echo", String(repeating: "x", count: 9000)])) } == 400)
+            #expect(await Access.status { () throws(ClientError) in try await c.post("/v1/exec", body: StdinRequest(text: "not an exec")) } == 400)
             #expect(await Access.status { () throws(ClientError) in try await c.post("/v1/exec", body: ExecRequest(target: "nosuch", command: ["true"])) } == 404)
             #expect(await Access.status { () throws(ClientError) in try await c.get("/v1/exec/feed", query: [("node", "n1")]) } == 404)
             let missing = try await meshctl(["--addr", addr, "exec", "n1", "--", "no-such-program-here"])
             #expect(missing.status == 1 && missing.stderr.contains("not found"), "\(missing)")
-            #expect(MeshCluster.sample(try await cluster.metrics(0), #"meshd_exec_refused_total{reason="bad_request"}"#) == 3)
+            #expect(MeshCluster.sample(try await cluster.metrics(0), #"meshd_exec_refused_total{reason="bad_request"}"#) == 4)
             #expect(MeshCluster.sample(try await cluster.metrics(1), #"meshd_exec_refused_total{reason="command_not_found"}"#) == 1)
             let usage = try await meshctl(["--addr", addr, "exec", "n1"])
             #expect(usage.status == 2, "\(usage)")

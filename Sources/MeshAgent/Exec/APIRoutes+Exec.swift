@@ -26,8 +26,16 @@ extension APIRoutes {
             }
         }
 
+        /// The JSON body; one that does not decode is counted as a `bad_request` refusal too.
+        @Sendable func decodeCounted<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+            do { return try await decode(T.self, from: request) } catch let failure as APIFailure {
+                if case let .badRequest(why) = failure { counters.refused(.badRequest(why)) }
+                throw failure
+            }
+        }
+
         router.post("/v1/exec") { request, context in
-            let body = try await decode(ExecRequest.self, from: request)
+            let body = try await decodeCounted(ExecRequest.self, from: request)
             let timeout = try checked { () throws(ExecRefusal) in try ExecLimits.check(command: body.command, timeoutSeconds: body.timeoutSeconds) }
             let asker = try requesterAttributes(request, context: context)
             let (target, instance) = try await execTarget(body.target, runtime: runtime, node: node, counters: counters)
@@ -72,7 +80,7 @@ extension APIRoutes {
         }
 
         router.post("/v1/exec/fanout") { request, context in
-            let body = try await decode(ExecFanoutRequest.self, from: request)
+            let body = try await decodeCounted(ExecFanoutRequest.self, from: request)
             let (timeout, tag) = try checked { () throws(ExecRefusal) in
                 (try ExecLimits.check(command: body.command, timeoutSeconds: body.timeoutSeconds,
                                       defaultTimeoutSeconds: AgentLimits.defaultExecFanoutTimeoutSeconds),
@@ -117,7 +125,7 @@ extension APIRoutes {
         }
 
         router.post("/v1/attach/:id/stdin") { request, context in
-            let body = try await decode(StdinRequest.self, from: request)
+            let body = try await decodeCounted(StdinRequest.self, from: request)
             let bytes = Array(body.text.utf8)
             let limit = AgentLimits.maxStdinWriteBytes
             try checked { () throws(ExecRefusal) in
