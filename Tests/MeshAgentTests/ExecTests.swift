@@ -143,4 +143,30 @@ struct ExecTests {
         #expect(metrics.contains(#"meshd_exec_refused_total{reason="command_not_found"} 1"#))
         #expect(metrics.contains("meshd_exec_started_total 0"))
     }
+
+    @Test func aCommandPastTheLimitOfCommandsAtOnceIsRefused() async throws {
+        let dir = NSTemporaryDirectory() + "exec-tests-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let supervisor = try SupervisorService(dataDirectory: dir, recovery: .adopt, nodeName: "n0", logger: Logger(label: "test"))
+        let exec = ExecService(nodeName: "n0", supervisor: supervisor, record: { _, _ in })
+        let sleeper = ExecStart(command: ["sleep", "30"], instance: nil, timeoutSeconds: 60, requester: [:])
+        var sessions: [String] = []
+        for _ in 0 ..< AgentLimits.maxConcurrentExecs {
+            guard case let .execStarted(session) = await exec.start(sleeper) else { Issue.record("a start under the limit was refused"); break }
+            sessions.append(session)
+        }
+        // Whatever happens below, nothing is left running.
+        defer { Task { await exec.stopAll() } }
+        #expect(sessions.count == AgentLimits.maxConcurrentExecs && Set(sessions).count == sessions.count)
+        #expect(await exec.runningCount == AgentLimits.maxConcurrentExecs)
+        guard case let .execRefused(refusal) = await exec.start(sleeper) else { Issue.record("the ninth start ran"); return }
+        #expect(refusal == .tooMany(limit: AgentLimits.maxConcurrentExecs))
+        #expect(APIRoutes.failure(refusal).status == .tooManyRequests)
+        await exec.stopAll()
+        // Once stopping, nothing new starts.
+        guard case .execRefused = await exec.start(sleeper) else { Issue.record("a start after stopAll ran"); return }
+        let metrics = exec.counters.metricsText(running: 0)
+        #expect(metrics.contains("meshd_exec_started_total \(AgentLimits.maxConcurrentExecs)"), "\(metrics)")
+        #expect(metrics.contains(#"meshd_exec_refused_total{reason="too_many_execs"} 1"#))
+    }
 }
