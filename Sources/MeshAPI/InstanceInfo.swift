@@ -18,16 +18,19 @@ public struct InstanceStartRequest: Codable, Sendable, Equatable {
     public var graceSeconds: Double?
     /// Keep running when the agent stops, for the next agent to adopt (default false).
     public var surviveAgent: Bool?
+    /// Give it a stdin that `meshctl attach` writes to (default false: /dev/null).
+    public var stdin: Bool?
 
     public init(name: String, instance: String? = nil, command: String, args: [String]? = nil,
                 env: [String: String]? = nil, workdir: String? = nil, restart: String? = nil,
-                graceSeconds: Double? = nil, surviveAgent: Bool? = nil) {
+                graceSeconds: Double? = nil, surviveAgent: Bool? = nil, stdin: Bool? = nil) {
         self.name = name; self.instance = instance; self.command = command; self.args = args; self.env = env
         self.workdir = workdir; self.restart = restart; self.graceSeconds = graceSeconds; self.surviveAgent = surviveAgent
+        self.stdin = stdin
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, instance, command, args, env, workdir, restart
+        case name, instance, command, args, env, workdir, restart, stdin
         case graceSeconds = "grace_seconds", surviveAgent = "survive_agent"
     }
 }

@@ -20,7 +20,8 @@ extension AgentService {
                                                nodeName: config.name, logger: logger)
         let stats = try StatsService(dataDirectory: dataDir.path, sampleInterval: config.statsInterval,
                                      nodeName: config.name, logger: logger)
-        let node = NodeServices(supervisor: supervisor, stats: stats, name: config.name)
+        let exec = ExecService(nodeName: config.name, supervisor: supervisor, record: record)
+        let node = NodeServices(supervisor: supervisor, stats: stats, name: config.name, exec: exec)
         await runtime.setNodeQueryHandler { query, _ in await node.answer(query) }
         await supervisor.start(record: record)
         await stats.start(supervisor: supervisor.supervisor, runtime: runtime)

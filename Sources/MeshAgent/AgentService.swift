@@ -164,6 +164,7 @@ public struct AgentService: Service {
             // nothing starts them again meanwhile.
             await reconciler.stop()
             await services.scheduler.stop()
+            await node.exec.stopAll()
             await node.supervisor.shutdown()
             await node.stats.stop()
             await services.consensus.transferLeadershipForLeave()
@@ -214,6 +215,7 @@ public struct AgentService: Service {
                                                                      extraMetrics: {
             await node.stats.metricsText() + (await services.eventLog.metricsText()) + (await services.consensus.metricsText())
                 + (await services.scheduler.metricsText()) + (await reconciler.metricsText()) + refusals.metricsText
+                + node.exec.counters.metricsText(running: await node.exec.runningCount)
         }, access: access))
         APIRoutes.addControlRoutes(to: router, runtime: runtime, services: services)
         APIRoutes.addTokenRoutes(to: router, runtime: runtime, services: services)
@@ -222,6 +224,7 @@ public struct AgentService: Service {
             await WorkloadView.make(await services.consensus.state.workloads, runtime: runtime).addScheduledRows(to: rows)
         }
         APIRoutes.addWorkloadRoutes(to: router, runtime: runtime, services: services)
+        APIRoutes.addExecRoutes(to: router, runtime: runtime, node: node, record: record)
         let host = config.api.host
         let onAPIReady = self.onAPIReady
         var apiLogger = logger

@@ -57,11 +57,15 @@ public struct ProcessSpec: Sendable, Codable, Equatable {
     /// Keep running when the agent stops (for the next agent to adopt); false stops it with
     /// the agent (``Supervisor/shutdown()``).
     public var survivesAgent: Bool
+    /// Give the process a FIFO as its stdin (`logs/<instance>/stdin.fifo`) that
+    /// ``Supervisor/writeStdin(_:_:)`` writes to (`meshctl attach`); false gives it /dev/null.
+    /// The process holds the FIFO open itself, so its reads block rather than end.
+    public var openStdin: Bool
 
     public init(command: String, arguments: [String] = [], environment: [String: String] = [:],
                 workingDirectory: String? = nil, user: String? = nil,
                 restartPolicy: RestartPolicy = .onFailure, stopGracePeriod: Duration? = nil,
-                survivesAgent: Bool = false) {
+                survivesAgent: Bool = false, openStdin: Bool = false) {
         self.command = command
         self.arguments = arguments
         self.environment = environment
@@ -70,13 +74,14 @@ public struct ProcessSpec: Sendable, Codable, Equatable {
         self.restartPolicy = restartPolicy
         self.stopGracePeriod = stopGracePeriod
         self.survivesAgent = survivesAgent
+        self.openStdin = openStdin
     }
 
     private enum CodingKeys: String, CodingKey {
-        case command, arguments, environment, workingDirectory, user, restartPolicy, stopGracePeriod, survivesAgent
+        case command, arguments, environment, workingDirectory, user, restartPolicy, stopGracePeriod, survivesAgent, openStdin
     }
 
-    /// Decodes state files written before `survivesAgent` existed (it is then false).
+    /// Decodes state files written before `survivesAgent` or `openStdin` existed (they are then false).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         command = try c.decode(String.self, forKey: .command)
@@ -87,6 +92,7 @@ public struct ProcessSpec: Sendable, Codable, Equatable {
         restartPolicy = try c.decode(RestartPolicy.self, forKey: .restartPolicy)
         stopGracePeriod = try c.decodeIfPresent(Duration.self, forKey: .stopGracePeriod)
         survivesAgent = try c.decodeIfPresent(Bool.self, forKey: .survivesAgent) ?? false
+        openStdin = try c.decodeIfPresent(Bool.self, forKey: .openStdin) ?? false
     }
 
     /// `/bin/sh -c script`: what tests and quick experiments use.

@@ -14,7 +14,8 @@ import Darwin
 /// awaited by one suspended task, which costs a few hundred bytes, not a stack.
 enum Spawner {
     /// Returns the pid once the process runs; `onExit` is called once when it ends.
-    static func spawn(_ spec: ProcessSpec, stdoutFD: Int32, stderrFD: Int32,
+    /// `stdinFD` (closed here like the others) is the process's stdin; nil gives it none.
+    static func spawn(_ spec: ProcessSpec, stdinFD: Int32? = nil, stdoutFD: Int32, stderrFD: Int32,
                       onExit: @escaping @Sendable (ExitStatus) -> Void) async throws(SupervisorError) -> Int32 {
         let executable = try resolveExecutable(spec)
         var options = PlatformOptions()
@@ -29,6 +30,8 @@ enum Spawner {
             Dictionary(uniqueKeysWithValues: spec.environment.compactMap { key, value in
                 Environment.Key(rawValue: key).map { ($0, Optional(value)) }
             }))
+        // The process's stdin: the FIFO given, else /dev/null (as swift-subprocess's `.none`).
+        let inputFD = stdinFD ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
         let once = Once()
         let result: Result<Int32, SupervisorError> = await withCheckedContinuation { continuation in
             once.set(continuation)
@@ -39,7 +42,7 @@ enum Spawner {
                         environment: environment,
                         workingDirectory: spec.workingDirectory.map { .init($0) },
                         platformOptions: options,
-                        input: .none,
+                        input: .fileDescriptor(.init(rawValue: inputFD), closeAfterSpawningProcess: false),
                         output: .fileDescriptor(.init(rawValue: stdoutFD), closeAfterSpawningProcess: false),
                         error: .fileDescriptor(.init(rawValue: stderrFD), closeAfterSpawningProcess: false)
                     ) { execution in
@@ -58,6 +61,7 @@ enum Spawner {
         // Ours to close in both cases: the child has its own copies on 1 and 2.
         close(stdoutFD)
         close(stderrFD)
+        if inputFD >= 0 { close(inputFD) }
         return try result.get()
     }
 

@@ -217,6 +217,57 @@ public actor Supervisor {
         "\(logDirectory(of: id))/\(stream.rawValue).log"
     }
 
+    // MARK: - Stdin
+
+    /// The FIFO an instance started with `openStdin` reads as its stdin.
+    public nonisolated func stdinPath(of id: InstanceID) -> String { "\(logDirectory(of: id))/stdin.fifo" }
+
+    /// Makes (or reuses) the instance's stdin FIFO and opens it read-write for the child:
+    /// the child then never sees end-of-file, and a writer never gets SIGPIPE.
+    private func openStdinFIFO(_ id: InstanceID) throws(SupervisorError) -> Int32 {
+        let path = stdinPath(of: id)
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFIFO { unlink(path) }
+        if mkfifo(path, 0o600) != 0, errno != EEXIST {
+            throw .logDirectoryUnwritable(path: path, reason: "mkfifo: \(String(cString: strerror(errno)))")
+        }
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw .logDirectoryUnwritable(path: path, reason: "open: \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    /// Writes `bytes` (at most `settings.maxStdinWriteBytes`) to the stdin of a running
+    /// instance started with `openStdin`, without blocking: a FIFO the process does not
+    /// read fast enough refuses the write (`stdinUnavailable`) rather than stalling the agent.
+    /// Works for adopted instances too (the FIFO is found by its path).
+    public func writeStdin(_ id: InstanceID, _ bytes: [UInt8]) throws(SupervisorError) {
+        guard let instance = instances[id] else { throw .unknownInstance(id) }
+        guard instance.spec.openStdin else { throw .noStdin(id) }
+        switch instance.state {
+        case .running, .stopping: break
+        default: throw .stdinUnavailable(id, reason: "it is not running")
+        }
+        guard bytes.count <= settings.maxStdinWriteBytes else {
+            throw .stdinUnavailable(id, reason: "\(bytes.count) bytes at once; at most \(settings.maxStdinWriteBytes)")
+        }
+        let fd = open(stdinPath(of: id), O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw .stdinUnavailable(id, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let reason = errno == EAGAIN ? "its stdin is full (the process is not reading it)" : String(cString: strerror(errno))
+                throw .stdinUnavailable(id, reason: written > 0 ? "\(reason), after \(written) bytes" : reason)
+            }
+            written += n
+        }
+    }
+
+    /// The spec an instance runs with (its command, environment, working directory, user).
+    public func spec(of id: InstanceID) -> ProcessSpec? { instances[id]?.spec }
+
     // MARK: - Recovery
 
     /// Reads the state file a previous agent left and, for each instance it lists: adopts it
@@ -292,10 +343,11 @@ public actor Supervisor {
         instance.state = .starting
         instance.pendingExit = nil
         instance.pendingStop = nil
-        let out = try instance.stdout.openWriteEnd()
-        let err: Int32
-        do { err = try instance.stderr.openWriteEnd() } catch { close(out); throw error }
-        let pid = try await Spawner.spawn(instance.spec, stdoutFD: out, stderrFD: err) { [weak self] status in
+        let input = instance.spec.openStdin ? try openStdinFIFO(instance.id) : nil
+        let out: Int32, err: Int32
+        do { out = try instance.stdout.openWriteEnd() } catch { if let input { close(input) }; throw error }
+        do { err = try instance.stderr.openWriteEnd() } catch { close(out); if let input { close(input) }; throw error }
+        let pid = try await Spawner.spawn(instance.spec, stdinFD: input, stdoutFD: out, stderrFD: err) { [weak self] status in
             guard let self else { return }
             Task { await self.childExited(id, generation: generation, status: status) }
         }

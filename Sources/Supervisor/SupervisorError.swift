@@ -14,6 +14,10 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
     /// What had to happen before the start failed (the agent's step, e.g. fetching the
     /// workload's git source); the reason says what.
     case preparationFailed(String)
+    /// The instance was started without `openStdin`: it reads /dev/null.
+    case noStdin(InstanceID)
+    /// Its stdin cannot take the bytes now (not running, full, too many at once).
+    case stdinUnavailable(InstanceID, reason: String)
 
     public var description: String {
         switch self {
@@ -39,6 +43,10 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
             "the supervisor has let go of its processes (agent shutting down): start it on the next agent"
         case let .preparationFailed(reason):
             "not started: \(reason)"
+        case let .noStdin(id):
+            "instance \(id) was started without stdin: start it with `meshctl local run --stdin` to send it input"
+        case let .stdinUnavailable(id, reason):
+            "cannot write to the stdin of \(id): \(reason)"
         case let .stateFile(path, reason):
             "supervisor state file '\(path)': \(reason); check the data directory's permissions and free space"
         }

@@ -17,6 +17,9 @@ public struct SupervisorSettings: Sendable {
     public var logMaxFiles: Int = 5
     /// Bytes read from a process's pipe per read call (one shared buffer for all instances).
     public var logReadChunkBytes: Int = 64 << 10
+    /// The most bytes one write to an instance's stdin may carry (`meshctl attach` sends a
+    /// line at a time): PIPE_BUF, so a write is whole or refused, never interleaved.
+    public var maxStdinWriteBytes: Int = 4096
     /// Upper bound of bytes drained from a pipe synchronously when a process exits, so that
     /// its last lines are on disk before the exit event, without stalling on a writer that
     /// is still alive (a grandchild holding the pipe).

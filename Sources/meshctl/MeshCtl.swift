@@ -23,7 +23,7 @@ struct MeshCtl: AsyncParsableCommand {
         """,
         subcommands: [Members.self, Status.self, Join.self, Leave.self, Events.self, EventCommand.self, Var.self,
                       Keys.self, RTT.self, Keygen.self, Run.self, Ps.self, Scale.self, StopWorkload.self, RestartWorkload.self,
-                      RemoveWorkload.self, Why.self, Logs.self, StatsCommand.self, Local.self, RaftCommand.self,
+                      RemoveWorkload.self, Why.self, Logs.self, Exec.self, Attach.self, StatsCommand.self, Local.self, RaftCommand.self,
                       TokenCommand.self, DeployCommand.self]
     )
 

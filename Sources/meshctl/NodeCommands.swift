@@ -133,6 +133,7 @@ struct Local: AsyncParsableCommand {
         @Option(help: "Working directory (must exist).") var workdir: String?
         @Option(help: "KEY=VALUE added to the environment (repeatable).") var env: [String] = []
         @Flag(help: "Keep running when the agent stops (the next agent adopts it).") var surviveAgent = false
+        @Flag(help: "Give it a stdin that `meshctl attach` writes to (default: /dev/null).") var stdin = false
         @Argument(parsing: .postTerminator, help: "-- COMMAND ARGS...") var command: [String] = []
 
         func validate() throws {
@@ -148,7 +149,7 @@ struct Local: AsyncParsableCommand {
             }
             let body = InstanceStartRequest(name: name, instance: instance, command: command[0], args: Array(command.dropFirst()),
                                             env: environment.isEmpty ? nil : environment, workdir: workdir, restart: restart,
-                                            graceSeconds: grace, surviveAgent: surviveAgent ? true : nil)
+                                            graceSeconds: grace, surviveAgent: surviveAgent ? true : nil, stdin: stdin ? true : nil)
             try await global.show(InstanceRow.self, { c throws(ClientError) in try await c.post("/v1/local/instances", body: body) },
                                   human: { "started \($0.id) on \($0.node) (pid \($0.pid.map { "\($0)" } ?? "-"))\n" })
         }

@@ -363,6 +363,41 @@ class OpenAPIAgainstAgents(unittest.TestCase):
         self.assertEqual(first, "hi\n")
         c.call(b, "GET", "/v1/logs/{id}", params={"id": "hello.0"}, query={"stream": "bogus"}, expect=400)
         c.call(b, "GET", "/v1/logs/{id}", params={"id": "nosuch.0"}, expect=404)
+
+        # exec: a command on n1 asked of n0, its output read by cursor to the end.
+        _, started = c.call(a, "POST", "/v1/exec", body={"target": "n1", "command": ["sh", "-c", "echo out; exit 3"]}, expect=201)
+        self.assertEqual(started["node"], "n1")
+        state = {"stdout": "0", "stderr": "0", "text": "", "last": None}
+
+        def ended():
+            _, out = c.call(a, "GET", "/v1/exec/{session}", params={"session": started["session"]},
+                            query={"node": started["node"], "stdout": state["stdout"], "stderr": state["stderr"]}, expect=200)
+            state.update(stdout=out["stdout_cursor"], stderr=out["stderr_cursor"], text=state["text"] + out["stdout"], last=out)
+            return out["done"]
+        wait_for("the command's end", ended)
+        self.assertEqual((state["text"], state["last"]["status"], state["last"]["exit_code"]), ("out\n", "exited", 3))
+        c.call(a, "POST", "/v1/exec", raw_body=b'{"target": "n1", "command": []}', expect=400)
+        c.call(a, "POST", "/v1/exec", body={"target": "nosuch", "command": ["true"]}, expect=404)
+        c.call(a, "GET", "/v1/exec/{session}", params={"session": "0" * 32}, expect=404)
+        _, long_running = c.call(a, "POST", "/v1/exec", body={"target": "n0", "command": ["sleep", "300"]}, expect=201)
+        _, cancelled = c.call(a, "DELETE", "/v1/exec/{session}", params={"session": long_running["session"]},
+                              query={"node": "n0"}, expect=200)
+        self.assertIn(cancelled["status"], ("running", "cancelled"))
+        c.call(a, "DELETE", "/v1/exec/{session}", params={"session": "0" * 32}, expect=404)
+        _, rows = c.call(b, "POST", "/v1/exec/fanout", body={"command": ["echo", "hi"], "timeout_seconds": 5}, expect=200)
+        self.assertEqual([(r["node"], r["status"], r["stdout"]) for r in rows],
+                         [("n0", "exited", "hi\n"), ("n1", "exited", "hi\n"), ("n2", "exited", "hi\n")])
+        c.call(b, "POST", "/v1/exec/fanout", body={"command": ["true"], "tag": "nokey"}, expect=400)
+        # attach: where hello.0 runs; its stdin is /dev/null, an instance with --stdin takes input.
+        _, attached = c.call(b, "POST", "/v1/attach/{id}", params={"id": "hello.0"}, expect=200)
+        self.assertEqual(attached["node"], "n0")
+        c.call(b, "POST", "/v1/attach/{id}", params={"id": "nosuch.0"}, expect=404)
+        c.call(b, "POST", "/v1/attach/{id}/stdin", params={"id": "hello.0"}, body={"text": "x\n"}, expect=409)
+        c.call(a, "POST", "/v1/local/instances", body={"name": "reader", "command": "cat", "stdin": True, "grace_seconds": 1}, expect=201)
+        _, written = c.call(b, "POST", "/v1/attach/{id}/stdin", params={"id": "reader.0"}, body={"text": "x\n"}, expect=200)
+        self.assertEqual((written["node"], written["bytes"]), ("n0", 2))
+        c.call(a, "DELETE", "/v1/local/instances/{id}", params={"id": "reader.0"}, expect=200)
+
         _, stopped = c.call(a, "DELETE", "/v1/local/instances/{id}", params={"id": "hello.0"}, expect=200)
         self.assertEqual(stopped["instance"], "hello.0")
         c.call(a, "DELETE", "/v1/local/instances/{id}", params={"id": "nosuch.0"}, expect=404)

@@ -44,6 +44,11 @@ struct APIAccess: Sendable {
             || (path.hasPrefix("/v1/members/") && method != .get && method != .head) {
             return .admin
         }
+        // exec and attach run commands and read their output: never for a read token.
+        if path == "/v1/exec" || path.hasPrefix("/v1/exec/") || path.hasPrefix("/v1/attach/") {
+            return method == .get || method == .head || method == .post || method == .put || method == .delete || method == .patch
+                ? .operate : .admin
+        }
         switch method {
         case .get, .head: return .read
         case .post, .put, .delete, .patch: return .operate

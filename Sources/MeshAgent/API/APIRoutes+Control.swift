@@ -10,7 +10,7 @@ import MeshCore
 extension APIRoutes {
     /// Kinds only the agent itself writes; `POST /v1/events` refuses them so nobody can
     /// forge a membership or control record.
-    static let reservedEventPrefixes = ["agent.", "member.", "control.", "workload."]
+    static let reservedEventPrefixes = ["agent.", "member.", "control.", "workload.", "exec."]
     /// Most events one `GET /v1/events` returns.
     static let maxEventsPerQuery = 10_000
 

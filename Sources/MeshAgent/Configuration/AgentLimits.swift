@@ -79,4 +79,47 @@ public enum AgentLimits {
     public static let maxPeersFileBytes = 64 * 1024
     /// How often the live members are compared with the `peers` file (written on a change).
     public static let peersSnapshotInterval: Duration = .seconds(10)
+
+    // MARK: exec and attach (`meshctl exec`, `meshctl attach`)
+
+    /// The longest command line `exec` runs: the program and its arguments, in UTF-8 bytes
+    /// with one separator each (a body is 64 KiB at most anyway; this keeps events and
+    /// frames small).
+    public static let maxExecCommandBytes = 8 * 1024
+    /// Commands `exec` runs at once on one node (single and fan-out alike); one more is
+    /// refused with 429 `too_many_requests`, not queued.
+    public static let maxConcurrentExecs = 8
+    /// The timeout of `meshctl exec NODE` when none is given, and of a fan-out (`--all`, `--tag`).
+    public static let defaultExecTimeoutSeconds = 60
+    public static let defaultExecFanoutTimeoutSeconds = 10
+    /// The longest timeout either may ask for. At the timeout the command's process group
+    /// gets SIGKILL.
+    public static let maxExecTimeoutSeconds = 3600
+    /// Output bytes one command may produce per stream (stdout, stderr) that are kept and
+    /// streamed; what follows is read and dropped (the answer says `truncated`).
+    public static let maxExecOutputBytes = 8 * 1024 * 1024
+    /// Output bytes of one stream held on the node until its reader fetches them; while
+    /// that much waits the pipe is not read, so a command writing faster than its reader
+    /// takes is slowed, not cut. Also the most one answer carries per stream.
+    public static let maxExecChunkBytes = 256 * 1024
+    /// Output kept per node and stream in a fan-out's table (`--all`); the rest is dropped.
+    public static let maxExecFanoutOutputBytes = 64 * 1024
+    /// A running command whose output nobody asked for this long (its client or relaying
+    /// agent went away) is killed, as at its timeout, with status `cancelled`.
+    public static let execAbandonAfter: Duration = .seconds(15)
+    /// How long an ended command's last output and status wait for their reader.
+    public static let execResultRetention: Duration = .seconds(60)
+    /// How often the agent looks for abandoned and expired commands.
+    public static let execSweepInterval: Duration = .seconds(1)
+    /// How often a fan-out asks each node for its command's output.
+    public static let execPollInterval: Duration = .milliseconds(250)
+    /// How long after the timeout a fan-out still waits for a node's last answer before
+    /// listing it `timeout`.
+    public static let execFanoutGrace: Duration = .seconds(2)
+    /// Bytes of a command line kept in its `exec.started` event (the rest is cut; the
+    /// event's attributes are bounded).
+    public static let execEventCommandBytes = 300
+    /// The most bytes one `POST /v1/attach/:id/stdin` carries (the supervisor's
+    /// `maxStdinWriteBytes`, PIPE_BUF: a write is whole or refused).
+    public static let maxStdinWriteBytes = 4096
 }

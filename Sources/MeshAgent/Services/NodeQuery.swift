@@ -15,6 +15,14 @@ enum NodeQuery: Codable, Sendable, Equatable {
     case logs(LogRequest)
     /// The latest sample and history of the last `historySeconds`.
     case stats(historySeconds: Int)
+    /// Run a command (`meshctl exec`); answered once it runs.
+    case execStart(ExecStart)
+    /// A running command's output from the offsets given, and its status.
+    case execPoll(ExecPoll)
+    /// Kill a command's process group now.
+    case execCancel(session: String)
+    /// Write to an instance's stdin (`meshctl attach`).
+    case stdin(instance: String, data: Data)
 }
 
 /// What `NodeQuery.logs` asks: the last `tailLines` lines (no cursor), or what follows
@@ -43,6 +51,12 @@ enum NodeReply: Codable, Sendable, Equatable {
     case stats(NodeStatsInfo)
     /// The node understood the question and refused it (unknown instance, bad request).
     case refused(String)
+    /// The command runs; its output is asked for by this session id.
+    case execStarted(session: String)
+    case execOutput(ExecChunk)
+    /// An exec, attach or stdin request refused, with a reason the API maps to a status.
+    case execRefused(ExecRefusal)
+    case stdinWritten(bytes: Int)
 }
 
 /// Why asking a member failed.

@@ -11,6 +11,8 @@ struct NodeServices: Sendable {
     let supervisor: SupervisorService
     let stats: StatsService
     let name: String
+    /// Commands run for `meshctl exec`.
+    let exec: ExecService
 
     /// This node's instances with their latest cpu and rss.
     func localRows() async -> [InstanceRow] {
@@ -25,6 +27,12 @@ struct NodeServices: Sendable {
         case let .stats(seconds):
             let history = min(Duration.seconds(max(0, seconds)), AgentLimits.maxStatsHistory)
             return .stats(await stats.info(history: history))
+        case .execStart, .execPoll, .execCancel:
+            return await exec.answer(query)
+        case let .stdin(instance, data):
+            let reply = await supervisor.writeStdin(instance, [UInt8](data))
+            if case let .execRefused(refusal) = reply { exec.counters.refused(refusal) }
+            return reply
         }
     }
 }

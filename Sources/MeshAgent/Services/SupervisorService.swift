@@ -163,7 +163,7 @@ actor SupervisorService {
         let id = try! InstanceID("\(r.name).\(instance)")
         return (id, ProcessSpec(command: r.command, arguments: r.args ?? [], environment: r.env ?? [:],
                                 workingDirectory: r.workdir, restartPolicy: policy, stopGracePeriod: grace,
-                                survivesAgent: r.surviveAgent ?? false))
+                                survivesAgent: r.surviveAgent ?? false, openStdin: r.stdin ?? false))
     }
 
     // MARK: Listing
@@ -200,6 +200,28 @@ actor SupervisorService {
                            detail: detail, adopted: info.adopted,
                            command: ([info.spec.command] + info.spec.arguments).joined(separator: " "),
                            placement: info.spec.environment[SchedulingSettings.placementVariable])
+    }
+
+    /// Writes to the stdin of an instance started with `stdin` (`meshctl attach`).
+    func writeStdin(_ text: String, _ bytes: [UInt8]) async -> NodeReply {
+        guard let id = try? InstanceID(text), await supervisor.info(id) != nil else {
+            return .execRefused(.unknownInstance("no instance \(text) on \(nodeName)"))
+        }
+        do throws(SupervisorError) {
+            try await supervisor.writeStdin(id, bytes)
+            return .stdinWritten(bytes: bytes.count)
+        } catch {
+            switch error {
+            case .noStdin: return .execRefused(.noStdin(error.description))
+            default: return .execRefused(.stdinUnavailable(error.description))
+            }
+        }
+    }
+
+    /// The spec of an instance on this node (what `exec NAME.INSTANCE` runs in).
+    func spec(of text: String) async -> ProcessSpec? {
+        guard let id = try? InstanceID(text) else { return nil }
+        return await supervisor.spec(of: id)
     }
 
     // MARK: Logs
