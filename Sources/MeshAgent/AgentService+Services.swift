@@ -73,6 +73,7 @@ extension AgentService {
         await runtime.attach(services: services) { change in
             nudge.yield()
             scheduler.nudge()
+            guard AgentEvents.records(change.id, me: identity.nodeID, alive: await runtime.consensusView().alive) else { return }
             let (kind, attributes) = AgentEvents.memberChange(change)
             do { _ = try await eventLog.append(kind: kind, attributes: attributes) } catch {
                 log.warning("cannot record a membership change", metadata: ["error": "\(error)"])

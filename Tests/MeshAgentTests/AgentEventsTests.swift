@@ -7,6 +7,24 @@ import Scheduler
 import Testing
 
 struct AgentEventsTests {
+    @Test func oneObserverRecordsEachMembershipChange() {
+        let ids = (1 ... 5).map { NodeID(w0: UInt64($0) << 56, w1: 0, w2: 0, w3: 0) }
+        // Everyone alive sees the same view: exactly one of them records a change about each member.
+        for subject in ids {
+            let writers = ids.filter { AgentEvents.records(subject, me: $0, alive: ids) }
+            #expect(writers.count == 1, "\(subject): \(writers)")
+            #expect(writers.first != subject)
+        }
+        // The successor in id order, wrapping around; a dead subject is left out of its own count.
+        #expect(AgentEvents.records(ids[1], me: ids[2], alive: ids))
+        #expect(AgentEvents.records(ids[4], me: ids[0], alive: ids))
+        #expect(AgentEvents.records(ids[2], me: ids[3], alive: ids.filter { $0 != ids[2] }))
+        // The successor itself gone: the next one records (its own view no longer has it).
+        #expect(AgentEvents.records(ids[1], me: ids[3], alive: [ids[0], ids[3], ids[4]]))
+        // Alone, a node records what it sees.
+        #expect(AgentEvents.records(ids[1], me: ids[0], alive: []))
+    }
+
     @Test func rejectedFramesSummaryCountsOnlyWhatIsNewAndOnlyWhenNonZero() throws {
         #expect(AgentEvents.rejectedFrames(now: [:], previous: [:], intervalSeconds: 60) == nil)
         #expect(AgentEvents.rejectedFrames(now: ["replayed": 3], previous: ["replayed": 3], intervalSeconds: 60) == nil)

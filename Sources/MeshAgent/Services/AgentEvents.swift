@@ -22,6 +22,19 @@ enum AgentEvents {
         }
         return (kind, attributes)
     }
+
+    /// Whether this node records a change about `subject`: only when it is the subject's
+    /// successor, in id order around the ring, among the members it sees alive (the subject
+    /// left out, this node always in). Every observer sees every change, so recording each
+    /// everywhere wrote N events per change into the replicated log, N² for N agents
+    /// joining, which at 50 agents buried user events behind thousands of `member.*` ones.
+    /// Observers whose views differ for a moment may both record a change; none is left
+    /// without one as long as the views agree on who is alive.
+    static func records(_ subject: NodeID, me: NodeID, alive: [NodeID]) -> Bool {
+        let others = Set(alive + [me]).subtracting([subject]).sorted()
+        guard let first = others.first else { return true }
+        return (others.first { $0 > subject } ?? first) == me
+    }
 }
 
 extension AgentEvents {
