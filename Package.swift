@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
-        .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLiteStore", "CSQLite"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Scheduler", "CSQLite", "SQLiteStore"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats", "MeshCore"]),

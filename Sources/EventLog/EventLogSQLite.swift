@@ -1,8 +1,15 @@
 import SQLiteStore
 
 /// The event log's stores (this module's and Consensus's) speak `EventError`; a SQLite
-/// failure is `EventError.storage`.
-extension EventError: SQLiteFailure {}
+/// failure is `EventError.storage`, or `storageFull`/`storageIOError` when the disk caused it.
+extension EventError: SQLiteFailure {
+    public static func disk(_ fault: SQLiteDiskFault, _ message: String) -> EventError {
+        switch fault {
+        case .full: .storageFull(message)
+        case .ioError: .storageIOError(message)
+        }
+    }
+}
 
 /// The SQLite connection as the event log and Raft stores use it.
 public typealias SQLiteDatabase = SQLiteStore.SQLiteDatabase<EventError>
