@@ -67,6 +67,25 @@ struct StoreDiskFullTests {
         #expect(try store.marks()[key.nodeID]?.high == high.next)
     }
 
+    /// A batch of events from a peer on a full disk: refused as a whole, counted, and the
+    /// replicator's marks stay the store's (anti-entropy fetches them again later).
+    @Test func receivedEventsOnAFullDiskAreRefusedAndFetchedAgainLater() throws {
+        var author = Author()
+        let events = (0 ..< 60).map { _ in author.next("user.test", at: 1_700_000_000_000, Self.pad) }
+        let store = try SQLiteEventStore(path: tempDB())
+        var r = try Replicator(store: store, key: nil, settings: .lan, random: SeededRandom(seed: 2), now: .zero)
+        try Self.fill(store)
+        let effects = r.receive(.batch(events, more: false), from: author.key.nodeID, now: .zero, wallMilliseconds: 1_700_000_000_000)
+        #expect(effects.contains { if case .rejected(_, _, .storageFull) = $0 { true } else { false } }, "\(effects)")
+        let stored = try store.marks()[author.key.nodeID]
+        #expect(r.heldMarks[author.key.nodeID] == stored)
+        try Self.free(store)
+        let held = r.heldMarks[author.key.nodeID]?.high.value ?? 0
+        _ = r.receive(.batch(Array(events.dropFirst(Int(held))), more: false), from: author.key.nodeID, now: .zero,
+                      wallMilliseconds: 1_700_000_000_000)
+        #expect(r.heldMarks[author.key.nodeID] == OriginMarks(low: EventSeq(1), high: EventSeq(60)))
+    }
+
     /// SQLite's codes as the store's errors: no room (`SQLITE_FULL`, or an I/O error whose
     /// errno is `ENOSPC`/`EDQUOT`, as a full tmpfs gives under the WAL's shared memory),
     /// another I/O error, and anything else.
