@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "CSodium"]),
         .testTarget(name: "MembershipTests", dependencies: ["Membership"]),
-        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Storage"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Storage", "SQLiteStore", "CSQLite"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Storage", "Scheduler", "CSQLite", "SQLiteStore"]),
         .testTarget(name: "SupervisorTests", dependencies: ["TestSupport", "Supervisor"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats", "MeshCore"]),

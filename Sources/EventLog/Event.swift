@@ -141,6 +141,11 @@ public enum EventError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooLarge(String)
     case badSignature(origin: NodeID, seq: EventSeq)
     case storage(String)
+    /// The disk has no room for the write (SQLite's `SQLITE_FULL`, or `ENOSPC`): this
+    /// machine's condition, not the request's; the same write succeeds once space returns.
+    case storageFull(String)
+    /// The disk or file system failed a read, write or sync (`SQLITE_IOERR`).
+    case storageIOError(String)
     case notReady(String)
 
     public var description: String {
@@ -149,6 +154,9 @@ public enum EventError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .tooLarge(why): "event too large: \(why)"
         case let .badSignature(origin, seq): "event \(origin)/\(seq) has a bad signature (altered or forged): dropped"
         case let .storage(why): "event store: \(why)"
+        case let .storageFull(why):
+            "event store: the disk is full (\(why)); free space in the data directory: writes succeed again once there is room"
+        case let .storageIOError(why): "event store: I/O error (\(why)); check the disk and the kernel log"
         case let .notReady(why): "event log not ready: \(why)"
         }
     }

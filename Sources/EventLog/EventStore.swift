@@ -41,7 +41,8 @@ public protocol EventStore {
     /// Drops the oldest events of each origin beyond the retention bounds; returns how many.
     mutating func prune(olderThanMilliseconds: UInt64?, maxBytesPerOrigin: Int?) throws(EventError) -> Int
     /// Forgets every event of `origin`: used when this node fell behind the low-water mark
-    /// of every peer (what it lacks was pruned everywhere) and resumes from their low.
+    /// a peer's full digest stated (what it lacks was pruned there) and a batch from that
+    /// peer resumes it from that low.
     mutating func forget(origin: NodeID) throws(EventError)
 }
 

@@ -44,13 +44,19 @@ extension Replicator {
         send(.digest(digest(), isReply: isReply), to: peer)
     }
 
-    /// A full digest states exactly what `peer` holds: its knowledge is replaced.
+    /// A full digest states exactly what `peer` holds: its knowledge is replaced, its
+    /// low-water marks too.
     mutating func learnFullDigest(_ entries: [DigestEntry], of peer: NodeID, now: MeshTime) {
         track(peer, now: now)
         var known = [UInt64](repeating: 0, count: slotIDs.count)
-        for e in entries { if let s = slotOf[e.origin] { known[s] = e.marks.high.value } }
+        var lows: [NodeID: UInt64] = [:]
+        for e in entries {
+            if let s = slotOf[e.origin] { known[s] = e.marks.high.value }
+            if e.marks.low.value > 1 { lows[e.origin] = e.marks.low.value }
+        }
         tracked[peer]?.known = known
         tracked[peer]?.synced = true
+        tracked[peer]?.lows = lows
     }
 
     /// Sends `peer` what it lacks according to its full digest, within one batch's bytes.

@@ -260,7 +260,7 @@ public struct Replicator<Store: EventStore> {
             // event must not stop the spread of the origin's later ones (found by the
             // event-log simulator: under a steady flood, gaps cut push coverage down to
             // what anti-entropy delivers).
-            let r = accept(events, wallMilliseconds: wallMilliseconds, allowJump: false)
+            let r = accept(events, wallMilliseconds: wallMilliseconds)
             noteExchanged(events, slots: r.slots, with: peer)
             if !r.new.isEmpty { makeEager(peer, now: now) }
             // Origins this push brought only duplicates of: another path delivers them
@@ -314,7 +314,7 @@ public struct Replicator<Store: EventStore> {
             }
             if answerDelta(entries, to: peer, now: now, wallMilliseconds: wallMilliseconds), !isReply { sendDelta(to: peer, isReply: true, now: now) }
         case let .batch(events, more):
-            let r = accept(events, wallMilliseconds: wallMilliseconds, allowJump: true)
+            let r = accept(events, wallMilliseconds: wallMilliseconds, lowsOfSender: tracked[peer]?.lows ?? [:])
             if !r.new.isEmpty { repairedSinceLastRound = true }
             noteExchanged(events, slots: r.slots, with: peer)
             if more {
@@ -420,8 +420,16 @@ public struct Replicator<Store: EventStore> {
     /// stored or held (`new`, in message order: what a push relays), and the origins of the
     /// duplicates; also the slot of each received event's origin (-1 for an event refused
     /// before its origin had one) and of each new one, for the callers' per-slot tables.
+    ///
+    /// An origin starts at seq 1, or (a batch) at the sender's low-water mark as its last
+    /// full digest stated it (`lowsOfSender`, the lows above 1): what the sender pruned is
+    /// gone, and this node resumes from there, forgetting what it held of the origin if
+    /// that is older. Any other event past a gap is held, whatever carried it: a batch that
+    /// continues where the sender believes this node is (an earlier batch or push still on
+    /// its way, or lost, or refused by a full disk) is not a low-water mark, and taken for
+    /// one it left the events before it missing here for good (chaos seed 10, issue 21).
     @discardableResult
-    mutating func accept(_ events: [Event], wallMilliseconds: UInt64, allowJump: Bool)
+    mutating func accept(_ events: [Event], wallMilliseconds: UInt64, lowsOfSender: [NodeID: UInt64] = [:])
         -> (stored: [Event], new: [Event], duplicateOrigins: Set<NodeID>, slots: [Int], newSlots: [Int]) {
         var fresh: [Event] = []
         var new: [Event] = [], newSlots: [Int] = []
@@ -442,15 +450,25 @@ public struct Replicator<Store: EventStore> {
                     continue
                 }
             }
-            let expected: EventSeq? = high > 0 ? EventSeq(high + 1) : nil
-            // A push may only extend what we hold (or start an origin at 1); a batch may
-            // also start an origin, or jump, at the sender's low-water mark.
-            let continues = expected.map { e.seq == $0 } ?? (e.seq.value == 1)
-            if continues || (allowJump && e.seq > (expected ?? .zero)) {
+            // What we hold continues (or an origin starts at 1), or the sender's stated
+            // low-water mark lies past what we hold.
+            let continues = e.seq.value == high + 1
+            let jumps = e.seq.value > high + 1 && lowsOfSender[e.origin] == e.seq.value
+            if continues || jumps {
                 let s = known ?? slot(e.origin)
-                if high > 0, e.seq.value > high + 1 {
-                    // Every peer pruned past what we hold: restart this origin from their low.
-                    try? store.forget(origin: e.origin)
+                if high > 0, jumps {
+                    // The sender pruned past what we hold: restart this origin from its low.
+                    // The marks follow the store only once it forgot: a forget that failed
+                    // (a full disk) and marks reset anyway left the store holding what the
+                    // marks said was gone, every later event of the origin refused as out
+                    // of order, and the next one stored counted as a new low-water mark
+                    // that digests then advertised (chaos seed 10, issue 21).
+                    do { try store.forget(origin: e.origin) } catch {
+                        metrics.rejected += 1
+                        out.append(.rejected(origin: e.origin, seq: e.seq, error))
+                        slots.append(s)
+                        continue
+                    }
                     slotHigh[s] = 0
                     pending[s] = [:]
                 }
@@ -546,4 +564,8 @@ struct ReplicatorPeerKnowledge {
     /// True once a full digest came from the peer: until then its knowledge is unknown
     /// and deltas to and from it are replaced by a full exchange.
     var synced = false
+    /// The peer's low-water marks above 1, by origin, as its last full digest stated them:
+    /// where a batch from it may start an origin past a gap here (`Replicator.accept`).
+    /// Usually empty (retention prunes after 30 days or 64 MiB per origin).
+    var lows: [NodeID: UInt64] = [:]
 }

@@ -6,6 +6,25 @@ import Glibc
 public protocol SQLiteFailure: Error {
     /// A failure of SQLite itself (open, prepare, step), with SQLite's message.
     static func storage(_ message: String) -> Self
+    /// A failure the disk caused (`fault`), with SQLite's message: the machine's condition,
+    /// not the caller's, and one that may pass (space freed). A store that does not tell
+    /// it apart gets `storage` (the default).
+    static func disk(_ fault: SQLiteDiskFault, _ message: String) -> Self
+}
+
+extension SQLiteFailure {
+    public static func disk(_ fault: SQLiteDiskFault, _ message: String) -> Self { storage(message) }
+}
+
+/// What a failed SQLite call says about the disk under it.
+public enum SQLiteDiskFault: Sendable, Equatable {
+    /// No room for the write: `SQLITE_FULL` (the file system is full, or the database
+    /// reached its `max_page_count`), or an I/O error or failed open whose errno is
+    /// `ENOSPC` or `EDQUOT` (SQLite reports a full disk under a write-ahead log's shared
+    /// memory or a file it creates that way).
+    case full
+    /// Any other `SQLITE_IOERR`: the disk or file system failed a read, write or sync.
+    case ioError
 }
 
 /// A small owner of one SQLite connection: prepared statements, transactions and typed
@@ -41,8 +60,9 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
         let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
+            let systemErrno = db.map { sqlite3_system_errno($0) } ?? 0
             if let db { sqlite3_close(db) }
-            throw Failure.storage("cannot open \(path): \(message)")
+            throw SQLiteDatabase.failure(rc, systemErrno: systemErrno, "cannot open \(path): \(message)")
         }
         handle = db
         self.path = path
@@ -85,17 +105,19 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws(Failure) {
         var error: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        guard rc == SQLITE_OK else {
             let message = error.map { String(cString: $0) } ?? lastError
             sqlite3_free(error)
-            throw Failure.storage("\(message) (in: \(sql.prefix(80)))")
+            throw failure(rc, "\(message) (in: \(sql.prefix(80)))")
         }
     }
 
     public func prepare(_ sql: String) throws(Failure) -> SQLiteStatement<Failure> {
         var stmt: OpaquePointer?
-        guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil) == SQLITE_OK, let stmt else {
-            throw Failure.storage("\(lastError) (preparing: \(sql.prefix(80)))")
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else {
+            throw failure(rc, "\(lastError) (preparing: \(sql.prefix(80)))")
         }
         return SQLiteStatement(stmt, database: self)
     }
@@ -114,6 +136,24 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
     }
 
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+
+    /// The typed failure for SQLite's result code `rc` of a call on this connection.
+    func failure(_ rc: Int32, _ message: String) -> Failure {
+        Self.failure(rc, systemErrno: sqlite3_system_errno(handle), message)
+    }
+
+    /// A disk fault for `SQLITE_FULL` and `SQLITE_IOERR` (and a failed open for want of
+    /// space), `storage` for the rest. `systemErrno` is the errno of the connection's last
+    /// failed system call, read only for the codes that come from one.
+    static func failure(_ rc: Int32, systemErrno: Int32, _ message: String) -> Failure {
+        let noSpace = systemErrno == ENOSPC || systemErrno == EDQUOT
+        switch rc & 0xff {    // the primary code of an extended one (SQLITE_IOERR_WRITE...)
+        case SQLITE_FULL: return .disk(.full, message)
+        case SQLITE_IOERR: return .disk(noSpace ? .full : .ioError, message)
+        case SQLITE_CANTOPEN where noSpace: return .disk(.full, message)
+        default: return .storage(message)
+        }
+    }
 }
 
 /// A prepared statement; reset and re-bound for every use.
@@ -147,7 +187,7 @@ public final class SQLiteStatement<Failure: SQLiteFailure> {
         while true {
             let rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE { break }
-            guard rc == SQLITE_ROW else { throw Failure.storage(database.lastError) }
+            guard rc == SQLITE_ROW else { throw database.failure(rc, database.lastError) }
             try row?(self)
         }
         sqlite3_reset(stmt)

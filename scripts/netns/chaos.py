@@ -35,7 +35,7 @@ never). After the schedule the clients stop, the mesh settles, and the run check
   (f) with the disk full, event writes to that agent (accepted while SQLite still has room
       in its files) are refused within DISK_PROBE_MAX_WRITES with an error body naming the
       cause, the agent keeps running, and a write succeeds again within DISK_RECOVER_BOUND_S
-      of freeing the space (a 4xx for it is printed as a finding: 507 would be right);
+      of freeing the space; a 4xx for it fails (the client's fault: it is 507 `storage_full`);
   and no agent exits unless the schedule killed it, and the mesh settles after every fault.
 
 A failing run prints the seed, the schedule as it ran, the failures, the machine's stalls
@@ -615,10 +615,9 @@ def run_step(run, step):
                                % (h, accepted, len(refusals), refusals[0] if refusals else "-"))
         client_blamed = sorted({r.split()[0] for r in refusals if r[:1] == "4"})
         if client_blamed:
-            # Not failed (the cause is named), but a full disk is the server's condition:
-            # 507 Insufficient Storage would tell a client not to blame its request.
-            run.findings.add("a write on a full disk answers %s (the client's fault) rather than 507"
-                             % "/".join(client_blamed))
+            # A full disk is the server's condition: 507 Insufficient Storage (issue 21).
+            run.fail("disk-full on %s: a write on a full disk answers %s (the client's fault) rather than 507"
+                     % (h, "/".join(client_blamed)))
     while time.monotonic() < end:
         time.sleep(0.2)
     # The heal.

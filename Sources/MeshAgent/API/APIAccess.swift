@@ -32,6 +32,10 @@ struct APIAccess: Sendable {
         case badName = "bad_name"
         /// A body past `AgentLimits.maxRequestBodyBytes`: 413.
         case bodyTooLarge = "body_too_large"
+        /// A write the agent's full disk had no room for: 507.
+        case storageFull = "storage_full"
+        /// A write the agent's disk failed (an I/O error): 507.
+        case storageIOError = "storage_io_error"
     }
 
     /// The role a request needs; nil for the one route open to all (bootstrap).
@@ -89,7 +93,7 @@ final class APIRefusals: Sendable {
     var metricsText: String {
         var p = PrometheusText()
         let c = snapshot
-        p.family("meshd_api_refused_total", .counter, help: "API requests refused, by reason: no, unknown or too weak a token (before any handler), a name that cannot exist, a body too large.",
+        p.family("meshd_api_refused_total", .counter, help: "API requests refused, by reason: no, unknown or too weak a token (before any handler), a name that cannot exist, a body too large, a write the agent's disk could not take (full, or an I/O error).",
                  APIAccess.Refusal.allCases.map { (labels: [("reason", $0.rawValue)], value: Double(c[$0] ?? 0)) })
         return p.text
     }

@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import Hummingbird
 import MeshAPI
@@ -15,6 +16,11 @@ enum APIFailure: Error, Sendable {
     case unknownKey(String)
     case refused(String)
     case leaving
+    /// The agent's disk has no room for the write (507): the machine's condition, not the
+    /// request's; the same request succeeds once space returns. Counted.
+    case storageFull(String)
+    /// The agent's disk failed the write (507, an I/O error). Counted.
+    case storageIOError(String)
     case http(status: HTTPResponse.Status, detail: String?)
     case internalError(String)
 
@@ -25,6 +31,7 @@ enum APIFailure: Error, Sendable {
         case .unknownMember, .unknownKey: .notFound
         case .noCoordinate: .conflict
         case .refused, .leaving: .conflict
+        case .storageFull, .storageIOError: .insufficientStorage
         case let .http(status, _): status
         case .internalError: .internalServerError
         }
@@ -42,6 +49,8 @@ enum APIFailure: Error, Sendable {
             APIErrorBody(error: "unknown_key", detail: "\(key) is neither a base64 cluster key nor the fingerprint of a key this agent holds")
         case let .refused(why): APIErrorBody(error: "refused", detail: why)
         case .leaving: APIErrorBody(error: "leaving", detail: "this agent is leaving the mesh")
+        case let .storageFull(why): APIErrorBody(error: "storage_full", detail: why)
+        case let .storageIOError(why): APIErrorBody(error: "storage_io_error", detail: why)
         case let .http(status, detail): APIErrorBody(error: status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
                                                      detail: detail)
         case let .internalError(why): APIErrorBody(error: "internal", detail: why)
@@ -72,9 +81,29 @@ extension APIFailure {
         switch self {
         case .badName: .badName
         case .bodyTooLarge: .bodyTooLarge
+        case .storageFull: .storageFull
+        case .storageIOError: .storageIOError
         default: nil
         }
     }
+
+    /// The answer to a write the event log (or a store speaking `EventError`) refused: the
+    /// request's fault (400), the disk's (507), a log still refilling (503, retry), or the
+    /// agent's (500).
+    init(_ error: EventError) {
+        switch error {
+        case .invalid, .tooLarge, .badSignature: self = .badRequest(error.description)
+        case .storageFull: self = .storageFull(error.description)
+        case .storageIOError: self = .storageIOError(error.description)
+        case .notReady: self = .http(status: .serviceUnavailable, detail: error.description)
+        case .storage: self = .internalError(error.description)
+        }
+    }
+}
+
+extension HTTPResponse.Status {
+    /// 507 (RFC 4918 §11.5): the server cannot store what the request needs it to.
+    static var insufficientStorage: Self { .init(code: 507, reasonPhrase: "Insufficient Storage") }
 }
 
 /// Turns every error a route or the router throws (no such route, a body too large...)

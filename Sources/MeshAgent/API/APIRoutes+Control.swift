@@ -41,12 +41,11 @@ extension APIRoutes {
             }
             var attributes = body.attributes
             attributes["by"] = requester(context)
-            do {
-                let e = try await services.eventLog.append(kind: body.kind, attributes: attributes)
-                return JSONResponse.make(eventInfo(e, names: await runtime.memberNames()), status: .created)
-            } catch {
-                throw APIFailure.badRequest("\(error)")
+            let e: Event
+            do throws(EventError) { e = try await services.eventLog.append(kind: body.kind, attributes: attributes) } catch {
+                throw APIFailure(error)
             }
+            return JSONResponse.make(eventInfo(e, names: await runtime.memberNames()), status: .created)
         }
 
         router.get("/v1/vars") { request, _ in
