@@ -4,6 +4,7 @@ import Glibc
 import MeshCore
 import MeshWire
 @testable import EventLog
+@testable import Storage
 @testable import SQLiteStore
 import Testing
 
