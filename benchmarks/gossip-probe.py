@@ -22,9 +22,11 @@ Commands (times in seconds; T0 is a `date +%s.%N` taken by the caller):
 "first last" is the time to the first and to the last agent, or "timeout timeout".
 """
 import http.client, json, os, socket, struct, sys, threading, time, uuid
+from concurrent.futures import ThreadPoolExecutor
 
 SWEEP_PAUSE_S = 0.02      # between sweeps, so that polling stays a small load
-CONNECT_TIMEOUT_S = 2
+SWEEP_WORKERS = 8         # agents asked at once: one slow agent holds up no other's answer
+REQUEST_TIMEOUT_S = 10    # a busy agent on a loaded machine can take seconds to answer
 
 
 # --- msgpack, the subset Serf's RPC uses -------------------------------------------------
@@ -102,7 +104,7 @@ class Meshd:
     def _call(self, method, path, body=None):
         if self.conn is None:
             host, port = self.addr.split(":")
-            self.conn = http.client.HTTPConnection(host, int(port), timeout=CONNECT_TIMEOUT_S)
+            self.conn = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
         try:
             self.conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
             r = self.conn.getresponse()
@@ -123,9 +125,12 @@ class Meshd:
 
     def follow(self, token, on_seen):
         host, port = self.addr.split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=None)
+        conn = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
         conn.request("GET", "/v1/events?follow=1&kind=user.compare")
         r = conn.getresponse()
+        if r.status != 200:
+            raise OSError(f"GET /v1/events?follow=1: HTTP {r.status}")
+        conn.sock.settimeout(None)      # the stream is quiet until the event
         return r, lambda: self._read_follow(r, token, on_seen)
 
     @staticmethod
@@ -148,7 +153,7 @@ class Serf:
 
     def _open(self, timeout):
         host, port = self.addr.split(":")
-        s = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S)
+        s = socket.create_connection((host, int(port)), timeout=REQUEST_TIMEOUT_S)
         s.settimeout(timeout)
         f = s.makefile("rb")
 
@@ -169,7 +174,7 @@ class Serf:
     def _call(self, command, body=None, answer=True):
         try:
             if self.sock is None:
-                self.sock, self.read = self._open(CONNECT_TIMEOUT_S)
+                self.sock, self.read = self._open(REQUEST_TIMEOUT_S)
             self.seq += 1
             self.sock.sendall(pack({"Command": command, "Seq": self.seq}) + (pack(body) if body is not None else b""))
             self._check(unpack(self.read))
@@ -187,9 +192,10 @@ class Serf:
         self._call("event", {"Name": "compare", "Payload": token.encode(), "Coalesce": False}, answer=False)
 
     def follow(self, token, on_seen):
-        s, read = self._open(None)
+        s, read = self._open(REQUEST_TIMEOUT_S)
         s.sendall(pack({"Command": "stream", "Seq": 1}) + pack({"Type": "user"}))
         self._check(unpack(read))       # the stream's acknowledgement
+        s.settimeout(None)              # the stream is quiet until the event
         return s, lambda: self._read_stream(read, token, on_seen)
 
     def _read_stream(self, read, token, on_seen):
@@ -204,21 +210,36 @@ class Serf:
 CLIENTS = {"meshd": Meshd, "serf": Serf}
 
 
-def sweep_until(clients, done, t0, timeout):
-    """Sweep `clients` until done(client) holds for each; returns {addr: seconds since t0}."""
+def sweep_until(clients, done, t0, timeout, describe=None):
+    """Sweep `clients` until done(client) holds for each; returns {addr: seconds since t0},
+    the time of the answer that showed it. On a timeout, prints describe(client) of each
+    agent still short of it to stderr."""
     seen = {}
-    while len(seen) < len(clients) and time.time() - t0 < timeout:
-        for c in clients:
-            if c.addr in seen:
-                continue
-            try:
-                ok = done(c)
-            except (OSError, ValueError, KeyError, http.client.HTTPException):
-                ok = False
-            if ok:
-                seen[c.addr] = time.time() - t0
-        time.sleep(SWEEP_PAUSE_S)
+
+    def ask(c):
+        try:
+            return time.time() - t0 if done(c) else None
+        except (OSError, ValueError, KeyError, http.client.HTTPException):
+            return None
+    with ThreadPoolExecutor(max_workers=SWEEP_WORKERS) as pool:
+        while len(seen) < len(clients) and time.time() - t0 < timeout:
+            pending = [c for c in clients if c.addr not in seen]
+            for c, at in zip(pending, pool.map(ask, pending)):
+                if at is not None:
+                    seen[c.addr] = at
+            time.sleep(SWEEP_PAUSE_S)
+    if describe and len(seen) < len(clients):
+        late = [c for c in clients if c.addr not in seen]
+        print(f"{len(late)} of {len(clients)} agents short after {timeout:.0f} s: "
+              + ", ".join(f"{c.addr} {_safely(describe, c)}" for c in late[:10]), file=sys.stderr)
     return seen
+
+
+def _safely(f, c):
+    try:
+        return f(c)
+    except (OSError, ValueError, KeyError, http.client.HTTPException) as e:
+        return f"({e.__class__.__name__})"
 
 
 def report(seen, count):
@@ -243,32 +264,47 @@ def main():
             f.write("%.6f\n" % t0)
         os.rename(t0file + ".tmp", t0file)
         alive = lambda c: sum(1 for s in c.members().values() if s == "alive") == n
-        report(sweep_until(clients, alive, t0, timeout), len(clients))
+        count = lambda c: "sees %d alive" % sum(1 for s in c.members().values() if s == "alive")
+        report(sweep_until(clients, alive, t0, timeout, count), len(clients))
     elif cmd == "dead":
         victim, t0, timeout = sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
         clients = [make(a) for a in sys.argv[6:]]
-        report(sweep_until(clients, lambda c: c.members().get(victim) == c.dead, t0, timeout), len(clients))
+        status = lambda c: "shows it " + str(c.members().get(victim))
+        report(sweep_until(clients, lambda c: c.members().get(victim) == c.dead, t0, timeout, status), len(clients))
     elif cmd == "event":
         timeout, addrs = float(sys.argv[3]), sys.argv[4:]
         token, seen, lock, t0 = uuid.uuid4().hex[:12], {}, threading.Lock(), [0.0]
-        streams = []
-        for a in addrs:
-            def on_seen(a=a):
+
+        def follow(a):
+            def on_seen():
                 with lock:
                     seen[a] = time.time() - t0[0]
-            handle, reader = make(a).follow(token, on_seen)
-            streams.append(handle)
-            threading.Thread(target=lambda r=reader: _quietly(r), daemon=True).start()
+            try:
+                handle, reader = make(a).follow(token, on_seen)
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                print(f"{a}: cannot follow its events ({e})", file=sys.stderr)
+                return None
+            threading.Thread(target=lambda: _quietly(reader), daemon=True).start()
+            return handle
+        with ThreadPoolExecutor(max_workers=SWEEP_WORKERS) as pool:
+            streams = [h for h in pool.map(follow, addrs) if h is not None]
         time.sleep(0.5)               # every follower registered before the event exists
         t0[0] = time.time()
-        make(addrs[0]).send_event(token)
-        deadline = t0[0] + timeout
-        while time.time() < deadline:
+        try:
+            make(addrs[0]).send_event(token)
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            print(f"{addrs[0]}: the event was not sent ({e})", file=sys.stderr)
+            timeout = 0
+        while time.time() < t0[0] + timeout:
             with lock:
                 if len(seen) == len(addrs):
                     break
             time.sleep(0.005)
         with lock:
+            if 0 < len(seen) < len(addrs):
+                late = [a for a in addrs if a not in seen]
+                print(f"{len(late)} of {len(addrs)} agents without the event after {timeout:.0f} s: "
+                      + ", ".join(late[:10]), file=sys.stderr)
             report(dict(seen), len(addrs))
         for h in streams:
             try:
