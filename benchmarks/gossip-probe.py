@@ -318,7 +318,7 @@ def main():
 def _quietly(reader):
     try:
         reader()
-    except (OSError, ValueError, http.client.HTTPException):
+    except Exception:       # the stream closed under it at the end: nothing more to see
         pass
 
 
