@@ -5,7 +5,8 @@
 # run at once and every measurement alternates between them in turns (SLICES), so the load
 # drift of this shared machine hits both alike. Prints failover after SIGKILL of the leader
 # (median of ROUNDS), sequential write latency p50/p99, writes/s with 1, 8 and 64 clients,
-# RSS idle and loaded, and the ratio meshd/etcd.
+# RSS idle and loaded, and the ratio meshd/etcd; then `RESULT meshd.write_p50_ms 1.93` lines
+# (kvbench.py's keys) that benchmarks/compare.sh reads.
 #
 #   benchmarks/etcd-compare.sh                      # release build, ROUNDS=5, SECONDS_EACH=10
 #   BIN_DIR=/path/to/release ROUNDS=5 benchmarks/etcd-compare.sh

@@ -12,6 +12,8 @@
 # workload `idle` of that many `sleep` instances is run from m1 and waited for, running,
 # before the warm-up; the instances' own processes are not counted),
 # BIN_DIR (default: a release build made here), KEEP=1 keeps the work directory.
+# Besides the table it prints `RESULT meshd.idle_cpu_pct 0.48` lines (means over the agents)
+# that benchmarks/compare.sh reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-5}; IDLE_S=${IDLE_S:-60}; WARMUP_S=${WARMUP_S:-10}; PROFILE=${PROFILE:-lan}; BASE_PORT=${BASE_PORT:-29000}
@@ -116,4 +118,8 @@ print("meshd roles (m0..): " + " ".join(roles.get(f"m{i}", "?") for i in range(l
 for name, group in (("meshd", mpids), ("serf", spids)):
     cs = " ".join(f"{cpu[p]:5.2f}" for p in group); rs = " ".join(f"{rss[p]:5.1f}" for p in group)
     print(f"{name:8}{cs:>40}   {sum(cpu[p] for p in group) / len(group):6.2f}   {rs:>34}   {sum(rss[p] for p in group) / len(group):6.1f}")
+# Machine-readable, for benchmarks/compare.sh: RESULT SYSTEM.MEASURE VALUE (means over the agents)
+for name, group in (("meshd", mpids), ("serf", spids)):
+    print(f"RESULT {name}.idle_cpu_pct {sum(cpu[p] for p in group) / len(group):.3f}")
+    print(f"RESULT {name}.idle_rss_mib {sum(rss[p] for p in group) / len(group):.2f}")
 PY

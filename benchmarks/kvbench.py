@@ -434,6 +434,10 @@ def main():
     for r in results:
         print(f"{r['system']} failover rounds (ms): " + " ".join(f"{t:.0f}" for t in r["failover_ms"]))
     print("JSON " + json.dumps(results))
+    # Machine-readable, for benchmarks/compare.sh: RESULT SYSTEM.MEASURE VALUE
+    for r in results:
+        for label, key, fmt in rows:
+            print(f"RESULT {r['system']}.{key} " + fmt.format(r[key]).replace(",", ""))
 
 
 if __name__ == "__main__":
