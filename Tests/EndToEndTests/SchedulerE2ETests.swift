@@ -49,6 +49,30 @@ extension ClusterE2ETests {
 
     static func running(_ rows: [InstanceRow]) -> [InstanceRow] { rows.filter { $0.state == "running" } }
 
+    /// The workload state is in the Raft log and snapshots: every agent stopped at once and
+    /// started again on its data directory (new ports), the workload is there, its count
+    /// kept, and its instances run again.
+    @Test func theWorkloadStateSurvivesARestartOfEveryAgent() async throws {
+        let c = try await MeshCluster(count: 3, prefix: "r")
+        defer { c.shutdown() }
+        try await c.waitAllAlive()
+        _ = try await leader(c)
+        let run = try await ctl(c, 1, ["run", "web", "--count", "3", "--", "sleep", "1000"])
+        #expect(run.status == 0, "\(run.stderr)")
+        try await waitForRows(c, 1, "web", "three running") { Self.running($0).count == 3 }
+        let dirs = c.agents.map(\.dataDir)
+        for a in c.agents { #expect(try await a.stop(signal: SIGTERM) == 0) }
+        try await c.startAgent(name: c.names[0], dataDir: dirs[0], alone: true)
+        for i in 1 ..< 3 { try await c.startAgent(name: c.names[i], dataDir: dirs[i], joining: 0) }
+        try await c.waitAllAlive()
+        _ = try await leader(c)
+        let workloads = try APIClient.decode([WorkloadInfo].self, try await c.client(2).get("/v1/workloads"))
+        #expect(workloads.map(\.name) == ["web"] && workloads.first?.count == 3, "\(workloads)")
+        try await waitForRows(c, 2, "web", "three running again after every agent restarted", timeout: .seconds(60)) {
+            Self.running($0).count == 3
+        }
+    }
+
     @Test func runFromAFollowerMovesOffAKilledNodeAndStopsTheSurplusWhenItReturns() async throws {
         let c = try await MeshCluster(count: 3, prefix: "s")
         defer { c.shutdown() }
