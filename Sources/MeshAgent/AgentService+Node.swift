@@ -8,7 +8,7 @@ extension AgentService {
     /// supervisor event in the event log, and adopts or stops what the previous agent left
     /// running (`workload_recovery`).
     func startNodeServices(runtime: MeshRuntime, dataDir: DataDirectory,
-                           eventLog: EventLogService) async throws -> (NodeServices, @Sendable (String, [String: String]) async -> Void) {
+                           eventLog: EventLogService) async throws -> (LocalServices, @Sendable (String, [String: String]) async -> Void) {
         let log = logger
         let record: @Sendable (String, [String: String]) async -> Void = { kind, attributes in
             do { _ = try await eventLog.append(kind: kind, attributes: attributes) } catch {
@@ -21,7 +21,7 @@ extension AgentService {
         let stats = try StatsService(dataDirectory: dataDir.path, sampleInterval: config.statsInterval,
                                      nodeName: config.name, logger: logger)
         let exec = ExecService(nodeName: config.name, supervisor: supervisor, record: record)
-        let node = NodeServices(supervisor: supervisor, stats: stats, name: config.name, exec: exec)
+        let node = LocalServices(supervisor: supervisor, stats: stats, name: config.name, exec: exec)
         await runtime.setNodeQueryHandler { query, _ in await node.answer(query) }
         await supervisor.start(record: record)
         await stats.start(supervisor: supervisor.supervisor, runtime: runtime)

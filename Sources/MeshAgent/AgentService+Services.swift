@@ -37,7 +37,7 @@ extension AgentService {
     /// wires them to the runtime. A node started without `--join` founds a voter set of
     /// its own (a one-node mesh leads itself); one started with `--join` waits for the
     /// mesh's leader to add it.
-    func startServices(runtime: MeshRuntime, identity: SigningKeyPair, dataDir: DataDirectory) async throws -> (AgentServices, [Task<Void, Never>]) {
+    func startServices(runtime: MeshRuntime, identity: SigningKeyPair, dataDir: DataDirectory) async throws -> (MeshServices, [Task<Void, Never>]) {
         let transport = RuntimeTransport(runtime: runtime)
         let eventLog = try EventLogService(storePath: "\(dataDir.path)/events.db", identity: identity,
                                            settings: config.profile.replicationSettings, transport: transport,
@@ -54,7 +54,7 @@ extension AgentService {
             }
         }
         let scheduler = SchedulerLoop(consensus: consensus, runtime: runtime, logger: logger)
-        let (services, drains) = AgentServices.make(eventLog: eventLog, consensus: consensus, scheduler: scheduler)
+        let (services, drains) = MeshServices.make(eventLog: eventLog, consensus: consensus, scheduler: scheduler)
         let log = logger
         let publisher = ControlPublisher(eventLog: eventLog, logger: logger)
         await consensus.setBans(runtime.bans)

@@ -205,7 +205,7 @@ public struct AgentService: Service {
     }
 
     /// The HTTP API as a Service; prints its line once it listens (port 0 gives the real port).
-    private func makeAPI(runtime: MeshRuntime, services: AgentServices, node: NodeServices, reconciler: NodeReconciler,
+    private func makeAPI(runtime: MeshRuntime, services: MeshServices, node: LocalServices, reconciler: NodeReconciler,
                          record: @escaping @Sendable (String, [String: String]) async -> Void, leaveTimeout: Duration,
                          afterLeave: @escaping @Sendable () -> Void, tls: TLSConfiguration?) -> some Service {
         let refusals = APIRefusals()

@@ -14,7 +14,7 @@ extension APIRoutes {
     /// Most events one `GET /v1/events` returns.
     static let maxEventsPerQuery = 10_000
 
-    static func addControlRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: AgentServices) {
+    static func addControlRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: MeshServices) {
         router.get("/v1/events") { request, _ in
             let q = try await eventQuery(request, runtime: runtime)
             if request.uri.queryParameters.get("follow") == "1" || request.uri.queryParameters.get("follow") == "true" {
@@ -91,14 +91,14 @@ extension APIRoutes {
         if let why = ControlState.validateKey(key) { throw APIFailure.badName(why) }
     }
 
-    static func write(_ op: ControlCommand.Operation, services: AgentServices, context: APIRequestContext) async throws -> Response {
+    static func write(_ op: ControlCommand.Operation, services: MeshServices, context: APIRequestContext) async throws -> Response {
         JSONResponse.make(CommandResult(result: "committed", index: try await commit(op, services: services, context: context)))
     }
 
     /// Linearizable by default: the leader's read index (thesis §6.4), answered from this
     /// agent's replica once it has applied it (`ConsensusService.readBarrier`); `stale`
     /// reads the replica as it is, with how far behind it is.
-    static func readVars(_ services: AgentServices, stale: Bool, _ include: (String) -> Bool) async throws -> VarsResponse {
+    static func readVars(_ services: MeshServices, stale: Bool, _ include: (String) -> Bool) async throws -> VarsResponse {
         if !stale, case let .failure(e) = await services.consensus.readBarrier() {
             throw APIFailure.http(status: .serviceUnavailable, detail: "\(e); add --stale to read this agent's replica")
         }

@@ -11,7 +11,7 @@ import Supervisor
 /// statistics (`/v1/stats[/NODE]`). Other nodes are asked with `NodeQuery`s.
 extension APIRoutes {
     /// `scheduled` adds the scheduler's view to `ps`: placements no node reported, pending instances.
-    static func addNodeRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, node: NodeServices,
+    static func addNodeRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, node: LocalServices,
                               record: @escaping @Sendable (String, [String: String]) async -> Void,
                               scheduled: @escaping @Sendable ([InstanceRow]) async -> [InstanceRow] = { $0 }) {
         router.post("/v1/local/instances") { request, context in
@@ -73,7 +73,7 @@ extension APIRoutes {
 
     /// Every instance of every live member; a member that does not answer is one row
     /// `unreachable`.
-    static func allInstances(runtime: MeshRuntime, node: NodeServices) async -> [InstanceRow] {
+    static func allInstances(runtime: MeshRuntime, node: LocalServices) async -> [InstanceRow] {
         var rows = await node.localRows()
         for (target, result) in await runtime.askAll(.instances) {
             switch result {
@@ -98,7 +98,7 @@ extension APIRoutes {
     }
 
     /// nil for this node, else the live member named `name`.
-    static func locate(_ name: String, runtime: MeshRuntime, node: NodeServices) async throws -> MeshRuntime.QueryTarget? {
+    static func locate(_ name: String, runtime: MeshRuntime, node: LocalServices) async throws -> MeshRuntime.QueryTarget? {
         if name == node.name { return nil }
         guard let m = await runtime.findMember(name) else { throw APIFailure.unknownMember(name) }
         if m.id == (await runtime.localNodeID) { return nil }
@@ -121,7 +121,7 @@ extension APIRoutes {
     // MARK: Logs
 
     /// `GET /v1/logs/NAME[.INSTANCE]?tail=N&follow=1&stream=stdout|stderr&node=NAME&cursor=OFFSET&format=json`
-    static func logs(_ request: Request, id text: String, runtime: MeshRuntime, node: NodeServices) async throws -> Response {
+    static func logs(_ request: Request, id text: String, runtime: MeshRuntime, node: LocalServices) async throws -> Response {
         // A workload or instance name (`web`, `web.0`); anything else (`../x`, `/etc/passwd`,
         // NUL) names no instance and is refused before any node is asked.
         do throws(SupervisorError) { _ = try InstanceID(text) } catch { throw APIFailure.badName(error.description) }
@@ -198,7 +198,7 @@ extension APIRoutes {
     /// `node`, this node wins if it has the instance; else the members are asked, and a
     /// running instance is preferred over a stopped one.
     static func findInstance(_ text: String, on nodeName: String?, runtime: MeshRuntime,
-                             node: NodeServices) async throws -> (MeshRuntime.QueryTarget?, String) {
+                             node: LocalServices) async throws -> (MeshRuntime.QueryTarget?, String) {
         func matches(_ rows: [InstanceRow]) -> [InstanceRow] {
             rows.filter { $0.state != "unreachable" && ($0.id == text || (!text.contains(".") && $0.workload == text)) }
         }

@@ -7,7 +7,7 @@ import MeshWire
 extension APIRoutes {
     /// `/v1/tokens`: the API's tokens (APIAccess). A token's secret is made here, on the
     /// agent that took the request, answered once, and committed only as its hash.
-    static func addTokenRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: AgentServices) {
+    static func addTokenRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: MeshServices) {
         router.post("/v1/tokens/bootstrap") { request, context in
             let body = try await decodeOptional(TokenBootstrapRequest.self, from: request) ?? TokenBootstrapRequest()
             let name = body.name ?? "bootstrap"
@@ -68,7 +68,7 @@ extension APIRoutes {
     }
 
     /// Commits `op` through Raft and returns its index, or throws the API's error for it.
-    static func commit(_ op: ControlCommand.Operation, services: AgentServices, context: APIRequestContext) async throws -> UInt64 {
+    static func commit(_ op: ControlCommand.Operation, services: MeshServices, context: APIRequestContext) async throws -> UInt64 {
         if let why = ControlState.validate(op) { throw APIFailure.badRequest(why) }
         switch await services.consensus.submit(op, requester: requester(context)) {
         case let .success(index): return index.value

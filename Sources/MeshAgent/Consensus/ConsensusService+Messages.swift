@@ -161,12 +161,12 @@ extension ConsensusService {
     /// Hands a verified frame to this actor's own thread, where it is handled in order
     /// with the frames posted before it: one hand-off between threads per frame, and no
     /// stop on the cooperative pool (a heartbeat and its answer are most of an idle
-    /// leader's work). False, and nothing is done, when `AgentServices.inboxFrames` wait
+    /// leader's work). False, and nothing is done, when `MeshServices.inboxFrames` wait
     /// already; Raft's retries and heartbeats make up for a dropped frame.
     nonisolated func post(_ frame: Frame) -> Bool {
         if answerForwardedRead(frame) || handleQuorumFrame(frame) { return true }
         let admitted = inboxDepth.withLock { depth in
-            guard depth < AgentServices.inboxFrames else { return false }
+            guard depth < MeshServices.inboxFrames else { return false }
             depth += 1
             return true
         }

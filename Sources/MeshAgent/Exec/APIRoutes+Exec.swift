@@ -8,7 +8,7 @@ import Supervisor
 /// the request finds the node and relays over the mesh with `NodeQuery`s, as `logs` does.
 /// Every route needs `operate` (`APIAccess.requiredRole`); each use is an `exec.*` event.
 extension APIRoutes {
-    static func addExecRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, node: NodeServices,
+    static func addExecRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, node: LocalServices,
                               record: @escaping @Sendable (String, [String: String]) async -> Void) {
         let counters = node.exec.counters
 
@@ -163,7 +163,7 @@ extension APIRoutes {
     }
 
     /// A member (nil: this node), else the node running `NAME.INSTANCE` and the instance.
-    static func execTarget(_ text: String, runtime: MeshRuntime, node: NodeServices,
+    static func execTarget(_ text: String, runtime: MeshRuntime, node: LocalServices,
                            counters: ExecCounters) async throws -> (MeshRuntime.QueryTarget?, String?) {
         let member = await runtime.findMember(text)
         if text == node.name || member != nil {
@@ -178,7 +178,7 @@ extension APIRoutes {
     }
 
     /// The instance of `/v1/attach/:id` (`node=NAME` optional) and the node that runs it.
-    static func attachTarget(_ request: Request, context: APIRequestContext, runtime: MeshRuntime, node: NodeServices,
+    static func attachTarget(_ request: Request, context: APIRequestContext, runtime: MeshRuntime, node: LocalServices,
                              counters: ExecCounters) async throws -> (MeshRuntime.QueryTarget?, String) {
         let text = context.pathParameter("id")
         do throws(SupervisorError) { _ = try InstanceID(text) } catch {
@@ -191,7 +191,7 @@ extension APIRoutes {
     /// One node of a fan-out: start, then poll until done or `deadline`; the output kept up
     /// to `AgentLimits.maxExecFanoutOutputBytes` per stream.
     static func fanoutOne(_ target: MeshRuntime.QueryTarget?, name: String, _ start: ExecStart, deadline: ContinuousClock.Instant,
-                          runtime: MeshRuntime, node: NodeServices) async -> ExecNodeResult {
+                          runtime: MeshRuntime, node: LocalServices) async -> ExecNodeResult {
         let began = ContinuousClock.now
         @Sendable func ask(_ query: NodeQuery) async throws(NodeQueryError) -> NodeReply {
             guard let target else { return await node.answer(query) }

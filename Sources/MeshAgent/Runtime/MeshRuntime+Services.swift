@@ -4,13 +4,14 @@ import MeshCore
 import MeshWire
 import Membership
 
-/// The layers above membership that ride on the runtime's sockets and member table.
+/// The replicated services above membership (event log, Raft, the leader's scheduler) that
+/// ride on the runtime's sockets and member table; `LocalServices` are this node's own.
 ///
 /// Their frames go through one bounded inbox per service, handled on that service's own
 /// thread: a service that waits on its disk (Raft's and the event log's fsyncs) never delays
 /// the membership protocol's probes and acks. Raft's inbox is its thread's own task queue
 /// (`ConsensusService.post`); the event log's is a stream its actor drains.
-struct AgentServices: Sendable {
+struct MeshServices: Sendable {
     let eventLog: EventLogService
     let consensus: ConsensusService
     /// The leader's planning loop (idle on other agents).
@@ -24,12 +25,12 @@ struct AgentServices: Sendable {
     static let inboxFrames = 4096
 
     /// Wires the inboxes to the services; returns the tasks draining them.
-    static func make(eventLog: EventLogService, consensus: ConsensusService, scheduler: SchedulerLoop) -> (AgentServices, [Task<Void, Never>]) {
+    static func make(eventLog: EventLogService, consensus: ConsensusService, scheduler: SchedulerLoop) -> (MeshServices, [Task<Void, Never>]) {
         let (events, eventInbox) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingNewest(inboxFrames))
         let drains = [
             Task { await eventLog.drain(events) },
         ]
-        return (AgentServices(eventLog: eventLog, consensus: consensus, scheduler: scheduler, eventInbox: eventInbox), drains)
+        return (MeshServices(eventLog: eventLog, consensus: consensus, scheduler: scheduler, eventInbox: eventInbox), drains)
     }
 
     func finish() { eventInbox.finish() }
@@ -64,7 +65,7 @@ enum RaftMetadata {
 }
 
 extension MeshRuntime {
-    func attach(services: AgentServices, onChange: @escaping @Sendable (MemberChange) async -> Void) {
+    func attach(services: MeshServices, onChange: @escaping @Sendable (MemberChange) async -> Void) {
         self.services = services
         changeObserver = onChange
     }

@@ -62,7 +62,7 @@ actor MeshRuntime {
     private var nextWaiterID = 0
 
     /// The layers above membership (event log, consensus) that share these sockets.
-    var services: AgentServices?
+    var services: MeshServices?
     /// Answers other members' `nodeQuery` (instances, logs, stats of this node).
     var nodeQueryHandler: (@Sendable (NodeQuery, NodeID) async -> NodeReply)?
     /// Told of every membership change (the agent records them as events).
@@ -125,7 +125,7 @@ actor MeshRuntime {
             case .keyringCommand: handleKeyringCommand(frame, from: datagram.source)
             case .keyringReply: handleKeyringReply(frame)
             case .pushPull: counters.misroutedFrames &+= 1   // push-pull travels on TCP only
-            case _ where frame.kind.rawValue >= AgentServices.firstKind:
+            case _ where frame.kind.rawValue >= MeshServices.firstKind:
                 routeToServices(frame)
             default:
                 let message: MembershipMessage
@@ -147,7 +147,7 @@ actor MeshRuntime {
         guard let frame = try? streamOpener.open(bytes, keyring: keyring, channel: .stream) else { return nil }
         if bans.contains(frame.sender) { counters.bannedFrames &+= 1; return nil }
         if frame.kind == .nodeQuery { return await answerNodeQuery(frame) }
-        if frame.kind.rawValue >= AgentServices.firstKind {
+        if frame.kind.rawValue >= MeshServices.firstKind {
             routeToServices(frame)   // one-way: no answer on the stream
             return nil
         }

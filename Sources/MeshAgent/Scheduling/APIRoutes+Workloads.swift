@@ -10,7 +10,7 @@ import Scheduler
 /// replica at once). Every refusal before a commit is counted by reason
 /// (`meshd_workload_refused_total`).
 extension APIRoutes {
-    static func addWorkloadRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: AgentServices) {
+    static func addWorkloadRoutes(to router: Router<APIRequestContext>, runtime: MeshRuntime, services: MeshServices) {
         let scheduler = services.scheduler
 
         router.post("/v1/workloads") { request, context in
@@ -119,7 +119,7 @@ extension APIRoutes {
         return spec
     }
 
-    static func readWorkloads(_ services: AgentServices, stale: Bool) async throws -> WorkloadState {
+    static func readWorkloads(_ services: MeshServices, stale: Bool) async throws -> WorkloadState {
         if !stale, case let .failure(e) = await services.consensus.readBarrier() {
             throw APIFailure.http(status: .serviceUnavailable, detail: "\(e); add stale=1 to read this agent's replica")
         }
@@ -132,7 +132,7 @@ extension APIRoutes {
         guard WorkloadSpec.isValidName(name) else { throw APIFailure.badName(SpecError.badName(name).description) }
     }
 
-    static func workloadWrite(_ command: WorkloadCommand, services: AgentServices, context: APIRequestContext,
+    static func workloadWrite(_ command: WorkloadCommand, services: MeshServices, context: APIRequestContext,
                               status: HTTPResponse.Status = .ok) async throws -> Response {
         if let why = WorkloadState.validate(command) {
             await services.scheduler.countRefusal("bad_request")

@@ -6,7 +6,7 @@ import Testing
 
 /// The pure parts of the node layer: start-request validation, the event-log shape of
 /// supervisor events, and the node-query wire format.
-struct NodeServicesTests {
+struct LocalServicesTests {
     @Test func aValidRequestBecomesNameDotInstanceAndItsSpec() throws {
         let (id, spec) = try SupervisorService.spec(from: InstanceStartRequest(
             name: "web", instance: "2", command: "python3", args: ["-m", "http.server"], env: ["PORT": "8000"],

@@ -7,7 +7,7 @@ typealias LogStream = OutputStream
 
 /// This node's own services below the mesh layers: the supervisor and statistics. They
 /// answer local API calls and other members' `NodeQuery`s alike.
-struct NodeServices: Sendable {
+struct LocalServices: Sendable {
     let supervisor: SupervisorService
     let stats: StatsService
     let name: String
