@@ -22,18 +22,8 @@ public enum CommandRun {
                            started: @escaping @Sendable (Int32) async -> Void,
                            output: @escaping @Sendable (OutputStream, [UInt8]) async -> Void) async throws(SupervisorError) -> ExitStatus {
         let executable = try Spawner.resolveExecutable(spec)
-        var options = PlatformOptions()
-        options.processGroupID = 0
-        if let user = spec.user {
-            let account = try Spawner.lookUpUser(user)
-            options.userID = account.uid
-            options.groupID = account.gid
-            options.supplementaryGroups = account.groups
-        }
-        let environment = Environment.inherit.updating(
-            Dictionary(uniqueKeysWithValues: spec.environment.compactMap { key, value in
-                Environment.Key(rawValue: key).map { ($0, Optional(value)) }
-            }))
+        let options = try Spawner.platformOptions(spec)
+        let environment = Spawner.environment(spec)
         do {
             let outcome = try await Subprocess.run(
                 .path(.init(executable)), arguments: .init(spec.arguments), environment: environment,

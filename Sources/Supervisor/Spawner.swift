@@ -18,18 +18,8 @@ enum Spawner {
     static func spawn(_ spec: ProcessSpec, stdinFD: Int32? = nil, stdoutFD: Int32, stderrFD: Int32,
                       onExit: @escaping @Sendable (ExitStatus) -> Void) async throws(SupervisorError) -> Int32 {
         let executable = try resolveExecutable(spec)
-        var options = PlatformOptions()
-        options.processGroupID = 0          // its own group, whose id is its pid
-        if let user = spec.user {
-            let account = try lookUpUser(user)
-            options.userID = account.uid
-            options.groupID = account.gid
-            options.supplementaryGroups = account.groups
-        }
-        let environment = Environment.inherit.updating(
-            Dictionary(uniqueKeysWithValues: spec.environment.compactMap { key, value in
-                Environment.Key(rawValue: key).map { ($0, Optional(value)) }
-            }))
+        let options = try platformOptions(spec)
+        let environment = environment(spec)
         // The process's stdin: the FIFO given, else /dev/null (as swift-subprocess's `.none`).
         let inputFD = stdinFD ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
         let once = Once()
@@ -99,6 +89,28 @@ enum Spawner {
     }
 
     struct Account { var uid: uid_t; var gid: gid_t; var groups: [gid_t] }
+
+    /// How every child of this supervisor starts: in its own process group (whose id is its
+    /// pid, so the whole group can be signalled), as `spec.user` when one is named.
+    static func platformOptions(_ spec: ProcessSpec) throws(SupervisorError) -> PlatformOptions {
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        if let user = spec.user {
+            let account = try lookUpUser(user)
+            options.userID = account.uid
+            options.groupID = account.gid
+            options.supplementaryGroups = account.groups
+        }
+        return options
+    }
+
+    /// The agent's environment with `spec.environment` over it.
+    static func environment(_ spec: ProcessSpec) -> Environment {
+        Environment.inherit.updating(
+            Dictionary(uniqueKeysWithValues: spec.environment.compactMap { key, value in
+                Environment.Key(rawValue: key).map { ($0, Optional(value)) }
+            }))
+    }
 
     static func lookUpUser(_ name: String) throws(SupervisorError) -> Account {
         var pwd = passwd()

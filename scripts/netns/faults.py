@@ -920,6 +920,14 @@ def poll_reads(mesh, acknowledged, t_heal):
         time.sleep(POLL_S)
 
 
+def cut_between(mesh, sides, op):
+    """Blackhole routes both ways between the two sides (`op` "add"), or their removal ("del")."""
+    for a in sides[0]:
+        for b in sides[1]:
+            mesh.net.ip(a, "route", op, "blackhole", mesh.net.addr[b] + "/32")
+            mesh.net.ip(b, "route", op, "blackhole", mesh.net.addr[a] + "/32")
+
+
 def test_partition(workdir):
     result = Result("partition-2-3", "blackhole routes both ways between {h1,h2} and {h3,h4,h5}, held %.0f s"
                     % PARTITION_HOLD_S)
@@ -952,10 +960,7 @@ def test_partition(workdir):
         before_errors = send_errors(mesh, mesh.names)
 
         t_fault = time.monotonic()
-        for a in sides[0]:
-            for b in sides[1]:
-                mesh.net.ip(a, "route", "add", "blackhole", mesh.net.addr[b] + "/32")
-                mesh.net.ip(b, "route", "add", "blackhole", mesh.net.addr[a] + "/32")
+        cut_between(mesh, sides, "add")
         t_applied = time.monotonic()
         result.notes.append("partition applied in %.2f s" % (t_applied - t_fault))
 
@@ -985,10 +990,7 @@ def test_partition(workdir):
         during_errors = send_errors(mesh, mesh.names)
 
         t_heal_cmd = time.monotonic()
-        for a in sides[0]:
-            for b in sides[1]:
-                mesh.net.ip(a, "route", "del", "blackhole", mesh.net.addr[b] + "/32")
-                mesh.net.ip(b, "route", "del", "blackhole", mesh.net.addr[a] + "/32")
+        cut_between(mesh, sides, "del")
         t_heal = time.monotonic()
         result.notes.append("healed at t+%.1fs (heal commands took %.2f s)" % (t_heal - t_fault, t_heal - t_heal_cmd))
         baseline = datagram_counts(mesh, mesh.names)
@@ -1119,10 +1121,7 @@ def test_scheduler_partition(workdir):
         result.notes.append("instances on the cut side before the partition: %s" % originals)
 
         t_fault = time.monotonic()
-        for a in sides[0]:
-            for b in sides[1]:
-                mesh.net.ip(a, "route", "add", "blackhole", mesh.net.addr[b] + "/32")
-                mesh.net.ip(b, "route", "add", "blackhole", mesh.net.addr[a] + "/32")
+        cut_between(mesh, sides, "add")
 
         # The leader's side places the cut side's slots on its own hosts after
         # reschedule_after; the cut side keeps its instances running (no stop_after_disconnect).
@@ -1137,10 +1136,7 @@ def test_scheduler_partition(workdir):
         result.timings["cut side's slots running on the leader's side"] = t_moved - t_fault
 
         t_heal = time.monotonic()
-        for a in sides[0]:
-            for b in sides[1]:
-                mesh.net.ip(a, "route", "del", "blackhole", mesh.net.addr[b] + "/32")
-                mesh.net.ip(b, "route", "del", "blackhole", mesh.net.addr[a] + "/32")
+        cut_between(mesh, sides, "del")
 
         # After the heal: exactly count, and longest_running keeps the originals (they
         # started before their replacements).
