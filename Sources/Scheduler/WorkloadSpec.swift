@@ -76,7 +76,7 @@ public struct WorkloadSpec: Sendable, Equatable {
             throw .fieldTooLong(String(field.prefix(40)), limit: settings.maxFieldBytes)
         }
         for key in environment.keys where key.isEmpty || key.contains("=") { throw .badEnvironment(key) }
-        for argument in command { try Template.check(argument) }
+        for argument in command + Array(environment.values) { try Template.check(argument) }
         guard ["always", "on-failure", "never"].contains(restart) else { throw .badRestart(restart) }
         if let d = rescheduleAfter, d < .zero { throw .badDuration("reschedule_after") }
         if let d = stopAfterDisconnect, d < .zero { throw .badDuration("stop_after_disconnect") }
@@ -162,7 +162,7 @@ public enum SpecError: Error, Equatable, CustomStringConvertible {
         case .badResources: "resources must not be negative"
         case let .fieldTooLong(f, limit): "\"\(f)...\" is longer than \(limit) bytes"
         case let .badEnvironment(k): "environment name \"\(k)\": must be non-empty and hold no ="
-        case let .unknownTemplateVariable(v): "unknown template variable {{\(v)}}: use {{instance}}, {{node}}, {{name}} or {{peers}}"
+        case let .unknownTemplateVariable(v): "unknown template variable {{\(v)}}: use {{instance}}, {{node}}, {{name}}, {{peers}} or {{var:KEY}}"
         case let .unclosedTemplate(a): "\"\(a)\" opens {{ without closing it"
         case let .badRestart(r): "restart policy \"\(r)\": use always, on-failure or never"
         case let .badDuration(what): "\(what) must not be negative"

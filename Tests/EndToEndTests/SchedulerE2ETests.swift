@@ -49,6 +49,25 @@ extension ClusterE2ETests {
 
     static func running(_ rows: [InstanceRow]) -> [InstanceRow] { rows.filter { $0.state == "running" } }
 
+    /// `{{var:KEY}}` in the command and in an environment value: the node's replica's value
+    /// when the instance starts.
+    @Test func meshVariablesReachTheCommandAndTheEnvironment() async throws {
+        let c = try await MeshCluster(count: 1, prefix: "v")
+        defer { c.shutdown() }
+        _ = try await leader(c)
+        #expect(try await ctl(c, 0, ["var", "set", "greeting", "hello"]).status == 0)
+        let run = try await ctl(c, 0, ["run", "greet", "--env", "WHO={{var:who}}-{{var:greeting}}", "--",
+                                       "sh", "-c", "echo \"$0 $WHO\"; exec sleep 1000", "{{var:greeting}}"])
+        #expect(run.status == 0, "\(run.stderr)")
+        try await waitForRows(c, 0, "greet", "greet.0 running") { Self.running($0).count == 1 }
+        var out = ""
+        for _ in 0 ..< 50 where !out.contains("hello") {
+            out = try await ctl(c, 0, ["logs", "greet.0"]).stdout
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(out.contains("hello -hello"), "\(out)")
+    }
+
     /// The workload state is in the Raft log and snapshots: every agent stopped at once and
     /// started again on its data directory (new ports), the workload is there, its count
     /// kept, and its instances run again.

@@ -402,4 +402,19 @@ struct SpecTests {
         #expect(Template.expand("--peers={{peers}}", c) == "--peers=10.0.0.1:9000,10.0.0.2:9000")
         #expect(Template.expand("no variables", c) == "no variables")
     }
+
+    @Test func meshVariablesExpandAndAreCheckedAtSubmission() throws {
+        let c = Template.Context(instance: 0, node: "pi4", workload: "db", peers: [], vars: ["db/url": "postgres://x", "port": "5432"])
+        #expect(Template.expand("--url={{var:db/url}} --port={{ var:port }}", c) == "--url=postgres://x --port=5432")
+        #expect(Template.expand("[{{var:missing}}]", c) == "[]")              // not set: empty
+        try Template.check("{{var:db/url}}")
+        for bad in ["{{var:}}", "{{var:a b}}", "{{vars:x}}", "{{var:" + String(repeating: "k", count: 257) + "}}"] {
+            #expect(throws: SpecError.self, "\(bad.prefix(20))") { try Template.check(bad) }
+        }
+        // Environment values are templates too, checked the same way.
+        var spec = WorkloadSpec(name: "db", command: ["sleep", "1"], environment: ["URL": "{{var:db/url}}"])
+        try spec.validate()
+        spec.environment["BAD"] = "{{nope}}"
+        #expect(throws: SpecError.self) { try spec.validate() }
+    }
 }

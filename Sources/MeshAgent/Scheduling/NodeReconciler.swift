@@ -33,6 +33,9 @@ import Glibc
 ///   (`running`) for `on_heal: longest_running`.
 /// - Instances started with `meshctl local run` (no placement id) are left alone.
 actor NodeReconciler {
+    /// The mesh-wide variables as this node's replica held them at the last pass, for
+    /// `{{var:KEY}}` (read once per pass, with the workload state).
+    var vars: [String: String] = [:]
     let consensus: ConsensusService
     let supervisor: Supervisor
     let runtime: MeshRuntime
@@ -140,7 +143,9 @@ actor NodeReconciler {
     /// One reconciliation: stops first (a slot moving within this node frees its name),
     /// then starts, restarts and reports.
     func reconcile(now: MeshTime) async {
-        let state = await consensus.state.workloads
+        let control = await consensus.state
+        let state = control.workloads
+        vars = control.vars.mapValues(\.value)
         let mine = state.placements.values.filter { $0.placement.node == nodeID }.sorted { $0.id < $1.id }
         let here = Set(mine.map(\.id.description))
         var infos = Dictionary(await supervisor.list().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -268,14 +273,14 @@ actor NodeReconciler {
         }
     }
 
-    /// What the supervisor runs for a placement: the spec's command with the templates
-    /// expanded, its placement id in the environment.
+    /// What the supervisor runs for a placement: the spec's command and environment values
+    /// with the templates expanded (`vars` as of this pass), its placement id in the environment.
     func processSpec(_ rec: PlacementRecord, _ spec: WorkloadSpec, _ state: WorkloadState, hosts: [NodeID: String]) -> ProcessSpec {
         let slot = rec.placement.slot
         let context = Template.Context(instance: slot.instance, node: nodeName, workload: slot.workload,
-                                       peers: SchedulerView.peers(of: slot, state, hosts: hosts))
+                                       peers: SchedulerView.peers(of: slot, state, hosts: hosts), vars: vars)
         let command = spec.command.map { Template.expand($0, context) }
-        var environment = spec.environment
+        var environment = spec.environment.mapValues { Template.expand($0, context) }
         environment[SchedulingSettings.placementVariable] = rec.id.description
         return ProcessSpec(command: command[0], arguments: Array(command.dropFirst()), environment: environment,
                            workingDirectory: spec.workingDirectory, restartPolicy: RestartPolicy(rawValue: spec.restart) ?? .onFailure)
