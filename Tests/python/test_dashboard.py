@@ -102,7 +102,7 @@ class Dashboard(unittest.TestCase):
             page.wait_for("3 members", f"{table_column('members', 0)}.length === 3")
             names = page.evaluate(table_column("members", 0))
             self.assertEqual(sorted(n.replace(" *", "") for n in names), ["d0", "d1", "d2"])
-            self.assertEqual(page.evaluate(table_column("members", 1)), ["alive"] * 3)
+            page.wait_for("3 members alive", f"{table_column('members', 1)}.every(s => s === 'alive')")
             page.wait_for(f"leader {leader}", f"document.getElementById('raft').textContent.startsWith('leader {leader} ')")
             page.wait_for("the workload", f"{table_column('workloads', 0)}.includes('dash')")
             page.wait_for("two running instances", f"{table_column('instances', 2)}.filter(s => s === 'running').length === 2")
