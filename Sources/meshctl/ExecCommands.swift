@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import MeshAPI
 import MeshClient
 
@@ -48,6 +49,11 @@ struct Exec: AsyncParsableCommand {
             return
         }
         let client = global.client
+        // Armed before the start: a Ctrl-C while the start is on its way still ends the
+        // command on its node, once its session is known.
+        let interrupt = Interrupt()
+        let cancel = Self.cancelOnInterrupt(client, interrupt)
+        defer { cancel.forEach { $0.cancel() } }
         let started: ExecStartInfo
         do {
             started = try APIClient.decode(ExecStartInfo.self,
@@ -57,8 +63,10 @@ struct Exec: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let path = "/v1/exec/" + started.session
-        let cancel = Self.cancelOnInterrupt(client, path + "?node=" + (started.node.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? started.node))
-        defer { cancel.forEach { $0.cancel() } }
+        if interrupt.started(path + "?node=" + (started.node.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? started.node)) {
+            _ = try? await client.delete(interrupt.sessionPath!)
+            throw ExitCode(130)
+        }
         var cursors = ("0", "0")
         while true {
             let chunk: ExecOutputInfo, data: Data
@@ -83,11 +91,13 @@ struct Exec: AsyncParsableCommand {
 
     /// Ctrl-C (SIGINT) or SIGTERM ends the command on its node at once (`DELETE`), as ssh
     /// does, rather than when the node notices nobody reads its output; meshctl then exits 130.
-    static func cancelOnInterrupt(_ client: APIClient, _ path: String) -> [any DispatchSourceSignal] {
+    static func cancelOnInterrupt(_ client: APIClient, _ interrupt: Interrupt) -> [any DispatchSourceSignal] {
         [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
+                // Before the session is known, `run` ends it as soon as its start answers.
+                guard let path = interrupt.interrupted() else { return }
                 Task {
                     _ = try? await client.delete(path)
                     Foundation.exit(130)
@@ -180,4 +190,17 @@ struct Attach: AsyncParsableCommand {
     }
 
     enum LogStream: String { case stdout, stderr }
+}
+
+/// A Ctrl-C and the session it must end, whichever comes first.
+final class Interrupt: Sendable {
+    private let state = Mutex<(path: String?, interrupted: Bool)>((nil, false))
+
+    var sessionPath: String? { state.withLock { $0.path } }
+
+    /// The signal arrived: the session's path when it is known (end it now), else nil.
+    func interrupted() -> String? { state.withLock { $0.interrupted = true; return $0.path } }
+
+    /// The session started at `path`: true when a signal came before it (end it now).
+    func started(_ path: String) -> Bool { state.withLock { $0.path = path; return $0.interrupted } }
 }
