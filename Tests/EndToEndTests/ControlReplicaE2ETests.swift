@@ -63,8 +63,10 @@ extension ClusterE2ETests {
         let metrics = try await c.metrics(other)
         #expect(MeshCluster.sample(metrics, "meshd_control_applied_index") >= Double(local.appliedIndex), "\(metrics)")
         #expect(metrics.contains("meshd_control_lag_entries "))
-        // Its linearizable reads asked a majority of the voters, not the leader.
-        #expect(MeshCluster.sample(metrics, "meshd_quorum_reads_total") >= 2, "\(metrics)")
+        // Its linearizable reads ask a majority of the voters, not the leader, once its
+        // replica knows the voters' configuration (one of the two reads at least: a replica
+        // that installed the leader's state may know none for a while and asks the leader).
+        #expect(MeshCluster.sample(metrics, "meshd_quorum_reads_total") >= 1, "\(metrics)")
 
         // A plain member stopped while a write commits, restarted on its data directory.
         let stoppedDir = c.agents[member].dataDir
