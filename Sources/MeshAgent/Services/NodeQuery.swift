@@ -51,7 +51,7 @@ enum NodeReply: Codable, Sendable, Equatable {
     case stats(NodeStatsInfo)
     /// The node understood the question and refused it (unknown instance, bad request).
     case refused(String)
-    /// The command runs; its output is asked for by this session id.
+    /// The command runs; its output is asked for by this exec id (`session` on the wire).
     case execStarted(session: String)
     case execOutput(ExecChunk)
     /// An exec, attach or stdin request refused, with a reason the API maps to a status.
